@@ -1,0 +1,111 @@
+/**
+ * JailPlan: everything `jail` will do to the kernel for one jail, in the kernel's vocabulary,
+ * ordered, numeric and fully resolved. It is plain JSON-printable data (`jail plan` prints it);
+ * the addon applies it step by step and refuses anything it does not expect (DESIGN.md §1-2).
+ *
+ * Paths in mount ops are absolute host paths as the child sees them before pivot_root (under
+ * `rootDir`) or, for ops after the `pivot` op, paths inside the new root.
+ */
+
+/** Bumped whenever the shape below changes; the addon refuses a plan of another version. */
+export const PLAN_VERSION = 1;
+
+export type MountOp =
+  /** mount(2). `source`/`fstype`/`data` null = NULL. */
+  | { op: 'mount'; source: string | null; target: string; fstype: string | null; flags: number; data: string | null; ref: number; optional: boolean }
+  /** mkdir -p with this mode for every missing component. */
+  | { op: 'mkdirs'; path: string; mode: number; ref: number; optional: boolean }
+  /** Create an empty regular file (mount point for a file bind), parents must exist. */
+  | { op: 'mkfile'; path: string; mode: number; ref: number; optional: boolean }
+  /** symlink(target, path). */
+  | { op: 'symlink'; target: string; path: string; ref: number; optional: boolean }
+  /** Create `path` with exactly `content` (bytes, base64) and `mode`. */
+  | { op: 'write'; path: string; contentBase64: string; mode: number; ref: number; optional: boolean }
+  /** Remount `target` (MS_REMOUNT|MS_BIND|flags), keeping the flags the kernel has locked on it. */
+  | { op: 'remount'; target: string; flags: number; ref: number; optional: boolean }
+  /** mount_setattr(target, attrSet, attrClr), recursively when `recursive`. */
+  | { op: 'setattr'; target: string; attrSet: number; attrClr: number; recursive: boolean; ref: number; optional: boolean }
+  /** umount2(target, flags). */
+  | { op: 'umount'; target: string; flags: number; ref: number; optional: boolean }
+  /** unlink(path) (a staging file after it was bound). */
+  | { op: 'unlink'; path: string; ref: number; optional: boolean }
+  /** chdir(newRoot); pivot_root(".", "."); umount2(".", MNT_DETACH); chdir("/"). */
+  | { op: 'pivot'; newRoot: string; ref: number; optional: boolean }
+  /** chdir(newRoot); mount(".", "/", MS_MOVE); chroot(".") (--no_pivotroot). */
+  | { op: 'moveRoot'; newRoot: string; ref: number; optional: boolean }
+  /** chroot(path) (no mount namespace). */
+  | { op: 'chroot'; path: string; ref: number; optional: boolean };
+
+export interface RLimitOp {
+  /** RLIMIT_* number. */
+  resource: number;
+  /** Decimal string (values reach 2^64-1); "infinity" = RLIM_INFINITY. */
+  cur: string;
+  max: string;
+}
+
+export interface SeccompPlan {
+  /** [code, jt, jf, k] per instruction. */
+  insns: Array<[number, number, number, number]>;
+  /** SECCOMP_FILTER_FLAG_* bits (LOG, NEW_LISTENER, TSYNC). */
+  flags: number;
+}
+
+export interface CgroupPlan {
+  /** Absolute cgroup directories the jail is placed in (one on v2, one per controller on v1). */
+  dirs: string[];
+  /** Files the parent writes before releasing the child; "{pid}" in content becomes the pid. */
+  writes: Array<{ path: string; content: string }>;
+  /** True when the child is cloned straight into dirs[0] (cgroup v2 CLONE_INTO_CGROUP). */
+  cloneInto: boolean;
+}
+
+export interface JailPlan {
+  version: typeof PLAN_VERSION;
+  /** CLONE_NEW* bits for clone3. */
+  cloneFlags: number;
+  /** Parent-side user namespace setup, written after clone and before the go byte. */
+  idmap: {
+    /** Exact text for /proc/PID/uid_map and gid_map ("" = don't write). */
+    uidMap: string;
+    gidMap: string;
+    /** Text for /proc/PID/setgroups before gid_map ("" = don't write). */
+    setgroups: '' | 'allow' | 'deny';
+    /** argv for /usr/bin/newuidmap and newgidmap (the pid is appended at run time), or null. */
+    newuidmap: string[] | null;
+    newgidmap: string[] | null;
+  };
+  /** Ids the program runs as inside (setresgid/setgroups/setresuid after the go byte). */
+  uid: number;
+  gid: number;
+  /** Supplementary groups (setgroups); empty clears them. Skipped when setgroups is denied. */
+  groups: number[];
+  hostname: string | null;
+  /** Scratch directory (host path) where the new root is assembled, and a staging directory. */
+  rootDir: string;
+  mounts: MountOp[];
+  /** Working directory inside the jail, after pivot_root. */
+  cwd: string;
+  rlimits: RLimitOp[];
+  /** Capabilities (numbers). `keepAll` keeps every permitted cap (raised ambient). */
+  caps: { keepAll: boolean; keep: number[] };
+  noNewPrivs: boolean;
+  /** personality(2) bits to add. */
+  personality: number;
+  disableTsc: boolean;
+  niceLevel: number | null;
+  oomScoreAdj: number | null;
+  setsid: boolean;
+  /** Child fds 0,1,2 that go to /dev/null regardless of the launch resources. */
+  devNullFds: number[];
+  /** Signal the kernel sends the jail init when the launching thread dies. */
+  deathSignal: number;
+  seccomp: SeccompPlan | null;
+  cgroup: CgroupPlan | null;
+  exec: {
+    /** Absolute path to execve (ignored when the launch has an execFd). */
+    path: string;
+    argv: string[];
+    envp: string[];
+  };
+}
