@@ -3,7 +3,16 @@
     {
       "target_name": "jail_native",
       "sources": [
-        "native/addon.cc"
+        "native/addon.cc",
+        "native/prepare.cc",
+        "native/launch.cc",
+        "native/userns.cc",
+        "native/wait.cc",
+        "native/child.cc",
+        "native/mount.cc",
+        "native/caps.cc",
+        "native/rlimit.cc",
+        "native/seccomp.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NODE_ADDON_API_DISABLE_CPP_EXCEPTIONS", "_GNU_SOURCE"],

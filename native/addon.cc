@@ -1,6 +1,133 @@
+// The N-API surface of the addon: argument checking and conversion only. Each export says who
+// owns what it returns. Typed for TypeScript in src/native/types.ts.
+//
+// Runs in: the Node main thread, except LaunchWorker::Execute (a libuv worker thread).
+#include <errno.h>
+#include <fcntl.h>
 #include <napi.h>
-static Napi::Object Init(Napi::Env env, Napi::Object exports) {
-  exports.Set("abiVersion", Napi::Number::New(env, 1));
+#include <string.h>
+#include <unistd.h>
+
+#include "launch.h"
+#include "prepare.h"
+#include "wait.h"
+
+namespace jail {
+
+namespace {
+
+// Bumped whenever an export changes shape; src/native/addon.ts refuses a mismatched build.
+constexpr int kAbiVersion = 1;
+
+class LaunchWorker : public Napi::AsyncWorker {
+ public:
+  LaunchWorker(Napi::Env env, std::unique_ptr<PreparedJail> jail)
+      : Napi::AsyncWorker(env, "jail.launch"), jail_(std::move(jail)), deferred_(Napi::Promise::Deferred::New(env)) {}
+
+  Napi::Promise Promise() { return deferred_.Promise(); }
+
+ protected:
+  void Execute() override { outcome_ = Launch(*jail_); }
+
+  void OnOK() override {
+    Napi::Env env = Env();
+    Napi::Object r = Napi::Object::New(env);
+    if (outcome_.stage == kStageNone) {
+      r.Set("ok", true);
+      r.Set("pid", outcome_.pid);
+      r.Set("pidfd", outcome_.pidfd);
+    } else {
+      r.Set("ok", false);
+      r.Set("stage", StageName(outcome_.stage));
+      r.Set("opIndex", outcome_.op_index);
+      r.Set("errno", outcome_.err);
+    }
+    deferred_.Resolve(r);
+  }
+
+  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
+
+ private:
+  std::unique_ptr<PreparedJail> jail_;
+  Napi::Promise::Deferred deferred_;
+  LaunchOutcome outcome_;
+};
+
+// launch(plan, resources): Promise<LaunchResult>. On success the caller owns the returned pidfd
+// (close it after the exit callback). The resources' fds stay owned by the caller.
+Napi::Value LaunchJs(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() != 2 || !info[0].IsObject() || !info[1].IsObject()) {
+    Napi::TypeError::New(env, "launch(plan: object, resources: object)").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  std::unique_ptr<PreparedJail> jail = PrepareJail(env, info[0].As<Napi::Object>(), info[1].As<Napi::Object>());
+  if (!jail) return env.Undefined();
+  LaunchWorker* worker = new LaunchWorker(env, std::move(jail));
+  Napi::Promise promise = worker->Promise();
+  worker->Queue();
+  return promise;
+}
+
+Napi::Value ThrowErrno(Napi::Env env, const std::string& what, int err) {
+  Napi::Error e = Napi::Error::New(env, what + ": " + strerror(err));
+  e.Set("errno", Napi::Number::New(env, err));
+  e.ThrowAsJavaScriptException();
+  return env.Undefined();
+}
+
+// pipe(): [readFd, writeFd], both O_CLOEXEC, owned by the caller.
+Napi::Value PipeJs(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fds[2];
+  if (pipe2(fds, O_CLOEXEC) < 0) return ThrowErrno(env, "pipe2", errno);
+  Napi::Array a = Napi::Array::New(env, 2);
+  a.Set(0u, fds[0]);
+  a.Set(1u, fds[1]);
+  return a;
+}
+
+// close(fd): returns 0 or an errno.
+Napi::Value CloseJs(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() != 1 || !info[0].IsNumber()) {
+    Napi::TypeError::New(env, "close(fd: number)").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  return Napi::Number::New(env, close(info[0].As<Napi::Number>().Int32Value()) < 0 ? errno : 0);
+}
+
+// openPath(path, directory): an O_PATH|O_CLOEXEC fd (for execveat, or an O_DIRECTORY fd for
+// CLONE_INTO_CGROUP), owned by the caller. Throws with `errno` set on failure.
+Napi::Value OpenPathJs(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() != 2 || !info[0].IsString() || !info[1].IsBoolean()) {
+    Napi::TypeError::New(env, "openPath(path: string, directory: boolean)").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  std::string path = info[0].As<Napi::String>().Utf8Value();
+  bool dir = info[1].As<Napi::Boolean>().Value();
+  int fd = open(path.c_str(), (dir ? O_RDONLY | O_DIRECTORY : O_PATH) | O_CLOEXEC);
+  if (fd < 0) return ThrowErrno(env, "open " + path, errno);
+  return Napi::Number::New(env, fd);
+}
+
+Napi::Object Exports(Napi::Env env, Napi::Object exports) {
+  exports.Set("abiVersion", Napi::Number::New(env, kAbiVersion));
+  exports.Set("planVersion", Napi::Number::New(env, kPlanVersion));
+  exports.Set("launch", Napi::Function::New(env, LaunchJs, "launch"));
+  exports.Set("watchExit", Napi::Function::New(env, WatchExit, "watchExit"));
+  exports.Set("kill", Napi::Function::New(env, Kill, "kill"));
+  exports.Set("pipe", Napi::Function::New(env, PipeJs, "pipe"));
+  exports.Set("close", Napi::Function::New(env, CloseJs, "close"));
+  exports.Set("openPath", Napi::Function::New(env, OpenPathJs, "openPath"));
   return exports;
 }
+
+}  // namespace
+
+}  // namespace jail
+
+static Napi::Object Init(Napi::Env env, Napi::Object exports) { return jail::Exports(env, exports); }
+
 NODE_API_MODULE(jail_native, Init)

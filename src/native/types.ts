@@ -1,12 +1,13 @@
 /**
- * What the C++ addon exports (native/*.cc). `src/native/addon.ts` is the only file that loads
- * it; a recording fake (test/helpers/fake-addon.ts) implements the same interface for unit tests.
+ * What the C++ addon exports (native/addon.cc). `src/native/addon.ts` is the only file that
+ * loads it; a recording fake (test/helpers/fake-addon.ts) implements the same interface for
+ * unit tests of the supervisor.
  */
-
+import type { JailPlan } from '../sandbox/plan';
 
 /** Runtime resources for one launch: file descriptors are not plan data. */
 export interface LaunchResources {
-  /** Host fds that become the jail's 0, 1, 2 (-1 = /dev/null). */
+  /** Host fds that become the jail's 0, 1, 2 (-1 = /dev/null). Owned by the caller. */
   stdio: [number, number, number];
   /** Extra host fds kept open at the same number inside the jail (--pass_fd). */
   passFds: number[];
@@ -16,18 +17,16 @@ export interface LaunchResources {
   cgroupFd: number;
 }
 
-/** How the setup of a jail failed, as the child (or the parent side of launch) reported it. */
+/** How building a jail failed, as the child (or the parent side of launch) reported it. */
 export interface SetupFailure {
-  /** Which step failed: 'clone', 'idmap', 'setid', 'mount', 'pivot_root', 'seccomp', 'execve', ... */
+  /** The step: 'clone', 'idmap', 'cgroup', 'setid', 'mount', 'rlimit', 'caps', 'seccomp', 'execve', ... */
   stage: string;
-  /** Index into the plan's list for that stage (mount op, rlimit, ...), or -1. */
+  /** Index into the plan's list for that stage (mount op, rlimit, cap number, ...), or -1. */
   opIndex: number;
   errno: number;
 }
 
-export type LaunchResult =
-  | { ok: true; pid: number; pidfd: number }
-  | ({ ok: false } & SetupFailure);
+export type LaunchResult = { ok: true; pid: number; pidfd: number } | ({ ok: false } & SetupFailure);
 
 /** Resource usage of the reaped jail init, from wait4(). */
 export interface Rusage {
@@ -38,16 +37,30 @@ export interface Rusage {
 
 /** How the jail's init ended. */
 export interface ExitInfo {
-  /** 'exited' with `code`, or 'signaled' with `signal` (a number). */
   kind: 'exited' | 'signaled';
+  /** Exit status when kind is 'exited'. */
   code: number;
+  /** Signal number when kind is 'signaled'. */
   signal: number;
   coreDumped: boolean;
   rusage: Rusage;
-  /** For a SIGSYS death: the syscall the kernel reports the process was in, when it can be read. */
-  syscall?: { nr: number; arch: number; args: string[] };
+  /** siginfo si_code of the exit (CLD_EXITED 1, CLD_KILLED 2, CLD_DUMPED 3). */
+  siginfoCode: number;
 }
 
 export interface NativeAddon {
   readonly abiVersion: number;
+  readonly planVersion: number;
+  /** Clones and sets up one jail; resolves once it has exec'd or failed (a failed child is reaped). */
+  launch(plan: JailPlan, resources: LaunchResources): Promise<LaunchResult>;
+  /** Calls back once the process has exited and been reaped; keep pidfd open until then. */
+  watchExit(pidfd: number, pid: number, callback: (info: ExitInfo) => void): void;
+  /** pidfd_send_signal; returns 0 or an errno (ESRCH when it already exited). */
+  kill(pidfd: number, signal: number): number;
+  /** A CLOEXEC pipe: [read, write]. */
+  pipe(): [number, number];
+  /** close(2); returns 0 or an errno. */
+  close(fd: number): number;
+  /** An O_PATH fd (file) or O_RDONLY|O_DIRECTORY fd (directory), CLOEXEC. Throws with .errno. */
+  openPath(path: string, directory: boolean): number;
 }

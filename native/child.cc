@@ -1,0 +1,172 @@
+// The ordered child sequence (DESIGN.md §3.4).
+//
+// Runs in: the cloned child (the future jail init), from clone until execve.
+// Constraints: the process is a copy of a multi-threaded Node process with only this thread
+// left, so any libc lock may be held forever and thread-local state belongs to a thread that
+// still runs in the parent. Every step is therefore a raw system call (sys.h): no libc, no
+// errno, no allocation, no exceptions. Failures go to the parent as a FailureRecord on the
+// CLOEXEC report pipe; EOF there means execve succeeded.
+#include "child.h"
+
+#include <fcntl.h>
+#include <linux/close_range.h>
+#include <linux/securebits.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+
+#include "sys.h"
+
+namespace jail {
+
+namespace {
+
+// The kernel's struct sigaction for rt_sigaction (not glibc's).
+struct KernelSigaction {
+  unsigned long handler;
+  unsigned long flags;
+  unsigned long restorer;
+  unsigned long mask;
+};
+
+// Blocks until the parent's go byte. EOF means the parent died or gave up: exit quietly.
+void ChildWaitForGo(const ChildSpec& spec) {
+  char byte = 0;
+  for (;;) {
+    long n = Sys(SYS_read, spec.go_fd, &byte, 1);
+    if (n == 1) break;
+    if (n == -EINTR) continue;
+    SysExit(255);
+  }
+  Sys(SYS_close, spec.go_fd);
+}
+
+// setresgid/setgroups/setresuid to the jail's ids while keeping every capability the user
+// namespace gave us: mounts and hostname come after this step.
+int ChildSetIds(const ChildSpec& spec) {
+  int err;
+  if ((err = SysErr(Sys(SYS_prctl, PR_SET_SECUREBITS, SECBIT_KEEP_CAPS | SECBIT_NO_SETUID_FIXUP)))) return err;
+  if ((err = SysErr(Sys(SYS_setresgid, spec.gid, spec.gid, spec.gid)))) return err;
+  if (spec.set_groups && (err = SysErr(Sys(SYS_setgroups, spec.groups_len, spec.groups)))) return err;
+  if ((err = SysErr(Sys(SYS_setresuid, spec.uid, spec.uid, spec.uid)))) return err;
+  return SysErr(Sys(SYS_prctl, PR_SET_SECUREBITS, 0));
+}
+
+int ChildWriteOomScoreAdj(const ChildSpec& spec) {
+  long fd = Sys(SYS_openat, AT_FDCWD, "/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return SysErr(fd);
+  int err = SysErr(Sys(SYS_write, fd, spec.oom_score_adj, spec.oom_score_adj_len));
+  Sys(SYS_close, fd);
+  return err;
+}
+
+int ChildSetHostname(const ChildSpec& spec) {
+  size_t len = 0;
+  while (spec.hostname[len] != '\0') len++;
+  return SysErr(Sys(SYS_sethostname, spec.hostname, len));
+}
+
+// Moves the stdio sources onto 0, 1, 2. Sources may themselves be 0-2 in any order, so each is
+// first duplicated above 2 and only then dup3'd into place (which clears CLOEXEC on the target).
+int ChildSetupStdio(const ChildSpec& spec, int* op_index) {
+  long tmp[3];
+  for (int i = 0; i < 3; i++) {
+    *op_index = i;
+    tmp[i] = Sys(SYS_fcntl, spec.stdio[i], F_DUPFD_CLOEXEC, 3);
+    if (tmp[i] < 0) return SysErr(tmp[i]);
+  }
+  for (int i = 0; i < 3; i++) {
+    *op_index = i;
+    int err = SysErr(Sys(SYS_dup3, tmp[i], i, 0));
+    if (err) return err;
+    Sys(SYS_close, tmp[i]);
+  }
+  return 0;
+}
+
+// Marks every fd above 2 close-on-exec except the --pass_fd ones (kept at the same number).
+// The report pipe is CLOEXEC already, so it closes at execve and the parent sees EOF.
+int ChildMarkFdsCloexec(const ChildSpec& spec) {
+  unsigned int from = 3;
+  // keep_fds is sorted ascending by the addon.
+  for (size_t i = 0; i <= spec.keep_fds_len; i++) {
+    unsigned int to = i < spec.keep_fds_len ? (unsigned int)spec.keep_fds[i] : ~0U;
+    int err;
+    if (to > from && (err = SysErr(Sys(SYS_close_range, from, to - 1, CLOSE_RANGE_CLOEXEC)))) return err;
+    if (i < spec.keep_fds_len) {
+      long flags = Sys(SYS_fcntl, spec.keep_fds[i], F_GETFD);
+      if (flags < 0) return SysErr(flags);
+      if ((err = SysErr(Sys(SYS_fcntl, spec.keep_fds[i], F_SETFD, flags & ~FD_CLOEXEC)))) return err;
+      from = (unsigned int)spec.keep_fds[i] + 1;
+    }
+  }
+  return 0;
+}
+
+// Node ignores SIGPIPE and handles several signals; ignored dispositions survive execve, and
+// the parent blocked every signal around clone. Reset 1-31 to default and unblock everything.
+int ChildResetSignals() {
+  KernelSigaction dfl = {0 /* SIG_DFL */, 0, 0, 0};
+  int err;
+  for (int sig = 1; sig < 32; sig++) {
+    if (sig == SIGKILL || sig == SIGSTOP) continue;
+    if ((err = SysErr(Sys(SYS_rt_sigaction, sig, &dfl, nullptr, sizeof(unsigned long))))) return err;
+  }
+  unsigned long empty = 0;
+  return SysErr(Sys(SYS_rt_sigprocmask, SIG_SETMASK, &empty, nullptr, sizeof(empty)));
+}
+
+[[noreturn]] void ChildExec(const ChildSpec& spec) {
+  long rc;
+  if (spec.exec_fd >= 0) {
+    rc = Sys(SYS_execveat, spec.exec_fd, "", spec.argv, spec.envp, AT_EMPTY_PATH);
+  } else {
+    rc = Sys(SYS_execve, spec.exec_path, spec.argv, spec.envp);
+  }
+  ChildFail(spec, kStageExecve, -1, SysErr(rc));
+}
+
+}  // namespace
+
+void ChildFail(const ChildSpec& spec, Stage stage, int op_index, int err) {
+  FailureRecord rec = {stage, op_index, err};
+  while (Sys(SYS_write, spec.report_fd, &rec, sizeof(rec)) == -EINTR) {
+  }
+  SysExit(255);
+}
+
+void ChildMain(const ChildSpec& spec) {
+  int op = -1;
+  int err;
+
+  // If the launching thread dies, the jail dies with it (and with a PID namespace, every process
+  // in it). Set first, so there is no window without it.
+  if ((err = SysErr(Sys(SYS_prctl, PR_SET_PDEATHSIG, spec.death_signal)))) ChildFail(spec, kStageGo, -1, err);
+  ChildWaitForGo(spec);
+
+  if (spec.set_oom_score_adj && (err = ChildWriteOomScoreAdj(spec))) ChildFail(spec, kStageOomScoreAdj, -1, err);
+  if (spec.setsid && (err = SysErr(Sys(SYS_setsid)))) ChildFail(spec, kStageSetsid, -1, err);
+  if ((err = ChildSetIds(spec))) ChildFail(spec, kStageSetid, -1, err);
+  if (spec.hostname != nullptr && (err = ChildSetHostname(spec))) ChildFail(spec, kStageHostname, -1, err);
+  if ((err = ChildApplyMounts(spec, &op))) ChildFail(spec, kStageMount, op, err);
+  if (spec.cwd != nullptr && (err = SysErr(Sys(SYS_chdir, spec.cwd)))) ChildFail(spec, kStageChdir, -1, err);
+  if ((err = ChildSetRlimits(spec, &op))) ChildFail(spec, kStageRlimit, op, err);
+  if (spec.personality != 0 && (err = SysErr(Sys(SYS_personality, spec.personality))))
+    ChildFail(spec, kStagePersonality, -1, err);
+  if (spec.disable_tsc && (err = SysErr(Sys(SYS_prctl, PR_SET_TSC, PR_TSC_SIGSEGV))))
+    ChildFail(spec, kStageTsc, -1, err);
+  if (spec.set_nice && (err = SysErr(Sys(SYS_setpriority, PRIO_PROCESS, 0, spec.nice))))
+    ChildFail(spec, kStageNice, -1, err);
+  if ((err = ChildDropCaps(spec, &op))) ChildFail(spec, kStageCaps, op, err);
+  // A seccomp filter needs no_new_privs once the caps are gone, so a filter forces it.
+  if ((spec.no_new_privs || spec.filter != nullptr) && (err = SysErr(Sys(SYS_prctl, PR_SET_NO_NEW_PRIVS, 1))))
+    ChildFail(spec, kStageNoNewPrivs, -1, err);
+  if ((err = ChildSetupStdio(spec, &op))) ChildFail(spec, kStageStdio, op, err);
+  if ((err = ChildMarkFdsCloexec(spec))) ChildFail(spec, kStageFds, -1, err);
+  if ((err = ChildResetSignals())) ChildFail(spec, kStageSignals, -1, err);
+  // Last: from here on every syscall, execve included, goes through the filter.
+  if (spec.filter != nullptr && (err = ChildInstallSeccomp(spec))) ChildFail(spec, kStageSeccomp, -1, err);
+  ChildExec(spec);
+}
+
+}  // namespace jail

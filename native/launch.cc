@@ -1,0 +1,178 @@
+// Launching one jail: clone, the parent's steps, the handshake.
+//
+// Runs in: a libuv worker thread (LaunchWorker::Execute), so the Node event loop keeps running
+// while the child builds its jail. Only the clone itself and ChildMain cross into the child.
+// Phase: prepare (main thread, PrepareJail) -> clone -> parent steps (id maps, cgroup writes) ->
+// go byte -> wait for EOF (exec succeeded) or a FailureRecord on the report pipe.
+#include "launch.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/sched.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "child.h"
+#include "userns.h"
+
+#ifndef CLONE_CLEAR_SIGHAND
+#define CLONE_CLEAR_SIGHAND 0x100000000ULL
+#endif
+#ifndef CLONE_INTO_CGROUP
+#define CLONE_INTO_CGROUP 0x200000000ULL
+#endif
+
+namespace jail {
+
+namespace {
+
+struct Pipe {
+  int read = -1;
+  int write = -1;
+  ~Pipe() {
+    if (read >= 0) close(read);
+    if (write >= 0) close(write);
+  }
+};
+
+int OpenPipe(Pipe* p) {
+  int fds[2];
+  if (pipe2(fds, O_CLOEXEC) < 0) return errno;
+  p->read = fds[0];
+  p->write = fds[1];
+  return 0;
+}
+
+void CloseFd(int* fd) {
+  if (*fd >= 0) close(*fd);
+  *fd = -1;
+}
+
+// clone3 with a pidfd; without CLONE_VM the child runs on its own copy of this thread's stack,
+// like fork(). Older kernels lack clone3 (ENOSYS) or CLONE_CLEAR_SIGHAND (EINVAL): fall back to
+// clone(2), whose CLONE_PIDFD returns the pidfd through the parent_tid argument.
+pid_t CloneChild(const PreparedJail& j, int* pidfd) {
+  struct clone_args args;
+  memset(&args, 0, sizeof(args));
+  args.flags = j.spec.clone_flags | CLONE_PIDFD | CLONE_CLEAR_SIGHAND;
+  args.pidfd = (uint64_t)(uintptr_t)pidfd;
+  args.exit_signal = SIGCHLD;
+  if (j.clone_into_cgroup) {
+    args.flags |= CLONE_INTO_CGROUP;
+    args.cgroup = (uint64_t)j.cgroup_fd;
+  }
+  long pid = syscall(SYS_clone3, &args, sizeof(args));
+  if (pid < 0 && (errno == ENOSYS || errno == E2BIG) && !j.clone_into_cgroup) {
+    unsigned long flags = (unsigned long)j.spec.clone_flags | CLONE_PIDFD | SIGCHLD;
+    pid = syscall(SYS_clone, flags, nullptr, pidfd, nullptr, 0);
+  }
+  return (pid_t)pid;
+}
+
+// The parent's writes into the cgroup files of the jail ("{pid}" becomes the child's pid).
+int WriteCgroupFiles(const PreparedJail& j, pid_t pid, int* op_index) {
+  std::string pid_text = std::to_string(pid);
+  for (size_t i = 0; i < j.cgroup_writes.size(); i++) {
+    *op_index = (int)i;
+    std::string content = j.cgroup_writes[i].content;
+    for (size_t at; (at = content.find("{pid}")) != std::string::npos;) content.replace(at, 5, pid_text);
+    int fd = open(j.cgroup_writes[i].path.c_str(), O_WRONLY | O_CLOEXEC);
+    if (fd < 0) return errno;
+    ssize_t n = write(fd, content.data(), content.size());
+    int err = n < 0 ? errno : 0;
+    close(fd);
+    if (err != 0) return err;
+  }
+  return 0;
+}
+
+// Kills and reaps a child that will not be handed to JavaScript.
+void Discard(pid_t pid, int pidfd) {
+  syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, nullptr, 0);
+  int status;
+  while (waitpid(pid, &status, __WALL) < 0 && errno == EINTR) {
+  }
+}
+
+}  // namespace
+
+LaunchOutcome Launch(PreparedJail& j) {
+  LaunchOutcome out;
+  Pipe go, report;
+  if ((out.err = OpenPipe(&go)) != 0 || (out.err = OpenPipe(&report)) != 0) {
+    out.stage = kStageClone;
+    return out;
+  }
+  j.spec.go_fd = go.read;
+  j.spec.report_fd = report.write;
+
+  // With every signal blocked the child cannot run one of Node's handlers before it resets them.
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &old);
+  int pidfd = -1;
+  pid_t pid = CloneChild(j, &pidfd);
+  if (pid == 0) ChildMain(j.spec);
+  int clone_err = errno;
+  pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  CloseFd(&go.read);
+  CloseFd(&report.write);
+  if (pid < 0) {
+    out.stage = kStageClone;
+    out.err = clone_err;
+    return out;
+  }
+
+  int op = -1;
+  if ((out.err = WriteIdMaps(j, pid, &op)) != 0) {
+    out.stage = kStageIdmap;
+  } else if ((out.err = WriteCgroupFiles(j, pid, &op)) != 0) {
+    out.stage = kStageCgroup;
+  } else if (write(go.write, "G", 1) != 1) {
+    out.stage = kStageGo;
+    out.err = errno;
+  }
+  CloseFd(&go.write);
+  if (out.stage != kStageNone) {
+    out.op_index = op;
+    Discard(pid, pidfd);
+    close(pidfd);
+    return out;
+  }
+
+  FailureRecord rec;
+  ssize_t n;
+  do {
+    n = read(report.read, &rec, sizeof(rec));
+  } while (n < 0 && errno == EINTR);
+  if (n == 0) {
+    out.pid = pid;
+    out.pidfd = pidfd;
+    return out;
+  }
+  if (n == (ssize_t)sizeof(rec) && rec.stage > kStageNone && rec.stage < kStageCount) {
+    out.stage = (Stage)rec.stage;
+    out.op_index = rec.op_index;
+    out.err = rec.err;
+  } else {
+    out.stage = kStageGo;  // a torn record: the child died mid-report
+    out.err = n < 0 ? errno : EPROTO;
+  }
+  Discard(pid, pidfd);
+  close(pidfd);
+  return out;
+}
+
+const char* StageName(int32_t stage) {
+  static const char* const names[kStageCount] = {
+      "none",     "clone", "idmap",        "cgroup", "handshake", "oom_score_adj", "setsid",
+      "setid",    "hostname", "mount",     "chdir",  "rlimit",    "personality",   "disable_tsc",
+      "nice",     "caps",  "no_new_privs", "stdio",  "fds",       "signals",       "seccomp",
+      "execve"};
+  return stage >= 0 && stage < kStageCount ? names[stage] : "unknown";
+}
+
+}  // namespace jail

@@ -1,0 +1,35 @@
+/**
+ * Loads the C++ addon. The only file that does (DESIGN.md §2); everything else imports
+ * `loadAddon()` so a missing or mismatched build is reported once, as an environment error.
+ */
+import { JailError } from '../errors';
+import { PLAN_VERSION } from '../sandbox/plan';
+import type { NativeAddon } from './types';
+
+/** The ABI this TypeScript was written against (native/addon.cc kAbiVersion). */
+const ABI_VERSION = 1;
+
+let cached: NativeAddon | undefined;
+
+export function loadAddon(): NativeAddon {
+  if (cached) return cached;
+  let addon: NativeAddon;
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    addon = require('bindings')('jail_native') as NativeAddon;
+  } catch (e) {
+    throw new JailError('environment', `cannot load the native addon jail_native.node: ${(e as Error).message}`, {
+      hint: 'build it with `npm run build:native` (needs g++, make and python3)',
+      cause: e,
+    });
+  }
+  if (addon.abiVersion !== ABI_VERSION || addon.planVersion !== PLAN_VERSION) {
+    throw new JailError(
+      'environment',
+      `the native addon is ABI ${addon.abiVersion} / plan ${addon.planVersion}, this code needs ABI ${ABI_VERSION} / plan ${PLAN_VERSION}`,
+      { hint: 'rebuild it with `npm run build:native`' },
+    );
+  }
+  cached = addon;
+  return addon;
+}
