@@ -20,6 +20,8 @@ export interface Filter {
   insns: SockFilter[];
   /** True when some rule returns SECCOMP_RET_USER_NOTIF (the loader must ask for a listener). */
   usesUserNotif: boolean;
+  /** True when the loader should pass SECCOMP_FILTER_FLAG_LOG (nsjail's seccomp_log). */
+  log?: boolean;
 }
 
 /** Input of one seccomp evaluation: what the kernel puts in `struct seccomp_data`. */
