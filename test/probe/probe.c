@@ -2303,7 +2303,13 @@ int main(int argc, char **argv)
 	if (selected < 0)
 		selected = S_ALL;
 
-	g_proc = proc_mounted();
+	/* With "none", stay down to the startup syscalls plus what the checks need. */
+	int want_proc = selected != 0;
+	for (int i = 1; i < argc; i++)
+		if (!strncmp(argv[i], "daemonize:", 10))
+			want_proc = 1;
+	if (want_proc)
+		g_proc = proc_mounted();
 
 	/* 1. Sections, before anything changes the process. */
 	buf_t out = {0};
@@ -2314,7 +2320,8 @@ int main(int argc, char **argv)
 	for (int i = 1; i < argc; i++)
 		j_str(&out, argv[i]);
 	j_close(&out, ']');
-	k_bool(&out, "procMounted", g_proc);
+	if (want_proc)
+		k_bool(&out, "procMounted", g_proc);
 	if (selected & S_IDS)
 		sec_ids(&out);
 	if (selected & S_HOST)
