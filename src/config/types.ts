@@ -245,4 +245,9 @@ export interface LoadedConfig {
   spans: SpanMap;
   /** Fields that were explicitly set (snake_case paths), for precedence and "not supported yet". */
   setFields: Set<string>;
+  /**
+   * Field path -> the command-line flag that set it ("--time_limit"), for values that came from
+   * flags rather than a file (they have no span). Absent when no flag was involved.
+   */
+  flags?: Map<string, string>;
 }
