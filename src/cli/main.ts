@@ -1,0 +1,39 @@
+/**
+ * The `jail` command's entry: picks the subcommand, runs it, and is the only place that turns
+ * errors into text and exit codes (DESIGN.md §4). Subcommand modules are required lazily so that
+ * `jail -- /bin/true` loads no more than it needs.
+ */
+import type { CommanderError } from 'commander';
+import { formatError } from '../errors';
+import { EXIT_BAD_INPUT } from '../exit-codes';
+import { processIO, type CliIO } from './io';
+
+const SUBCOMMANDS = new Set(['plan', 'check', 'policy', 'config']);
+
+function isCommanderError(e: unknown): e is CommanderError {
+  return typeof e === 'object' && e !== null && typeof (e as CommanderError).code === 'string' && (e as CommanderError).code.startsWith('commander.');
+}
+
+/** Runs `jail` with `argv` (without node and the script) and returns the exit code. */
+export async function main(argv: string[], io: CliIO = processIO()): Promise<number> {
+  try {
+    const sub = argv[0];
+    if (sub === 'policy' || sub === 'config') {
+      const { Command } = require('commander') as typeof import('commander');
+      const program = new Command('jail').exitOverride().configureOutput({ writeOut: io.stdout, writeErr: io.stderr });
+      if (sub === 'policy') (require('./policy-command') as typeof import('./policy-command')).registerPolicyCommand(program, io);
+      else (require('./config-command') as typeof import('./config-command')).registerConfigCommand(program, io);
+      await program.parseAsync(argv, { from: 'user' });
+      return 0;
+    }
+    const { runJailCommand } = require('./run-command') as typeof import('./run-command');
+    return await runJailCommand(SUBCOMMANDS.has(sub) ? (sub as 'plan' | 'check') : 'run', SUBCOMMANDS.has(sub) ? argv.slice(1) : argv, io);
+  } catch (e) {
+    if (isCommanderError(e)) {
+      // commander has already printed its message (or the help text).
+      return e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.exitCode === 0 ? 0 : EXIT_BAD_INPUT;
+    }
+    io.stderr(formatError(e) + '\n');
+    return EXIT_BAD_INPUT;
+  }
+}

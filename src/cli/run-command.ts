@@ -1,0 +1,117 @@
+/**
+ * `jail [flags] -- command`, `jail plan [flags] -- command` and `jail check [flags]`: nsjail's
+ * flags (registered from the config schema) plus jail's report options, then the pipeline.
+ */
+import * as fs from 'node:fs';
+import { Command, Option } from 'commander';
+import { JailError } from '../errors';
+import { EXIT_CODE_TABLE } from '../exit-codes';
+import { configFromFlags, defineJailFlags } from '../config/flags';
+import { assertSupported } from '../config/supported';
+import type { LoadedConfig } from '../config/types';
+import { compileConfigPolicy, planJail } from '../run';
+import { formatLogLine, makeLogger, type LogEvent, type Logger, type LogLevel } from '../supervisor/log';
+import type { ExitReport } from '../supervisor/report';
+import type { CliIO } from './io';
+
+type Kind = 'run' | 'plan' | 'check';
+
+interface ReportOptions {
+  report?: string;
+  reportFd?: string;
+  reportFile?: string;
+}
+
+const ABOUT: Record<Kind, string> = {
+  run: 'Run a command in a jail. Accepts nsjail\'s flags and sandbox.cfg files (-C).',
+  plan: 'Print the JSON plan of everything the jail would do to the kernel, without running anything.',
+  check: 'Check flags and a config file (and its seccomp policy) without running anything; exit 0 or 255.',
+};
+
+function helpFooter(kind: Kind): string {
+  const lines = ['', 'Commands:', '  jail [flags] -- command [args]      run command in a jail (default)',
+    '  jail plan [flags] -- command [args] print the plan as JSON', '  jail check [flags]                  validate flags and config',
+    '  jail policy compile|eval ...        compile or evaluate kafel seccomp policies', '  jail config --help-fields           list every sandbox.cfg field'];
+  if (kind === 'run') {
+    lines.push('', 'A command given by a bare name (python3) is looked up on your PATH before launch (nsjail needs an absolute path).',
+      'The jail gets an empty environment unless -e/--keep_env or -E VAR[=value].', '', 'Exit codes:');
+    for (const [code, text] of EXIT_CODE_TABLE) lines.push(`  ${code.padEnd(6)} ${text}`);
+  }
+  return lines.join('\n');
+}
+
+function buildCommand(kind: Kind, io: CliIO) {
+  const cmd = new Command(kind === 'run' ? 'jail' : `jail ${kind}`)
+    .description(ABOUT[kind])
+    .usage(kind === 'check' ? '[flags]' : '[flags] -- command [args...]')
+    .argument('[command...]', 'the program and its arguments')
+    .passThroughOptions()
+    .helpOption('-h, --help', 'show this help')
+    .exitOverride()
+    .configureOutput({ writeOut: io.stdout, writeErr: io.stderr })
+    .addHelpText('after', helpFooter(kind));
+  const recorder = defineJailFlags(cmd);
+  if (kind === 'run') {
+    cmd.addOption(new Option('--report <format>', 'write the exit report as JSON to stderr').choices(['json']).helpGroup('Report:'));
+    cmd.addOption(new Option('--report-fd <fd>', 'write the exit report as JSON to this file descriptor').helpGroup('Report:'));
+    cmd.addOption(new Option('--report-file <path>', 'write the exit report as JSON to this file').helpGroup('Report:'));
+  }
+  return { cmd, recorder };
+}
+
+const LEVELS: Record<string, LogLevel> = { DEBUG: 'debug', INFO: 'info', WARNING: 'warn', ERROR: 'error', FATAL: 'error' };
+
+/** nsjail's log targets: --log FILE (append), --log_fd N, else stderr. */
+function cliLogger(loaded: LoadedConfig, io: CliIO): Logger {
+  const c = loaded.config;
+  let write: (line: string) => void = io.stderr;
+  if (c.logFile !== undefined && c.logFile !== '') {
+    const fd = fs.openSync(c.logFile, 'a', 0o640);
+    write = (line) => fs.writeSync(fd, line);
+  } else if (c.logFd !== undefined && c.logFd !== 2) {
+    const fd = c.logFd;
+    write = (line) => fs.writeSync(fd, line);
+  }
+  return makeLogger((e: LogEvent) => write(formatLogLine(e)), LEVELS[c.logLevel ?? 'INFO']);
+}
+
+function writeReport(report: ExitReport, opts: ReportOptions, io: CliIO): void {
+  const json = JSON.stringify(report) + '\n';
+  if (opts.report === 'json') io.stderr(json);
+  if (opts.reportFd !== undefined) {
+    const fd = Number(opts.reportFd);
+    if (!Number.isInteger(fd) || fd < 0) throw new JailError('flag', `--report-fd: '${opts.reportFd}' is not a file descriptor number`);
+    fs.writeSync(fd, json);
+  }
+  if (opts.reportFile !== undefined) fs.writeFileSync(opts.reportFile, json);
+}
+
+export async function runJailCommand(kind: Kind, argv: string[], io: CliIO): Promise<number> {
+  const { cmd, recorder } = buildCommand(kind, io);
+  cmd.parse(argv, { from: 'user' });
+  const command = cmd.args;
+  const loaded = configFromFlags(recorder.events, { cwd: io.cwd, env: io.env });
+  const options = cmd.opts() as ReportOptions;
+  if (options.reportFd !== undefined && !/^\d+$/.test(options.reportFd)) {
+    throw new JailError('flag', `--report-fd: '${options.reportFd}' is not a file descriptor number`, { hint: 'e.g. --report-fd 3' });
+  }
+
+  if (kind === 'check') {
+    assertSupported(loaded);
+    compileConfigPolicy(loaded, io.cwd);
+    if (command.length > 0 || loaded.config.execBin) planJail({ command, config: loaded, env: io.env, cwd: io.cwd });
+    io.stdout('OK\n');
+    return 0;
+  }
+  if (kind === 'plan') {
+    const planned = planJail({ command, config: loaded, env: io.env, cwd: io.cwd });
+    for (const w of planned.warnings) io.stderr(`warning: ${w}\n`);
+    io.stdout(JSON.stringify(planned.plan, null, 2) + '\n');
+    return 0;
+  }
+  const log = cliLogger(loaded, io);
+  const { runFromCli } = require('./supervise-cli') as typeof import('./supervise-cli');
+  const report = await runFromCli(loaded, command, io, log);
+  writeReport(report, options, io);
+  return report.exitCode;
+}

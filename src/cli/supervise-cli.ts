@@ -1,0 +1,58 @@
+/**
+ * Running one jail for the command line: the jail uses this process's stdin/stdout/stderr, and
+ * SIGINT/SIGTERM/SIGHUP/SIGQUIT to `jail` end it (or, with --forward_signals, are passed on).
+ * Either way `jail` then exits 128+signal, as nsjail does, and the time limit keeps running.
+ */
+import type { LoadedConfig } from '../config/types';
+import { loadAddon } from '../native/addon';
+import { planJail } from '../run';
+import { SIGKILL } from '../sandbox/kernel';
+import type { Logger } from '../supervisor/log';
+import { signalNumber, type ExitReport } from '../supervisor/report';
+import { openStdio } from '../supervisor/stdio';
+import { supervise, type JailHandle } from '../supervisor/supervise';
+import type { CliIO } from './io';
+
+const FATAL_SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT'];
+
+export async function runFromCli(loaded: LoadedConfig, command: string[], io: CliIO, log: Logger): Promise<ExitReport> {
+  const planned = planJail({ command, config: loaded, env: io.env, cwd: io.cwd });
+  for (const w of planned.warnings) log.warn(w);
+  const addon = loadAddon();
+  const stdio = openStdio(addon, { stdin: 'inherit', stdout: 'inherit', stderr: 'inherit', maxOutputBytes: 0 });
+
+  let jail: JailHandle | undefined;
+  let caught: number | undefined;
+  const handlers = new Map<NodeJS.Signals, () => void>();
+  for (const name of FATAL_SIGNALS) {
+    const handler = () => {
+      const n = signalNumber(name)!;
+      caught ??= n;
+      if (loaded.config.forwardSignals) {
+        log.info(`received ${name}: forwarding it to the jail`);
+        jail?.kill(n);
+      } else {
+        log.info(`received ${name}: killing the jail`);
+        jail?.kill(SIGKILL);
+      }
+    };
+    handlers.set(name, handler);
+    process.on(name, handler);
+  }
+  try {
+    const { report } = await supervise(addon, planned, {
+      timeLimit: loaded.config.timeLimit,
+      stdio,
+      log,
+      onStart: (j) => {
+        jail = j;
+        // A signal that arrived while the jail was being built ends it as soon as it exists.
+        if (caught !== undefined) j.kill(loaded.config.forwardSignals ? caught : SIGKILL);
+      },
+    });
+    if (caught !== undefined) report.exitCode = 128 + caught;
+    return report;
+  } finally {
+    for (const [name, handler] of handlers) process.off(name, handler);
+  }
+}

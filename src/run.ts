@@ -1,0 +1,153 @@
+/**
+ * `run()`: the library's way to run one jail (DESIGN.md §1: the library is the product). It walks
+ * the pipeline config -> policy -> plan -> launch -> report, and many calls may be in flight at
+ * once in one process.
+ */
+import * as path from 'node:path';
+import type { Readable, Writable } from 'node:stream';
+import { JailError } from './errors';
+import { assertSupported } from './config/supported';
+import { configFromObject, loadConfig } from './config/load';
+import type { LoadedConfig } from './config/types';
+import { loadAddon } from './native/addon';
+import { compilePolicy, compilePolicyFile } from './policy';
+import type { Filter } from './policy/types';
+import { buildPlan, type PlannedJail } from './sandbox';
+import { makeLogger, silentLogger, type LogEvent, type LogLevel } from './supervisor/log';
+import { signalNumber, type ExitReport } from './supervisor/report';
+import { openStdio, type InputOption, type OutputOption } from './supervisor/stdio';
+import { supervise } from './supervisor/supervise';
+
+/** Where ready-made policies live; `#include "default-deny.policy"` finds them. */
+export const POLICY_DIR = path.join(__dirname, '..', 'policies');
+
+export type ConfigInput = string | LoadedConfig | Record<string, unknown>;
+
+export interface RunOptions {
+  /** argv to run (as after `--`); may be omitted when the config has exec_bin. */
+  command?: string[];
+  /** A sandbox.cfg path or its text (text proto or JSON), a plain object with nsjail's field names, or a loadConfig() result. */
+  config?: ConfigInput;
+  /** Default 'ignore'. A string or bytes are written to the jail's stdin, then closed. */
+  stdin?: InputOption;
+  /** Default 'capture'. */
+  stdout?: OutputOption;
+  /** Default 'capture'. */
+  stderr?: OutputOption;
+  /** Cap per captured stream; beyond it output is read and dropped (default 10 MiB). */
+  maxOutputBytes?: number;
+  /** Captured output as text in this encoding (default 'utf8'), or 'buffer' for bytes. */
+  encoding?: BufferEncoding | 'buffer';
+  /** Aborting kills the jail. */
+  signal?: AbortSignal;
+  /** The caller's environment for PATH lookup, keep_env and envar (default process.env). */
+  env?: NodeJS.ProcessEnv;
+  /** Directory for relative config paths (default process.cwd()). */
+  cwd?: string;
+  /** Log events (one line each). */
+  onLog?: (event: LogEvent) => void;
+  logLevel?: LogLevel;
+  /** Called once the program runs: its host pid, a way to signal it, and any 'pipe' streams. */
+  onStart?: (jail: StartedJail) => void;
+}
+
+export interface StartedJail {
+  pid: number;
+  kill(signal?: NodeJS.Signals | number): void;
+  stdin: Writable | null;
+  stdout: Readable | null;
+  stderr: Readable | null;
+}
+
+export interface RunResult extends ExitReport {
+  stdout?: string | Buffer;
+  stderr?: string | Buffer;
+  stdoutTruncated?: boolean;
+  stderrTruncated?: boolean;
+}
+
+/** Accepts every form of config a caller may hand over. */
+export function resolveConfig(input: ConfigInput | undefined, cwd: string): LoadedConfig {
+  if (input === undefined) return configFromObject({}, '<run options>');
+  if (typeof input === 'string') return loadConfig(input, { cwd });
+  if (isLoaded(input)) return input;
+  return configFromObject(input, '<run options>');
+}
+
+function isLoaded(v: unknown): v is LoadedConfig {
+  return typeof v === 'object' && v !== null && 'config' in v && 'spans' in v && (v as LoadedConfig).spans instanceof Map;
+}
+
+/** The config's seccomp policy (file or joined strings) compiled for the host, or null. */
+export function compileConfigPolicy(loaded: LoadedConfig, cwd: string): Filter | null {
+  const c = loaded.config;
+  const includePaths = [POLICY_DIR];
+  if (c.seccompPolicyFile !== undefined && c.seccompPolicyFile !== '') {
+    return compilePolicyFile(path.resolve(cwd, c.seccompPolicyFile), { includePaths });
+  }
+  if (c.seccompString.length > 0) {
+    return compilePolicy(c.seccompString.join('\n'), { file: '<seccomp_string>', includePaths });
+  }
+  return null;
+}
+
+/** Config + command -> a checked plan, without running anything (what `jail plan` prints). */
+export function planJail(options: Pick<RunOptions, 'command' | 'config' | 'env' | 'cwd'>): PlannedJail {
+  const cwd = options.cwd ?? process.cwd();
+  const loaded = resolveConfig(options.config, cwd);
+  assertSupported(loaded);
+  if (loaded.config.mode !== 'ONCE') {
+    throw new JailError('config', `mode ${loaded.config.mode}: the library runs jails in ONCE mode only`, {
+      span: loaded.spans.get('mode'),
+      hint: 'use the jail command for -Me, or omit mode',
+    });
+  }
+  const filter = compileConfigPolicy(loaded, cwd);
+  return buildPlan(loaded, { command: options.command ?? [], env: options.env ?? process.env, filter });
+}
+
+export async function run(options: RunOptions = {}): Promise<RunResult> {
+  const cwd = options.cwd ?? process.cwd();
+  const loaded = resolveConfig(options.config, cwd);
+  const planned = planJail({ ...options, config: loaded, cwd });
+  const log = options.onLog ? makeLogger(options.onLog, options.logLevel ?? 'info') : silentLogger;
+  for (const w of planned.warnings) log.warn(w);
+  const addon = loadAddon();
+  const stdio = openStdio(addon, {
+    stdin: options.stdin ?? 'ignore',
+    stdout: options.stdout ?? 'capture',
+    stderr: options.stderr ?? 'capture',
+    maxOutputBytes: options.maxOutputBytes ?? 10 * 1024 * 1024,
+  });
+  const result = await supervise(addon, planned, {
+    timeLimit: loaded.config.timeLimit,
+    stdio,
+    log,
+    signal: options.signal,
+    onStart: (jail) =>
+      options.onStart?.({
+        pid: jail.pid,
+        kill: (sig = 'SIGKILL') => jail.kill(typeof sig === 'number' ? sig : signalNumberOf(sig)),
+        stdin: stdio.stdin,
+        stdout: stdio.stdout,
+        stderr: stdio.stderr,
+      }),
+  });
+  const encode = (b: Buffer) => (options.encoding === 'buffer' ? b : b.toString(options.encoding ?? 'utf8'));
+  const out: RunResult = { ...result.report };
+  if (result.stdout) {
+    out.stdout = encode(result.stdout.data);
+    out.stdoutTruncated = result.stdout.truncated;
+  }
+  if (result.stderr) {
+    out.stderr = encode(result.stderr.data);
+    out.stderrTruncated = result.stderr.truncated;
+  }
+  return out;
+}
+
+function signalNumberOf(name: string): number {
+  const n = signalNumber(name);
+  if (n === undefined) throw new JailError('usage', `kill: unknown signal '${name}'`);
+  return n;
+}

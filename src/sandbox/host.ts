@@ -1,0 +1,117 @@
+/**
+ * Facts about the calling process and the host that a plan depends on. Planning reads them
+ * through this interface so unit tests can pin them and compare plans as golden JSON.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
+export interface RLimitPair {
+  /** Decimal text or "infinity". */
+  soft: string;
+  hard: string;
+}
+
+export interface HostFacts {
+  euid: number;
+  egid: number;
+  /** The caller's current limits by RLIMIT name as nsjail spells it (as, core, cpu, ...). */
+  rlimit(name: string): RLimitPair;
+  /** lstat-like view of a host path, or null when it does not exist. */
+  stat(p: string): { isDirectory: boolean; isFile: boolean } | null;
+  /** True when `p` is a regular file the caller may execute. */
+  isExecutable(p: string): boolean;
+  /** Scratch directory on the host where jail roots are assembled (must exist). */
+  scratchDir(): string;
+}
+
+/** Names in /proc/self/limits -> nsjail's rlimit names. */
+const LIMIT_ROWS: Record<string, string> = {
+  'Max cpu time': 'cpu',
+  'Max file size': 'fsize',
+  'Max stack size': 'stack',
+  'Max core file size': 'core',
+  'Max processes': 'nproc',
+  'Max open files': 'nofile',
+  'Max locked memory': 'memlock',
+  'Max address space': 'as',
+  'Max msgqueue size': 'msgqueue',
+  'Max realtime priority': 'rtprio',
+};
+
+/** Parses /proc/self/limits (Node has no getrlimit). */
+export function parseProcLimits(text: string): Map<string, RLimitPair> {
+  const out = new Map<string, RLimitPair>();
+  for (const line of text.split('\n')) {
+    for (const [label, name] of Object.entries(LIMIT_ROWS)) {
+      if (!line.startsWith(label + ' ')) continue;
+      const [soft, hard] = line.slice(label.length).trim().split(/\s+/);
+      const norm = (v: string) => (v === 'unlimited' ? 'infinity' : v);
+      out.set(name, { soft: norm(soft), hard: norm(hard) });
+    }
+  }
+  return out;
+}
+
+let limitsCache: Map<string, RLimitPair> | undefined;
+let scratchCache: string | undefined;
+
+/**
+ * Where jail roots are assembled. The directories are only ever mount points inside each jail's
+ * private mount namespace; on the host they stay empty. Root uses /run/jail, others their
+ * runtime directory or /tmp. They belong to the caller and are 0711: nobody else can create or
+ * swap anything in them, and the jail's own uid (e.g. 65534), which mounts after switching ids,
+ * can still traverse them.
+ */
+function chooseScratchDir(euid: number, env: NodeJS.ProcessEnv): string {
+  const candidates =
+    euid === 0
+      ? ['/run/jail']
+      : [env.XDG_RUNTIME_DIR ? path.join(env.XDG_RUNTIME_DIR, 'jail') : '', `/tmp/jail-${euid}`].filter(Boolean);
+  for (const dir of candidates) {
+    try {
+      fs.mkdirSync(dir, { recursive: true, mode: 0o711 });
+      const st = fs.lstatSync(dir);
+      if (!st.isDirectory() || st.uid !== euid) continue;
+      for (const d of [dir, path.join(dir, 'root'), path.join(dir, 'stage')]) {
+        fs.mkdirSync(d, { recursive: true, mode: 0o711 });
+        fs.chmodSync(d, 0o711);
+      }
+      return dir;
+    } catch {
+      // try the next candidate
+    }
+  }
+  return candidates[candidates.length - 1];
+}
+
+export function realHost(env: NodeJS.ProcessEnv = process.env): HostFacts {
+  const euid = process.geteuid?.() ?? 0;
+  return {
+    euid,
+    egid: process.getegid?.() ?? 0,
+    rlimit(name) {
+      limitsCache ??= parseProcLimits(fs.readFileSync('/proc/self/limits', 'utf8'));
+      return limitsCache.get(name) ?? { soft: 'infinity', hard: 'infinity' };
+    },
+    stat(p) {
+      try {
+        const st = fs.statSync(p);
+        return { isDirectory: st.isDirectory(), isFile: st.isFile() };
+      } catch {
+        return null;
+      }
+    },
+    isExecutable(p) {
+      try {
+        fs.accessSync(p, fs.constants.X_OK);
+        return fs.statSync(p).isFile();
+      } catch {
+        return false;
+      }
+    },
+    scratchDir() {
+      scratchCache ??= chooseScratchDir(euid, env);
+      return scratchCache;
+    },
+  };
+}

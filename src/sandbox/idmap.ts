@@ -1,0 +1,131 @@
+/**
+ * User namespace id maps: Config uidmap/gidmap -> the exact text written to /proc/PID/uid_map,
+ * gid_map and setgroups, and the ids the program runs as.
+ *
+ * As root any host id may be mapped (nsjail's behaviour, setgroups stays "allow"). Unprivileged,
+ * the kernel accepts one line mapping the caller's own id, and only after setgroups is "deny";
+ * wider maps go through the setuid helpers newuidmap/newgidmap (-U/-G, use_newidmap).
+ */
+import { JailError } from '../errors';
+import type { Config, IdMap, SpanMap } from '../config/types';
+import type { HostFacts } from './host';
+import type { JailPlan } from './plan';
+
+export interface IdPlan {
+  idmap: JailPlan['idmap'];
+  uid: number;
+  gid: number;
+  groups: number[];
+  warnings: string[];
+}
+
+interface ResolvedMap {
+  inside: number;
+  outside: number;
+  count: number;
+  useNewidmap: boolean;
+}
+
+const MAX_ID = 0xfffffffe;
+
+function resolveId(text: string, callerId: number, field: string, spans: SpanMap): number {
+  if (text === '') return callerId;
+  if (/^\d+$/.test(text)) {
+    const n = Number(text);
+    if (n <= MAX_ID) return n;
+  }
+  throw new JailError('config', `${field}: '${text}' is not a numeric id (0-${MAX_ID}) or a known name`, {
+    span: spans.get(field),
+    hint: 'use a number, or a name that exists in /etc/passwd (uids) or /etc/group (gids)',
+  });
+}
+
+function resolveMaps(maps: IdMap[], callerId: number, field: string, spans: SpanMap): ResolvedMap[] {
+  return maps.map((m, i) => ({
+    inside: resolveId(m.insideId, callerId, `${field}.${i}.inside_id`, spans),
+    outside: resolveId(m.outsideId, callerId, `${field}.${i}.outside_id`, spans),
+    count: Math.max(1, m.count),
+    useNewidmap: m.useNewidmap,
+  }));
+}
+
+/** "inside outside count" lines, one write (the kernel takes the whole map at once). */
+function mapText(maps: ResolvedMap[]): string {
+  return maps.map((m) => `${m.inside} ${m.outside} ${m.count}`).join('\n');
+}
+
+function helperArgv(helper: string, maps: ResolvedMap[]): string[] {
+  return [helper, ...maps.flatMap((m) => [String(m.inside), String(m.outside), String(m.count)])];
+}
+
+export function planIds(config: Config, spans: SpanMap, host: HostFacts): IdPlan {
+  const warnings: string[] = [];
+  const uidMaps = resolveMaps(config.uidmap, host.euid, 'uidmap', spans);
+  const gidMaps = resolveMaps(config.gidmap, host.egid, 'gidmap', spans);
+  const uid = uidMaps[0]?.inside ?? host.euid;
+  const gid = gidMaps[0]?.inside ?? host.egid;
+
+  if (!config.cloneNewuser) {
+    if (host.euid !== 0) {
+      throw new JailError('config', 'clone_newuser is off, which needs root: without a user namespace only root can set up the jail', {
+        span: spans.get('clone_newuser'),
+        hint: 'run as root, or keep the user namespace (drop --disable_clone_newuser)',
+      });
+    }
+    // Without a user namespace the "maps" only name the ids to switch to; extra gids become
+    // supplementary groups, as in nsjail.
+    return {
+      idmap: { uidMap: '', gidMap: '', setgroups: '', newuidmap: null, newgidmap: null },
+      uid,
+      gid,
+      groups: gidMaps.slice(1).map((m) => m.inside),
+      warnings,
+    };
+  }
+
+  const viaHelper = (maps: ResolvedMap[]) => maps.some((m) => m.useNewidmap);
+  if (host.euid !== 0) {
+    const check = (maps: ResolvedMap[], callerId: number, field: string) => {
+      if (viaHelper(maps)) return;
+      const bad = maps.find((m) => m.outside !== callerId || m.count !== 1) ?? (maps.length > 1 ? maps[1] : undefined);
+      if (bad) {
+        throw new JailError(
+          'config',
+          `${field}: an unprivileged user can map only its own id ${callerId} (count 1), got '${bad.inside} ${bad.outside} ${bad.count}'`,
+          { span: spans.get(field), hint: 'run as root, or use -U/-G (use_newidmap) with ranges from /etc/subuid and /etc/subgid' },
+        );
+      }
+    };
+    check(uidMaps, host.euid, 'uidmap');
+    check(gidMaps, host.egid, 'gidmap');
+  }
+
+  const outsideOf = (maps: ResolvedMap[], inside: number) =>
+    maps.find((m) => inside >= m.inside && inside < m.inside + m.count);
+  const uidOut = outsideOf(uidMaps, uid);
+  if (uidOut && uidOut.outside + (uid - uidOut.inside) === 0) {
+    warnings.push(`the jailed process runs as uid ${uid}, which is uid 0 (root) in the host user namespace`);
+  }
+  const gidOut = outsideOf(gidMaps, gid);
+  if (gidOut && gidOut.outside + (gid - gidOut.inside) === 0) {
+    warnings.push(`the jailed process runs as gid ${gid}, which is gid 0 (root) in the host user namespace`);
+  }
+
+  const uidHelper = viaHelper(uidMaps);
+  const gidHelper = viaHelper(gidMaps);
+  return {
+    idmap: {
+      uidMap: uidHelper ? '' : mapText(uidMaps),
+      gidMap: gidHelper ? '' : mapText(gidMaps),
+      // The kernel refuses an unprivileged gid_map write until setgroups is denied; root keeps
+      // setgroups usable inside, as nsjail does.
+      setgroups: host.euid === 0 || gidHelper ? '' : 'deny',
+      newuidmap: uidHelper ? helperArgv('/usr/bin/newuidmap', uidMaps) : null,
+      newgidmap: gidHelper ? helperArgv('/usr/bin/newgidmap', gidMaps) : null,
+    },
+    uid,
+    gid,
+    groups: [],
+    warnings,
+  };
+}

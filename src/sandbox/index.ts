@@ -1,0 +1,153 @@
+/**
+ * The sandbox stage: Config x Filter -> JailPlan (DESIGN.md §1). Pure apart from reading host
+ * facts (HostFacts); everything the jail will do to the kernel ends up in the plan.
+ */
+import * as path from 'node:path';
+import { JailError } from '../errors';
+import { capabilityNumber } from '../config/caps';
+import { resolveCommand } from '../config/command';
+import type { Config, LoadedConfig } from '../config/types';
+import type { Filter } from '../policy/types';
+import { buildEnvironment, lookupCommand } from './exec';
+import { realHost, type HostFacts } from './host';
+import { planIds } from './idmap';
+import {
+  CLONE_NEWCGROUP,
+  CLONE_NEWIPC,
+  CLONE_NEWNET,
+  CLONE_NEWNS,
+  CLONE_NEWPID,
+  CLONE_NEWTIME,
+  CLONE_NEWUSER,
+  CLONE_NEWUTS,
+  PERSONALITY,
+  SECCOMP_FILTER_FLAG_LOG,
+  SIGKILL,
+} from './kernel';
+import { planMounts, type MountEntry } from './mounts';
+import { PLAN_VERSION, type CgroupPlan, type JailPlan } from './plan';
+import { planRlimits } from './rlimits';
+
+export interface PlanOptions {
+  /** The command after `--` (may be empty when the config has exec_bin). */
+  command: string[];
+  /** The caller's environment: PATH lookup, keep_env, envar, prefix_*_env. */
+  env?: NodeJS.ProcessEnv;
+  /** The compiled seccomp policy, or null. */
+  filter?: Filter | null;
+  /** The jail's cgroup, decided by the cgroup stage, or null. */
+  cgroup?: CgroupPlan | null;
+  host?: HostFacts;
+}
+
+/** A plan plus what the supervisor needs to talk about it in the user's words. */
+export interface PlannedJail {
+  plan: JailPlan;
+  /** User-facing description of each mount entry, indexed by a mount op's `ref`. */
+  mounts: MountEntry[];
+  /** Host path to open with O_PATH for execveat (--execute_fd), or null. */
+  execFdPath: string | null;
+  /** Host fds to keep open inside the jail (--pass_fd). */
+  passFds: number[];
+  warnings: string[];
+}
+
+function cloneFlags(c: Config): number {
+  let flags = 0;
+  if (c.cloneNewns) flags |= CLONE_NEWNS;
+  if (c.cloneNewcgroup) flags |= CLONE_NEWCGROUP;
+  if (c.cloneNewuts) flags |= CLONE_NEWUTS;
+  if (c.cloneNewipc) flags |= CLONE_NEWIPC;
+  if (c.cloneNewuser) flags |= CLONE_NEWUSER;
+  if (c.cloneNewpid) flags |= CLONE_NEWPID;
+  if (c.cloneNewnet) flags |= CLONE_NEWNET;
+  if (c.cloneNewtime) flags |= CLONE_NEWTIME;
+  // A negative value keeps the bit test above for flags >= 2^31 honest under JS bit operations.
+  return flags >>> 0;
+}
+
+function personality(c: Config): number {
+  return (
+    (c.personaAddrCompatLayout ? PERSONALITY.addrCompatLayout : 0) |
+    (c.personaMmapPageZero ? PERSONALITY.mmapPageZero : 0) |
+    (c.personaReadImpliesExec ? PERSONALITY.readImpliesExec : 0) |
+    (c.personaAddrLimit3gb ? PERSONALITY.addrLimit3gb : 0) |
+    (c.personaAddrNoRandomize ? PERSONALITY.addrNoRandomize : 0)
+  );
+}
+
+function capNumbers(loaded: LoadedConfig): number[] {
+  return loaded.config.cap.map((name, i) => {
+    const n = capabilityNumber(name);
+    if (n === undefined) {
+      throw new JailError('config', `cap: unknown capability '${name}'`, {
+        span: loaded.spans.get(`cap.${i}`) ?? loaded.spans.get('cap'),
+        hint: 'use the kernel names, e.g. CAP_NET_BIND_SERVICE (see `man 7 capabilities`)',
+      });
+    }
+    return n;
+  });
+}
+
+export function buildPlan(loaded: LoadedConfig, options: PlanOptions): PlannedJail {
+  const { config, spans } = loaded;
+  const env = options.env ?? process.env;
+  const host = options.host ?? realHost(env);
+  const warnings: string[] = [];
+
+  if (config.cwd === '' || !config.cwd.startsWith('/')) {
+    throw new JailError('config', `cwd: '${config.cwd}' is not an absolute path inside the jail`, { span: spans.get('cwd') });
+  }
+  if (config.cloneNewuts && Buffer.byteLength(config.hostname) > 64) {
+    throw new JailError('config', `hostname: '${config.hostname}' is longer than 64 bytes`, { span: spans.get('hostname') });
+  }
+
+  const ids = planIds(config, spans, host);
+  const mounts = planMounts(config, spans, host, env);
+  const canRaiseLimits = !config.cloneNewuser && host.euid === 0;
+  const rlimits = planRlimits(config, spans, host, canRaiseLimits);
+  const cmd = resolveCommand(config, options.command);
+  const useExecFd = config.executeFd || config.execBin?.execFd === true;
+  let execPath = lookupCommand(cmd.path, env, host);
+  if (useExecFd) execPath = path.resolve(execPath);
+  const environment = buildEnvironment(config, env);
+  warnings.push(...ids.warnings, ...mounts.warnings, ...environment.warnings);
+
+  const plan: JailPlan = {
+    version: PLAN_VERSION,
+    cloneFlags: cloneFlags(config),
+    idmap: ids.idmap,
+    uid: ids.uid,
+    gid: ids.gid,
+    groups: ids.groups,
+    hostname: config.cloneNewuts ? config.hostname : null,
+    rootDir: config.cloneNewns ? path.join(host.scratchDir(), 'root') : '',
+    mounts: mounts.ops,
+    cwd: config.cwd,
+    rlimits,
+    caps: { keepAll: config.keepCaps, keep: config.keepCaps ? [] : capNumbers(loaded) },
+    noNewPrivs: !config.disableNoNewPrivs,
+    personality: personality(config),
+    disableTsc: config.disableTsc,
+    niceLevel: config.niceLevel,
+    oomScoreAdj: config.oomScoreAdj ?? null,
+    setsid: !config.skipSetsid,
+    devNullFds: config.silent ? [0, 1, 2] : config.stderrToNull ? [2] : [],
+    deathSignal: SIGKILL,
+    seccomp: options.filter
+      ? {
+          insns: options.filter.insns.map((i) => [i.code, i.jt, i.jf, i.k] as [number, number, number, number]),
+          flags: config.seccompLog ? SECCOMP_FILTER_FLAG_LOG : 0,
+        }
+      : null,
+    cgroup: options.cgroup ?? null,
+    exec: { path: execPath, argv: cmd.argv, envp: environment.envp },
+  };
+  return {
+    plan,
+    mounts: mounts.entries,
+    execFdPath: useExecFd ? execPath : null,
+    passFds: [...new Set(config.passFd.filter((fd) => fd > 2))].sort((a, b) => a - b),
+    warnings,
+  };
+}

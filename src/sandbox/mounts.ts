@@ -1,0 +1,231 @@
+/**
+ * The jail's filesystem: Config mounts -> ordered mount ops (nsjail's layout, reference §3.3).
+ *
+ * The new root is a fresh tmpfs assembled at a host scratch directory inside the child's private
+ * mount namespace; `--chroot DIR` is a bind of DIR at "/" placed first; /proc (when on) comes
+ * last; then pivot_root and detach the old root.
+ *
+ * Deliberate differences from nsjail, both for safety:
+ * - A read-only bind is made read-only at once and recursively (mount_setattr AT_RECURSIVE), so
+ *   its submounts (/sys, /dev, ... under a bound /) are read-only too, and creating a missing
+ *   mount point inside it fails with EROFS instead of creating it on the host.
+ * - Mounts asked for without a mount namespace are an error (nsjail ignores them).
+ */
+import * as path from 'node:path';
+import { JailError } from '../errors';
+import { effectiveMounts } from '../config/mounts';
+import type { Config, MountPt, SpanMap } from '../config/types';
+import type { HostFacts } from './host';
+import type { MountOp } from './plan';
+import {
+  MOUNT_ATTR_NODEV,
+  MOUNT_ATTR_NOEXEC,
+  MOUNT_ATTR_NOSUID,
+  MOUNT_ATTR_RDONLY,
+  MS_NODEV,
+  MS_NOEXEC,
+  MS_NOSUID,
+  MS_PRIVATE,
+  MS_RDONLY,
+  MS_BIND,
+  MS_REC,
+} from './kernel';
+
+/** One user-facing mount, as error messages and `jail plan` describe it. */
+export interface MountEntry {
+  /** "#2 /usr -> /usr (bind, ro)" */
+  describe: string;
+  /** Key into the config's SpanMap. */
+  spanKey: string;
+}
+
+export interface MountPlan {
+  ops: MountOp[];
+  entries: MountEntry[];
+  warnings: string[];
+}
+
+interface Entry {
+  mount: MountPt;
+  spanKey: string;
+}
+
+const ROOT_TMPFS_OPTIONS = 'size=16777216,mode=0755';
+const DIR_MODE = 0o711;
+const FILE_MODE = 0o644;
+
+/**
+ * The entries in nsjail's order (chroot bind, the config's mounts, /proc) with the config key
+ * their spans live under. /proc additionally gets nosuid, nodev and noexec: nothing in it is
+ * meant to be executed or to be a device.
+ */
+function collectEntries(config: Config): Entry[] {
+  const mounts = effectiveMounts(config);
+  const hasChroot = config.chroot !== undefined;
+  return mounts.map((mount, i) => {
+    if (hasChroot && i === 0) return { mount, spanKey: 'chroot' };
+    if (config.mountProc && i === mounts.length - 1) {
+      return { mount: { ...mount, src: 'proc', nosuid: true, nodev: true, noexec: true }, spanKey: 'mount_proc' };
+    }
+    return { mount, spanKey: `mount.${i - (hasChroot ? 1 : 0)}` };
+  });
+}
+
+function withEnvPrefix(value: string, envName: string, env: NodeJS.ProcessEnv, field: string, spans: SpanMap): string {
+  if (envName === '') return value;
+  const prefix = env[envName];
+  if (prefix === undefined) {
+    throw new JailError('config', `${field}: environment variable ${envName} is not set`, {
+      span: spans.get(field),
+      hint: `export ${envName} before running jail, or remove the prefix`,
+    });
+  }
+  return prefix + value;
+}
+
+function describe(index: number, m: MountPt, src: string, dst: string): string {
+  let kind: string;
+  if (m.isSymlink) kind = 'symlink';
+  else if (m.srcContent !== undefined) kind = 'file content';
+  else if (m.isBind) kind = 'bind';
+  else kind = m.fstype || 'mount';
+  const from = m.isSymlink || m.isBind ? src : m.srcContent !== undefined ? '(content)' : m.fstype || src || 'none';
+  return `mount #${index} ${from} -> ${dst} (${kind}, ${m.rw ? 'rw' : 'ro'})`;
+}
+
+/** The mount_setattr bits for an entry's ro/nosuid/nodev/noexec. */
+function attrBits(m: MountPt): number {
+  return (
+    (m.rw ? 0 : MOUNT_ATTR_RDONLY) |
+    (m.nosuid ? MOUNT_ATTR_NOSUID : 0) |
+    (m.nodev ? MOUNT_ATTR_NODEV : 0) |
+    (m.noexec ? MOUNT_ATTR_NOEXEC : 0)
+  );
+}
+
+function flagBits(m: MountPt): number {
+  return (m.nosuid ? MS_NOSUID : 0) | (m.nodev ? MS_NODEV : 0) | (m.noexec ? MS_NOEXEC : 0);
+}
+
+/** Joins a jail path under the scratch root; normalisation keeps ".." from climbing out. */
+function under(root: string, jailPath: string): string {
+  const rel = path.posix.normalize('/' + jailPath);
+  return rel === '/' ? root : root + rel;
+}
+
+export function planMounts(config: Config, spans: SpanMap, host: HostFacts, env: NodeJS.ProcessEnv): MountPlan {
+  const entries = collectEntries(config);
+  const warnings: string[] = [];
+
+  if (!config.cloneNewns) {
+    // Only --chroot can be honoured without a mount namespace; /proc is skipped like nsjail does.
+    const explicit = entries.filter((e) => e.spanKey.startsWith('mount.'));
+    if (explicit.length > 0) {
+      throw new JailError('config', `mounts need a mount namespace, but clone_newns is off (${explicit.length} mount entries)`, {
+        span: spans.get(explicit[0].spanKey) ?? spans.get('clone_newns'),
+        hint: 'drop --disable_clone_newns, or remove the mount entries',
+      });
+    }
+    const ops: MountOp[] = [];
+    if (config.chroot !== undefined) ops.push({ op: 'chroot', path: config.chroot, ref: 0, optional: false });
+    return { ops, entries: config.chroot !== undefined ? [{ describe: `chroot ${config.chroot}`, spanKey: 'chroot' }] : [], warnings };
+  }
+
+  const scratch = host.scratchDir();
+  const root = path.join(scratch, 'root');
+  const stage = path.join(scratch, 'stage');
+  const ops: MountOp[] = [];
+  const deferred: MountOp[] = [];
+  const described: MountEntry[] = [];
+  const internal = { ref: -1, optional: false };
+
+  // Nothing done in this namespace may propagate back to the host.
+  ops.push({ op: 'mount', source: null, target: '/', fstype: null, flags: MS_REC | MS_PRIVATE, data: null, ...internal });
+  ops.push({ op: 'mount', source: 'tmpfs', target: root, fstype: 'tmpfs', flags: 0, data: ROOT_TMPFS_OPTIONS, ...internal });
+  const contentBytes = entries.reduce((n, e) => n + (e.mount.srcContent?.length ?? 0), 0);
+  if (entries.some((e) => e.mount.srcContent !== undefined)) {
+    // src_content files are written to a private staging tmpfs and bound into place; the staging
+    // mount disappears with the old root at pivot_root.
+    const size = Math.max(65536, contentBytes * 2 + entries.length * 4096);
+    ops.push({ op: 'mount', source: 'tmpfs', target: stage, fstype: 'tmpfs', flags: 0, data: `size=${size},mode=0755`, ...internal });
+  }
+
+  let rootCovered = false;
+  entries.forEach((entry, index) => {
+    const m = entry.mount;
+    const k = entry.spanKey;
+    const src = m.isSymlink || m.isBind ? withEnvPrefix(m.src, m.prefixSrcEnv, env, `${k}.prefix_src_env`, spans) : m.src;
+    const dst = withEnvPrefix(m.dst, m.prefixDstEnv, env, `${k}.prefix_dst_env`, spans);
+    const text = describe(index, m, src, dst);
+    described.push({ describe: text, spanKey: k });
+    if (!dst.startsWith('/')) {
+      throw new JailError('config', `${text}: the destination must be an absolute path inside the jail`, { span: spans.get(`${k}.dst`) ?? spans.get(k) });
+    }
+    const target = under(root, dst);
+    const jailPath = path.posix.normalize(dst);
+    const ref = { ref: index, optional: !m.mandatory };
+
+    if (m.isSymlink) {
+      ops.push({ op: 'mkdirs', path: path.posix.dirname(target), mode: DIR_MODE, ...ref });
+      ops.push({ op: 'symlink', target: src, path: target, ...ref });
+      return;
+    }
+    if (m.srcContent !== undefined) {
+      const staged = path.join(stage, `content.${index}`);
+      ops.push({ op: 'write', path: staged, contentBase64: Buffer.from(m.srcContent).toString('base64'), mode: FILE_MODE, ...ref });
+      ops.push({ op: 'mkdirs', path: path.posix.dirname(target), mode: DIR_MODE, ...ref });
+      ops.push({ op: 'mkfile', path: target, mode: FILE_MODE, ...ref });
+      ops.push({ op: 'mount', source: staged, target, fstype: null, flags: MS_BIND, data: null, ...ref });
+      if (attrBits(m) !== 0) ops.push({ op: 'setattr', target, attrSet: attrBits(m), attrClr: 0, recursive: false, ...ref });
+      return;
+    }
+    if (m.isBind) {
+      const st = host.stat(src);
+      if (st === null) {
+        if (!m.mandatory) {
+          warnings.push(`${text}: skipped, the source does not exist (mandatory: false)`);
+          return;
+        }
+        throw new JailError('config', `${text}: the source '${src}' does not exist on the host`, {
+          span: spans.get(`${k}.src`) ?? spans.get(k),
+          hint: 'create it, fix the path, or set mandatory: false to skip it when missing',
+        });
+      }
+      const isDir = m.isDir ?? st.isDirectory;
+      if (isDir && !st.isDirectory) {
+        throw new JailError('config', `${text}: the source '${src}' is not a directory, but is_dir is set`, {
+          span: spans.get(`${k}.is_dir`) ?? spans.get(k),
+        });
+      }
+      if (isDir) {
+        ops.push({ op: 'mkdirs', path: target, mode: DIR_MODE, ...ref });
+      } else {
+        ops.push({ op: 'mkdirs', path: path.posix.dirname(target), mode: DIR_MODE, ...ref });
+        ops.push({ op: 'mkfile', path: target, mode: FILE_MODE, ...ref });
+      }
+      ops.push({ op: 'mount', source: src, target, fstype: null, flags: MS_BIND | MS_REC, data: null, ...ref });
+      if (attrBits(m) !== 0) ops.push({ op: 'setattr', target, attrSet: attrBits(m), attrClr: 0, recursive: true, ...ref });
+      if (jailPath === '/') rootCovered = true;
+      return;
+    }
+    // A fresh filesystem (tmpfs, proc, ...): mounted writable, made read-only after pivot_root
+    // so later mounts can still create their mount points inside it.
+    if (m.isDir === false) {
+      ops.push({ op: 'mkdirs', path: path.posix.dirname(target), mode: DIR_MODE, ...ref });
+      ops.push({ op: 'mkfile', path: target, mode: FILE_MODE, ...ref });
+    } else {
+      ops.push({ op: 'mkdirs', path: target, mode: DIR_MODE, ...ref });
+    }
+    ops.push({ op: 'mount', source: src || 'none', target, fstype: m.fstype || null, flags: flagBits(m), data: m.options || null, ...ref });
+    if (!m.rw) deferred.push({ op: 'remount', target: jailPath, flags: MS_RDONLY | flagBits(m), ...ref });
+    if (jailPath === '/') rootCovered = true;
+  });
+
+  if (!rootCovered && !config.rw) {
+    ops.push({ op: 'remount', target: root, flags: MS_RDONLY, ...internal });
+  }
+  ops.push(config.noPivotroot ? { op: 'moveRoot', newRoot: root, ...internal } : { op: 'pivot', newRoot: root, ...internal });
+  if (config.noPivotroot) warnings.push('--no_pivotroot: the jail uses MS_MOVE + chroot, which a process with CAP_SYS_CHROOT can escape');
+  ops.push(...deferred);
+  return { ops, entries: described, warnings };
+}

@@ -1,0 +1,48 @@
+/**
+ * The exit report: how a jail ended, in one JSON-printable object. `run()` resolves to it and
+ * the CLI prints it with `--report json`, `--report-fd N` or `--report-file PATH`.
+ */
+import * as os from 'node:os';
+
+export type Outcome = 'exited' | 'signaled' | 'timeout' | 'setup-failed' | 'seccomp-violation' | 'oom';
+
+export interface SetupError {
+  /** The step that failed: 'mount', 'execve', 'idmap', ... */
+  stage: string;
+  /** errno name, e.g. 'ENOENT'. */
+  errno: string;
+  /** The full sentence, e.g. "mount #2 /usr -> /usr (bind, ro): ENOENT ...". */
+  message: string;
+}
+
+export interface SeccompViolation {
+  /** The syscall's name on `arch`, or null when the kernel did not tell us. */
+  syscall: string | null;
+  nr: number | null;
+  arch: string | null;
+}
+
+export interface ExitReport {
+  outcome: Outcome;
+  /** What `jail` exits with: the program's code, 128+signal, 137 timeout, 159 seccomp, 255 setup. */
+  exitCode: number;
+  /** Signal name that ended the program (e.g. 'SIGKILL'), or null. */
+  signal: string | null;
+  wallTimeMs: number;
+  userTimeMs: number;
+  systemTimeMs: number;
+  maxRssKb: number;
+  /** Present when outcome is 'setup-failed'. */
+  error?: SetupError;
+  /** Present when outcome is 'seccomp-violation'. */
+  seccomp?: SeccompViolation;
+}
+
+export function signalName(n: number): string {
+  for (const [name, value] of Object.entries(os.constants.signals)) if (value === n) return name;
+  return `SIG${n}`;
+}
+
+export function signalNumber(name: string): number | undefined {
+  return (os.constants.signals as Record<string, number>)[name];
+}

@@ -1,0 +1,163 @@
+/**
+ * Supervising one jail: launch it, enforce the wall-time limit, stop it on request, wait for
+ * its end and write the ExitReport. All kernel work goes through the addon.
+ */
+import { JailError } from '../errors';
+import { EXIT_SECCOMP, EXIT_SETUP_FAILED, EXIT_TIMEOUT } from '../exit-codes';
+import type { ExitInfo, NativeAddon } from '../native/types';
+import type { PlannedJail } from '../sandbox';
+import { CLONE_NEWPID, SIGKILL } from '../sandbox/kernel';
+import type { Logger } from './log';
+import { type ExitReport, signalName, type SeccompViolation } from './report';
+import { describeSetupFailure } from './setup-error';
+import type { Captured, JailStdio } from './stdio';
+
+const SIGSYS = 31;
+
+export interface SuperviseOptions {
+  /** Seconds; 0 = no limit. */
+  timeLimit: number;
+  stdio: JailStdio;
+  log: Logger;
+  /** Aborting kills the jail (SIGKILL); the report then says 'signaled'. */
+  signal?: AbortSignal;
+  /** Called once the program runs (after execve), with a handle to signal it. */
+  onStart?: (jail: JailHandle) => void;
+  /** Names the syscall behind a SIGSYS death, when the host lets us see it. */
+  identifyViolation?: (pid: number) => Promise<SeccompViolation>;
+  /** Extra time to wait for the jail's output pipes to drain after its end. */
+  drainMs?: number;
+}
+
+export interface JailHandle {
+  /** Host pid of the jail's init. */
+  pid: number;
+  /** Sends a signal to the jail's init (and, without a PID namespace, its process group). */
+  kill(signal: number): void;
+}
+
+export interface SupervisedResult {
+  report: ExitReport;
+  stdout?: Captured;
+  stderr?: Captured;
+}
+
+function msSince(start: bigint): number {
+  return Number(process.hrtime.bigint() - start) / 1e6;
+}
+
+export async function supervise(addon: NativeAddon, planned: PlannedJail, opts: SuperviseOptions): Promise<SupervisedResult> {
+  const start = process.hrtime.bigint();
+  const { plan } = planned;
+  let execFd = -1;
+  if (planned.execFdPath !== null) {
+    try {
+      execFd = addon.openPath(planned.execFdPath, false);
+    } catch (e) {
+      opts.stdio.destroy();
+      throw new JailError('not-found', `--execute_fd: cannot open '${planned.execFdPath}': ${(e as Error).message}`);
+    }
+  }
+  let launched;
+  try {
+    launched = await addon.launch(plan, {
+      stdio: opts.stdio.fds,
+      passFds: planned.passFds,
+      execFd,
+      cgroupFd: -1,
+    });
+  } catch (e) {
+    opts.stdio.destroy();
+    throw new JailError('internal', `the addon refused the plan: ${(e as Error).message}`, { cause: e });
+  } finally {
+    if (execFd >= 0) addon.close(execFd);
+  }
+  opts.stdio.closeChildEnds();
+
+  if (!launched.ok) {
+    const error = describeSetupFailure(planned, launched);
+    opts.log.error(error.message);
+    opts.stdio.destroy();
+    return {
+      report: {
+        outcome: 'setup-failed',
+        exitCode: EXIT_SETUP_FAILED,
+        signal: null,
+        wallTimeMs: msSince(start),
+        userTimeMs: 0,
+        systemTimeMs: 0,
+        maxRssKb: 0,
+        error,
+      },
+    };
+  }
+
+  const { pid, pidfd } = launched;
+  const hasPidns = (plan.cloneFlags & CLONE_NEWPID) !== 0;
+  let exited = false;
+  let timedOut = false;
+  const handle: JailHandle = {
+    pid,
+    kill(signal) {
+      if (exited) return;
+      addon.kill(pidfd, signal);
+      // With a PID namespace, killing its init kills everything in it. Without one, the jail's
+      // init leads its own session and process group (setsid), which reaches most of it.
+      if (!hasPidns && signal === SIGKILL) {
+        try {
+          process.kill(-pid, signal);
+        } catch {
+          // the group is already gone
+        }
+      }
+    },
+  };
+  opts.log.debug(`pid=${pid} started: ${plan.exec.path}`);
+  opts.onStart?.(handle);
+
+  let timer: NodeJS.Timeout | undefined;
+  if (opts.timeLimit > 0) {
+    timer = setTimeout(() => {
+      timedOut = true;
+      opts.log.info(`pid=${pid} run time >= time limit (${opts.timeLimit} s): killing the jail`);
+      handle.kill(SIGKILL);
+    }, opts.timeLimit * 1000);
+  }
+  const onAbort = () => {
+    opts.log.info(`pid=${pid} stopped on request: killing the jail`);
+    handle.kill(SIGKILL);
+  };
+  opts.signal?.addEventListener('abort', onAbort, { once: true });
+  if (opts.signal?.aborted) onAbort();
+
+  const info = await new Promise<ExitInfo>((resolve) => addon.watchExit(pidfd, pid, resolve));
+  exited = true;
+  clearTimeout(timer);
+  opts.signal?.removeEventListener('abort', onAbort);
+  addon.close(pidfd);
+  const wallTimeMs = msSince(start);
+
+  const base = {
+    wallTimeMs,
+    userTimeMs: info.rusage.userTimeUs / 1000,
+    systemTimeMs: info.rusage.systemTimeUs / 1000,
+    maxRssKb: info.rusage.maxRssKb,
+  };
+  let report: ExitReport;
+  if (info.kind === 'exited') {
+    report = { outcome: 'exited', exitCode: info.code, signal: null, ...base };
+    opts.log.info(`pid=${pid} exited with status: ${info.code}`);
+  } else if (timedOut && info.signal === SIGKILL) {
+    report = { outcome: 'timeout', exitCode: EXIT_TIMEOUT, signal: 'SIGKILL', ...base };
+  } else if (info.signal === SIGSYS) {
+    const seccomp = (await opts.identifyViolation?.(pid)) ?? { syscall: null, nr: null, arch: null };
+    report = { outcome: 'seccomp-violation', exitCode: EXIT_SECCOMP, signal: 'SIGSYS', ...base, seccomp };
+    const which = seccomp.syscall ?? (seccomp.nr !== null ? `syscall #${seccomp.nr}` : 'a forbidden syscall');
+    opts.log.warn(`pid=${pid} committed a syscall/seccomp violation and was killed by SIGSYS: ${which}${seccomp.arch ? ` (${seccomp.arch})` : ''}`);
+  } else {
+    report = { outcome: 'signaled', exitCode: 128 + info.signal, signal: signalName(info.signal), ...base };
+    opts.log.info(`pid=${pid} terminated with signal: ${signalName(info.signal)} (${info.signal})`);
+  }
+  const output = await opts.stdio.finish(opts.drainMs ?? 200);
+  return { report, ...output };
+}
