@@ -20,6 +20,7 @@
 #   jailvm.run=DIR    host directory (visible at the same path in the guest) with cmd.sh
 #   jailvm.cgroup=P   cgroup (below /sys/fs/cgroup) to run the command in; "-" for the root
 #   jailvm.nomount=D  a comma-separated list of /run, /dev/shm not to cover with tmpfs
+#   jailvm.timeout=S  the host's timeout; the guest powers itself off 30 s after it
 
 BB=/bin/busybox
 
@@ -144,6 +145,11 @@ stage2() {
     done
     say "command cgroup: /$cg ($(cat "$path/cgroup.controllers"))"
   fi
+
+  # Watchdog: should the host side vanish without killing qemu, the guest still powers itself
+  # off a little after the host's own timeout.
+  limit=$(cmdline_arg jailvm.timeout || echo 600)
+  (sleep $((limit + 30)) && echo "jail-vm init: ERROR: guest watchdog: still running after $((limit + 30)) s" && poweroff_now) &
 
   # Kernel messages (OOM kills from the tests, say) would interleave with the command's output;
   # they are dumped after the end marker instead.

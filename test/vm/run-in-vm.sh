@@ -152,7 +152,7 @@ for d in /run /dev/shm; do
 done
 
 append="console=ttyS0 cgroup_no_v1=all panic=-1 mitigations=off rdinit=/init"
-append+=" jailvm.token=$token jailvm.run=$run jailvm.cgroup=$cgroup"
+append+=" jailvm.token=$token jailvm.run=$run jailvm.cgroup=$cgroup jailvm.timeout=$timeout_s"
 [[ -z $nomount ]] || append+=" jailvm.nomount=$nomount"
 ((verbose)) || append+=" quiet"
 append+=" ${JAIL_VM_APPEND:-}"
@@ -173,7 +173,10 @@ mkfifo "$run/console"
 ((verbose)) && log "${qemu[*]}"
 started=${EPOCHREALTIME/./}
 # stdin from /dev/null: qemu must not grab the terminal (or CI's missing stdin).
-"${qemu[@]}" </dev/null >"$run/console" 2>"$run/qemu.err" &
+# setpriv --pdeathsig: should this script be SIGKILLed (no trap runs), the kernel kills qemu too.
+pdeath=()
+[[ $(setpriv --help 2>/dev/null || true) != *--pdeathsig* ]] || pdeath=(setpriv --pdeathsig KILL --)
+"${pdeath[@]}" "${qemu[@]}" </dev/null >"$run/console" 2>"$run/qemu.err" &
 qemu_pid=$!
 exec {con}<"$run/console"
 
