@@ -8,6 +8,7 @@
         "native/launch.cc",
         "native/userns.cc",
         "native/wait.cc",
+        "native/cgroup.cc",
         "native/child.cc",
         "native/mount.cc",
         "native/caps.cc",

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cgroup.h"
 #include "launch.h"
 #include "prepare.h"
 #include "wait.h"
@@ -121,6 +122,11 @@ Napi::Object Exports(Napi::Env env, Napi::Object exports) {
   exports.Set("pipe", Napi::Function::New(env, PipeJs, "pipe"));
   exports.Set("close", Napi::Function::New(env, CloseJs, "close"));
   exports.Set("openPath", Napi::Function::New(env, OpenPathJs, "openPath"));
+  exports.Set("cgroupMkdir", Napi::Function::New(env, CgroupMkdir, "cgroupMkdir"));
+  exports.Set("cgroupRmdir", Napi::Function::New(env, CgroupRmdir, "cgroupRmdir"));
+  exports.Set("cgroupWrite", Napi::Function::New(env, CgroupWrite, "cgroupWrite"));
+  exports.Set("cgroupRead", Napi::Function::New(env, CgroupRead, "cgroupRead"));
+  exports.Set("fsType", Napi::Function::New(env, FsType, "fsType"));
   return exports;
 }
 

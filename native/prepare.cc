@@ -276,17 +276,26 @@ void ReadSeccomp(Reader& r, Napi::Object plan, PreparedJail& j) {
 void ReadCgroup(Reader& r, Napi::Object plan, PreparedJail& j) {
   Napi::Value v = r.Field(plan, "cgroup", "plan");
   if (v.IsNull()) return;
-  Napi::Object c = r.Obj(v, "plan.cgroup");
-  r.OnlyKeys(c, "plan.cgroup", {"dirs", "writes", "cloneInto"});
-  r.StrList(r.Field(c, "dirs", "plan.cgroup"), "plan.cgroup.dirs", 64);
-  Napi::Array writes = r.Arr(r.Field(c, "writes", "plan.cgroup"), "plan.cgroup.writes", 256);
-  for (uint32_t i = 0; i < writes.Length() && r.ok(); i++) {
-    std::string p = "plan.cgroup.writes[" + std::to_string(i) + "]";
-    Napi::Object w = r.Obj(writes.Get(i), p);
-    r.OnlyKeys(w, p, {"path", "content"});
-    j.cgroup_writes.push_back({r.Str(r.Field(w, "path", p), p + ".path"), r.Str(r.Field(w, "content", p), p + ".content")});
-  }
-  j.clone_into_cgroup = r.Bool(r.Field(c, "cloneInto", "plan.cgroup"), "plan.cgroup.cloneInto");
+  const std::string p = "plan.cgroup";
+  Napi::Object c = r.Obj(v, p);
+  r.OnlyKeys(c, p, {"version", "dirs", "setup", "attach", "cloneInto"});
+  r.Int(r.Field(c, "version", p), p + ".version", 1, 2);
+  // dirs and setup are carried out by TypeScript before launch; only their shape is checked.
+  r.StrList(r.Field(c, "dirs", p), p + ".dirs", 64);
+  auto writes = [&](const char* key, std::vector<FileWrite>* out) {
+    Napi::Array list = r.Arr(r.Field(c, key, p), p + "." + key, 256);
+    for (uint32_t i = 0; i < list.Length() && r.ok(); i++) {
+      std::string at = p + "." + key + "[" + std::to_string(i) + "]";
+      Napi::Object w = r.Obj(list.Get(i), at);
+      r.OnlyKeys(w, at, {"path", "content"});
+      FileWrite fw = {r.Str(r.Field(w, "path", at), at + ".path"), r.Str(r.Field(w, "content", at), at + ".content")};
+      if (out) out->push_back(fw);
+    }
+  };
+  writes("setup", nullptr);
+  writes("attach", &j.cgroup_writes);
+  std::string into;
+  j.clone_into_cgroup = r.OptStr(r.Field(c, "cloneInto", p), p + ".cloneInto", &into);
 }
 
 void ReadResources(Reader& r, Napi::Object res, PreparedJail& j) {
@@ -396,6 +405,7 @@ std::unique_ptr<PreparedJail> PrepareJail(Napi::Env env, Napi::Object plan, Napi
   std::vector<std::string> envp = r.StrList(r.Field(exec, "envp", "plan.exec"), "plan.exec.envp", 1 << 16);
   if (argv.empty()) r.Fail("plan.exec.argv", "must hold at least argv[0]");
   ReadResources(r, resources, *j);
+  if (j->clone_into_cgroup && j->cgroup_fd < 0) r.Fail("resources.cgroupFd", "plan.cgroup.cloneInto needs an open directory fd");
 
   if (!r.ok()) {
     Napi::TypeError::New(env, r.error()).ThrowAsJavaScriptException();

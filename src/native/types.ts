@@ -63,4 +63,14 @@ export interface NativeAddon {
   close(fd: number): number;
   /** An O_PATH fd (file) or O_RDONLY|O_DIRECTORY fd (directory), CLOEXEC. Throws with .errno. */
   openPath(path: string, directory: boolean): number;
+  /** mkdir 0755; 0 or an errno (EEXIST included). */
+  cgroupMkdir(path: string): number;
+  /** rmdir; 0 or an errno (EBUSY while processes remain). */
+  cgroupRmdir(path: string): number;
+  /** One write(2) of content; 0 or an errno. */
+  cgroupWrite(path: string, content: string): number;
+  /** [text, 0] or [null, errno]. */
+  cgroupRead(path: string): [string | null, number];
+  /** statfs f_type of path, or -errno. */
+  fsType(path: string): number;
 }

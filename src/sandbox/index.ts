@@ -25,7 +25,8 @@ import {
   SIGKILL,
 } from './kernel';
 import { planMounts, type MountEntry } from './mounts';
-import { PLAN_VERSION, type CgroupPlan, type JailPlan } from './plan';
+import { planCgroup } from './cgroup';
+import { PLAN_VERSION, type JailPlan } from './plan';
 import { planRlimits } from './rlimits';
 
 export interface PlanOptions {
@@ -35,8 +36,6 @@ export interface PlanOptions {
   env?: NodeJS.ProcessEnv;
   /** The compiled seccomp policy, or null. */
   filter?: Filter | null;
-  /** The jail's cgroup, decided by the cgroup stage, or null. */
-  cgroup?: CgroupPlan | null;
   host?: HostFacts;
 }
 
@@ -140,7 +139,7 @@ export function buildPlan(loaded: LoadedConfig, options: PlanOptions): PlannedJa
           flags: config.seccompLog ? SECCOMP_FILTER_FLAG_LOG : 0,
         }
       : null,
-    cgroup: options.cgroup ?? null,
+    cgroup: planCgroup(loaded, host),
     exec: { path: execPath, argv: cmd.argv, envp: environment.envp },
   };
   return {

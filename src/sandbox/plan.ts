@@ -52,12 +52,16 @@ export interface SeccompPlan {
 }
 
 export interface CgroupPlan {
-  /** Absolute cgroup directories the jail is placed in (one on v2, one per controller on v1). */
+  /** 1 (one hierarchy per controller) or 2 (the unified hierarchy). */
+  version: 1 | 2;
+  /** Directories created before launch, parents first; removed (children first) after the jail. */
   dirs: string[];
-  /** Files the parent writes before releasing the child; "{pid}" in content becomes the pid. */
-  writes: Array<{ path: string; content: string }>;
-  /** True when the child is cloned straight into dirs[0] (cgroup v2 CLONE_INTO_CGROUP). */
-  cloneInto: boolean;
+  /** Limit files written before launch, in order. */
+  setup: Array<{ path: string; content: string }>;
+  /** Files the parent writes after clone, before the go byte; "{pid}" becomes the pid. */
+  attach: Array<{ path: string; content: string }>;
+  /** Directory the child is cloned straight into (cgroup v2 CLONE_INTO_CGROUP), or null. */
+  cloneInto: string | null;
 }
 
 export interface JailPlan {

@@ -36,6 +36,22 @@ export interface ExitReport {
   error?: SetupError;
   /** Present when outcome is 'seccomp-violation'. */
   seccomp?: SeccompViolation;
+  /** From the jail's cgroup, when it has one: peak memory use in bytes. */
+  memoryPeakBytes?: number;
+  /** From the jail's cgroup: CPU time of every process in the jail, in ms. */
+  cpuTimeMs?: number;
+  /** True when the cgroup memory limit killed a process of the jail. */
+  oomKilled?: boolean;
+  /** True when a fork in the jail failed because of the cgroup pids limit. */
+  pidsLimitHit?: boolean;
+}
+
+/** What the cgroup stage reads back after a jail (the report fields above). */
+export interface CgroupStats {
+  memoryPeakBytes?: number;
+  cpuTimeMs?: number;
+  oomKilled: boolean;
+  pidsLimitHit: boolean;
 }
 
 export function signalName(n: number): string {

@@ -83,7 +83,7 @@ export function describeSetupFailure(planned: PlannedJail, f: SetupFailure): Set
       }
       break;
     case 'cgroup':
-      message = `adding the jail to its cgroup failed (${plan.cgroup?.writes[f.opIndex]?.path ?? 'cgroup file'}): ${why}`;
+      message = `adding the jail to its cgroup failed (${plan.cgroup?.attach[f.opIndex]?.path ?? 'cgroup file'}): ${why}`;
       break;
     case 'rlimit': {
       const rl = plan.rlimits[f.opIndex];

@@ -3,10 +3,11 @@
  * its end and write the ExitReport. All kernel work goes through the addon.
  */
 import { JailError } from '../errors';
-import { EXIT_SECCOMP, EXIT_SETUP_FAILED, EXIT_TIMEOUT } from '../exit-codes';
+import { EXIT_OOM, EXIT_SECCOMP, EXIT_SETUP_FAILED, EXIT_TIMEOUT } from '../exit-codes';
 import type { ExitInfo, NativeAddon } from '../native/types';
 import type { PlannedJail } from '../sandbox';
 import { CLONE_NEWPID, SIGKILL } from '../sandbox/kernel';
+import { openCgroupSession, type CgroupSession } from './cgroup';
 import type { Logger } from './log';
 import { type ExitReport, signalName, type SeccompViolation } from './report';
 import { describeSetupFailure } from './setup-error';
@@ -58,16 +59,20 @@ export async function supervise(addon: NativeAddon, planned: PlannedJail, opts: 
       throw new JailError('not-found', `--execute_fd: cannot open '${planned.execFdPath}': ${(e as Error).message}`);
     }
   }
+  let cgroup: CgroupSession | null = null;
   let launched;
   try {
+    if (plan.cgroup) cgroup = openCgroupSession(addon, plan.cgroup, opts.log);
     launched = await addon.launch(plan, {
       stdio: opts.stdio.fds,
       passFds: planned.passFds,
       execFd,
-      cgroupFd: -1,
+      cgroupFd: cgroup?.cloneFd ?? -1,
     });
   } catch (e) {
     opts.stdio.destroy();
+    cgroup?.destroy();
+    if (e instanceof JailError) throw e;
     throw new JailError('internal', `the addon refused the plan: ${(e as Error).message}`, { cause: e });
   } finally {
     if (execFd >= 0) addon.close(execFd);
@@ -78,6 +83,7 @@ export async function supervise(addon: NativeAddon, planned: PlannedJail, opts: 
     const error = describeSetupFailure(planned, launched);
     opts.log.error(error.message);
     opts.stdio.destroy();
+    cgroup?.destroy();
     return {
       report: {
         outcome: 'setup-failed',
@@ -101,6 +107,7 @@ export async function supervise(addon: NativeAddon, planned: PlannedJail, opts: 
     kill(signal) {
       if (exited) return;
       addon.kill(pidfd, signal);
+      if (signal === SIGKILL) cgroup?.killAll();
       // With a PID namespace, killing its init kills everything in it. Without one, the jail's
       // init leads its own session and process group (setsid), which reaches most of it.
       if (!hasPidns && signal === SIGKILL) {
@@ -135,6 +142,7 @@ export async function supervise(addon: NativeAddon, planned: PlannedJail, opts: 
   clearTimeout(timer);
   opts.signal?.removeEventListener('abort', onAbort);
   addon.close(pidfd);
+  const stats = cgroup ? await cgroup.finish() : undefined;
   const wallTimeMs = msSince(start);
 
   const base = {
@@ -149,6 +157,9 @@ export async function supervise(addon: NativeAddon, planned: PlannedJail, opts: 
     opts.log.info(`pid=${pid} exited with status: ${info.code}`);
   } else if (timedOut && info.signal === SIGKILL) {
     report = { outcome: 'timeout', exitCode: EXIT_TIMEOUT, signal: 'SIGKILL', ...base };
+  } else if (info.signal === SIGKILL && stats?.oomKilled) {
+    report = { outcome: 'oom', exitCode: EXIT_OOM, signal: 'SIGKILL', ...base };
+    opts.log.warn(`pid=${pid} killed: the memory limit was reached`);
   } else if (info.signal === SIGSYS) {
     const seccomp = (await opts.identifyViolation?.(pid)) ?? { syscall: null, nr: null, arch: null };
     report = { outcome: 'seccomp-violation', exitCode: EXIT_SECCOMP, signal: 'SIGSYS', ...base, seccomp };
@@ -158,6 +169,7 @@ export async function supervise(addon: NativeAddon, planned: PlannedJail, opts: 
     report = { outcome: 'signaled', exitCode: 128 + info.signal, signal: signalName(info.signal), ...base };
     opts.log.info(`pid=${pid} terminated with signal: ${signalName(info.signal)} (${info.signal})`);
   }
+  if (stats) Object.assign(report, stats);
   const output = await opts.stdio.finish(opts.drainMs ?? 200);
   return { report, ...output };
 }
