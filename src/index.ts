@@ -1,8 +1,24 @@
 /**
  * The library API of `jail` (DESIGN.md §1: the library is the product, the CLI a thin adapter).
+ *
+ *   import { run } from 'jail';
+ *   const r = await run({ command: ['/bin/echo', 'hi'], config: { mount: [{ src: '/', dst: '/', is_bind: true }] } });
  */
 export { JailError, formatError } from './errors';
 export type { JailErrorCode, SourceSpan } from './errors';
-export type { Config, LoadedConfig } from './config/types';
-export type { Filter, SockFilter, SeccompData } from './policy/types';
-export type { JailPlan } from './sandbox/plan';
+export { EXIT_BAD_INPUT, EXIT_OOM, EXIT_SECCOMP, EXIT_SETUP_FAILED, EXIT_TIMEOUT } from './exit-codes';
+
+export { loadConfig, configFromObject, parseConfigText, parseConfigJson, defaultConfig } from './config/load';
+export type { Config, LoadedConfig, MountPt, IdMap, Exe } from './config/types';
+
+export { compilePolicy, compilePolicyFile, evaluate, actionName, disassemble, syscallName, syscallNumber } from './policy';
+export type { ArchName, Filter, SockFilter, SeccompData } from './policy/types';
+
+export { buildPlan } from './sandbox';
+export type { PlannedJail, PlanOptions } from './sandbox';
+export type { JailPlan, MountOp, CgroupPlan } from './sandbox/plan';
+
+export { run, planJail, resolveConfig, compileConfigPolicy, POLICY_DIR } from './run';
+export type { RunOptions, RunResult, StartedJail, ConfigInput } from './run';
+export type { ExitReport, Outcome, SetupError, SeccompViolation } from './supervisor/report';
+export type { LogEvent, LogLevel } from './supervisor/log';
