@@ -48,6 +48,15 @@ kernel_pkg() {
     return
   fi
   local pkg
+  # apt-cache takes 1-2 s just to load its cache; its answer can only change when the package
+  # lists do (apt-get update replaces files in /var/lib/apt/lists, bumping its mtime).
+  if [[ -s $cache/kernel-pkg && $cache/kernel-pkg -nt /var/lib/apt/lists ]]; then
+    pkg=$(cat "$cache/kernel-pkg")
+    if [[ -s $cache/$pkg/vmlinuz ]]; then
+      printf '%s\n' "$pkg"
+      return
+    fi
+  fi
   pkg=$(depends_of_meta)
   if [[ -z $pkg && $EUID -eq 0 ]]; then
     log "apt knows no linux-image-amd64; running apt-get update"
@@ -57,9 +66,10 @@ kernel_pkg() {
   if [[ -z $pkg ]]; then
     # Offline but with a cache from an earlier run: use the newest cached kernel.
     pkg=$(find "$cache" -mindepth 2 -maxdepth 2 -name vmlinuz -path '*/linux-image-*' 2>/dev/null |
-      sed 's|.*/\(linux-image-[^/]*\)/vmlinuz$|\1|' | sort -V | tail -n 1)
+      sed 's|.*/\(linux-image-[^/]*\)/vmlinuz$|\1|' | sort -V | tail -n 1 || true)
     [[ -n $pkg ]] && log "cannot resolve linux-image-amd64 through apt; using cached $pkg"
   fi
+  [[ -z $pkg ]] || printf '%s\n' "$pkg" >"$cache/kernel-pkg"
   [[ -n $pkg ]] || die "cannot find the kernel package: 'apt-cache depends linux-image-amd64' names no linux-image-*-amd64 (is this Debian, and did apt-get update work?)"
   printf '%s\n' "$pkg"
 }

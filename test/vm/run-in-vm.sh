@@ -159,7 +159,7 @@ append+=" ${JAIL_VM_APPEND:-}"
 
 qemu=(
   qemu-system-x86_64 -name jail-vm
-  -accel tcg -machine pc -cpu max -smp "$smp" -m "$mem"
+  -accel tcg,thread=multi -machine pc -cpu max -smp "$smp" -m "$mem"
   -nodefaults -no-user-config -display none -no-reboot
   -serial stdio
   -kernel "$kernel" -initrd "$initrd" -append "$append"
