@@ -620,15 +620,14 @@ export const NSJAIL_CONFIG: MessageDef = message<Config>('NsJailConfig', {
     flags: [on('--user_net', {}, { help: 'user-mode networking with the built-in NSTUN backend' })],
   }),
 
-  seccompPolicyFile: field('seccomp_policy_file', 'string', { group: G.seccomp, supported: false, help: 'kafel seccomp policy file', flags: [flag('-P, --seccomp_policy <file>')] }),
+  seccompPolicyFile: field('seccomp_policy_file', 'string', { group: G.seccomp, help: 'kafel seccomp policy file', flags: [flag('-P, --seccomp_policy <file>')] }),
   seccompString: field('seccomp_string', 'string', {
     repeated: true,
     group: G.seccomp,
-    supported: false,
     help: 'kafel seccomp policy text; several are joined with newlines; not together with a policy file',
     flags: [flag('--seccomp_string <policy>')],
   }),
-  seccompLog: boolField('seccomp_log', false, 'SECCOMP_FILTER_FLAG_LOG: log every non-ALLOW action to the audit log', G.seccomp, [on('--seccomp_log')], { supported: false }),
+  seccompLog: boolField('seccomp_log', false, 'SECCOMP_FILTER_FLAG_LOG: log every non-ALLOW action to the audit log', G.seccomp, [on('--seccomp_log')]),
   seccompUnotify: boolField('seccomp_unotify', false, 'watch file and network syscalls with a user-notification filter and report them', G.seccomp, [on('--seccomp_unotify')], {
     supported: false,
   }),
