@@ -159,6 +159,8 @@ function convert(f: FieldDef, v: ValueNode, path: Path, ctx: BuildContext): unkn
     if (v.kind !== 'message') return fail(ctx, path, `expected a message { ... }, got ${describe(v)}`, spanOf(v));
     return buildMessage(f.message!(), v, path, ctx);
   }
+  // A malformed number (09, 0x) was already reported where it was read.
+  if (v.kind === 'text' && v.token === 'int' && parseCInt(v.text) === undefined) return undefined;
   const got = () => fail(ctx, path, `expected ${typeName(f)}, got ${describe(v)}${hintFor(f, v)}`, spanOf(v));
   if (v.kind === 'message') return got();
   let out: unknown;
@@ -231,7 +233,12 @@ export function buildMessage(def: MessageDef, node: MessageNode, path: Path, ctx
       fail(ctx, fpath, `is not a repeated field, so it cannot take a list [...]`, entry.span);
       continue;
     }
-    if (ctx.dialect === 'text' && !entry.colon && f.type !== 'message') {
+    // JSON and objects write a repeated field as one list; text repeats the field instead.
+    if (f.repeated && !entry.list && ctx.dialect !== 'text' && entry.values.length > 0) {
+      fail(ctx, fpath, `is a repeated field: expected a list [...], got ${describe(entry.values[0])}`, entry.span);
+      continue;
+    }
+    if (ctx.dialect === 'text' && !entry.colon && f.type !== 'message' && entry.values.every((v) => v.kind !== 'message')) {
       fail(ctx, fpath, `expected ':' between the field name and its value`, entry.nameSpan);
     }
     const key = pathKey(fpath);

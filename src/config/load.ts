@@ -24,9 +24,18 @@ export interface LoadOptions extends FinishOptions {
   cwd?: string;
 }
 
-function build(node: MessageNode, dialect: Dialect, errors: JailError[], origin?: string): LoadedConfig {
+/** Past this many errors the rest is noise (the text parser stops reading there too). */
+const MAX_ERRORS = 50;
+
+/** `name` names the input in the "too many errors" line; `origin` prefixes object messages. */
+function build(node: MessageNode, dialect: Dialect, errors: JailError[], name: string, origin?: string): LoadedConfig {
   const ctx: BuildContext = { dialect, errors, spans: new Map(), set: new Set(), origin };
   const config = buildMessage(NSJAIL_CONFIG, node, [], ctx) as unknown as Config;
+  // Lexing runs ahead of parsing; report in file order all the same.
+  errors.sort((a, b) => (a.span?.line ?? Infinity) - (b.span?.line ?? Infinity) || (a.span?.col ?? 0) - (b.span?.col ?? 0));
+  if (errors.length > MAX_ERRORS) {
+    errors.splice(MAX_ERRORS, Infinity, new JailError('config', `too many errors; stopped reading ${name}`));
+  }
   JailError.throwAll(errors);
   return { config, spans: ctx.spans, setFields: ctx.set };
 }
@@ -36,13 +45,13 @@ export function readTextConfig(text: string, file: string): LoadedConfig {
   const src = new SourceText(file, text);
   const errors: JailError[] = [];
   const node = parseTextSyntax(src, errors);
-  return build(node, 'text', errors);
+  return build(node, 'text', errors, file);
 }
 
 /** ProtoJSON -> LoadedConfig without the post-parse rules. */
 export function readJsonConfig(text: string, file: string): LoadedConfig {
   const node = parseJsonSyntax(new SourceText(file, text));
-  return build(node, 'json', []);
+  return build(node, 'json', [], file);
 }
 
 /** Either format, chosen by the first non-blank character (see the top of this file). */
@@ -106,7 +115,7 @@ export function configFromObject(obj: unknown, origin?: string, opts: FinishOpti
   if (!isPlainObject(obj)) {
     throw new JailError('config', `${origin ? origin + ': ' : ''}a config must be a plain object of nsjail config fields`);
   }
-  return finishConfig(build(objectToNode(obj), 'object', [], origin), opts);
+  return finishConfig(build(objectToNode(obj), 'object', [], origin ?? 'the config object', origin), opts);
 }
 
 /** The config every default gives: what an empty sandbox.cfg means. */

@@ -32,6 +32,6 @@ export function nearest(name: string, candidates: Iterable<string>): string | un
       bestDist = d;
     }
   }
-  const limit = Math.max(2, Math.floor(key.length / 3));
+  const limit = Math.max(1, Math.floor(key.length / 3));
   return bestDist <= limit ? best : undefined;
 }

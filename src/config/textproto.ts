@@ -12,7 +12,7 @@ import { JailError } from '../errors';
 import type { FieldEntry, MessageNode, TextScalar, ValueNode } from './ast';
 import type { SourceText } from './source';
 
-/** Past this many errors the rest of the file is not worth reading. */
+/** Past this many errors the rest of the file is not worth reading (load.ts caps the total). */
 const MAX_ERRORS = 50;
 
 type TokKind = 'ident' | 'int' | 'float' | 'string' | 'sym' | 'eof';
@@ -28,7 +28,8 @@ interface Token {
 
 type Report = (message: string, start: number, end: number) => void;
 
-const SYMBOLS = '{}<>[]:,;-';
+// '.' and '/' only occur in extension and Any names, which are refused with a clear message.
+const SYMBOLS = '{}<>[]:,;-./';
 const isIdentStart = (c: string) => /[A-Za-z_]/.test(c);
 const isIdentChar = (c: string) => /[A-Za-z0-9_]/.test(c);
 const isDigit = (c: string) => c >= '0' && c <= '9';
