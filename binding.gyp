@@ -9,6 +9,7 @@
         "native/userns.cc",
         "native/wait.cc",
         "native/cgroup.cc",
+        "native/audit.cc",
         "native/child.cc",
         "native/mount.cc",
         "native/caps.cc",

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "audit.h"
 #include "cgroup.h"
 #include "launch.h"
 #include "prepare.h"
@@ -127,6 +128,8 @@ Napi::Object Exports(Napi::Env env, Napi::Object exports) {
   exports.Set("cgroupWrite", Napi::Function::New(env, CgroupWrite, "cgroupWrite"));
   exports.Set("cgroupRead", Napi::Function::New(env, CgroupRead, "cgroupRead"));
   exports.Set("fsType", Napi::Function::New(env, FsType, "fsType"));
+  exports.Set("auditOpen", Napi::Function::New(env, AuditOpen, "auditOpen"));
+  exports.Set("auditRead", Napi::Function::New(env, AuditRead, "auditRead"));
   return exports;
 }
 

@@ -73,4 +73,8 @@ export interface NativeAddon {
   cgroupRead(path: string): [string | null, number];
   /** statfs f_type of path, or -errno. */
   fsType(path: string): number;
+  /** A non-blocking reader of the kernel's seccomp audit records; fd -1 when none is readable here. */
+  auditOpen(): { fd: number; kind: 'netlink' | 'kmsg' | 'none'; errno: number };
+  /** The AUDIT_SECCOMP record texts available now. */
+  auditRead(fd: number, kind: 'netlink' | 'kmsg'): string[];
 }

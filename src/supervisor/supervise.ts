@@ -9,8 +9,9 @@ import type { PlannedJail } from '../sandbox';
 import { CLONE_NEWPID, SIGKILL } from '../sandbox/kernel';
 import { openCgroupSession, type CgroupSession } from './cgroup';
 import type { Logger } from './log';
-import { type ExitReport, signalName, type SeccompViolation } from './report';
+import { type ExitReport, signalName } from './report';
 import { describeSetupFailure } from './setup-error';
+import { openViolationReader } from './violation';
 import type { Captured, JailStdio } from './stdio';
 
 const SIGSYS = 31;
@@ -24,8 +25,6 @@ export interface SuperviseOptions {
   signal?: AbortSignal;
   /** Called once the program runs (after execve), with a handle to signal it. */
   onStart?: (jail: JailHandle) => void;
-  /** Names the syscall behind a SIGSYS death, when the host lets us see it. */
-  identifyViolation?: (pid: number) => Promise<SeccompViolation>;
   /** Extra time to wait for the jail's output pipes to drain after its end. */
   drainMs?: number;
 }
@@ -60,6 +59,8 @@ export async function supervise(addon: NativeAddon, planned: PlannedJail, opts: 
     }
   }
   let cgroup: CgroupSession | null = null;
+  // Opened before launch so the kernel's record of a seccomp kill cannot be missed.
+  const violations = plan.seccomp ? openViolationReader(addon) : null;
   let launched;
   try {
     if (plan.cgroup) cgroup = openCgroupSession(addon, plan.cgroup, opts.log);
@@ -72,6 +73,7 @@ export async function supervise(addon: NativeAddon, planned: PlannedJail, opts: 
   } catch (e) {
     opts.stdio.destroy();
     cgroup?.destroy();
+    violations?.close();
     if (e instanceof JailError) throw e;
     throw new JailError('internal', `the addon refused the plan: ${(e as Error).message}`, { cause: e });
   } finally {
@@ -84,6 +86,7 @@ export async function supervise(addon: NativeAddon, planned: PlannedJail, opts: 
     opts.log.error(error.message);
     opts.stdio.destroy();
     cgroup?.destroy();
+    violations?.close();
     return {
       report: {
         outcome: 'setup-failed',
@@ -161,7 +164,7 @@ export async function supervise(addon: NativeAddon, planned: PlannedJail, opts: 
     report = { outcome: 'oom', exitCode: EXIT_OOM, signal: 'SIGKILL', ...base };
     opts.log.warn(`pid=${pid} killed: the memory limit was reached`);
   } else if (info.signal === SIGSYS) {
-    const seccomp = (await opts.identifyViolation?.(pid)) ?? { syscall: null, nr: null, arch: null };
+    const seccomp = (await violations?.identify(pid)) ?? { syscall: null, nr: null, arch: null };
     report = { outcome: 'seccomp-violation', exitCode: EXIT_SECCOMP, signal: 'SIGSYS', ...base, seccomp };
     const which = seccomp.syscall ?? (seccomp.nr !== null ? `syscall #${seccomp.nr}` : 'a forbidden syscall');
     opts.log.warn(`pid=${pid} committed a syscall/seccomp violation and was killed by SIGSYS: ${which}${seccomp.arch ? ` (${seccomp.arch})` : ''}`);
@@ -169,6 +172,7 @@ export async function supervise(addon: NativeAddon, planned: PlannedJail, opts: 
     report = { outcome: 'signaled', exitCode: 128 + info.signal, signal: signalName(info.signal), ...base };
     opts.log.info(`pid=${pid} terminated with signal: ${signalName(info.signal)} (${info.signal})`);
   }
+  violations?.close();
   if (stats) Object.assign(report, stats);
   const output = await opts.stdio.finish(opts.drainMs ?? 200);
   return { report, ...output };

@@ -1,0 +1,52 @@
+/**
+ * Naming the syscall behind a seccomp kill. The kernel logs each kill as an audit record
+ * ("type=1326 ... pid=N ... arch=c000003e syscall=63"); the reader is opened before the jail
+ * starts so the record cannot be missed, and closed when the jail ends. Where no reader is
+ * allowed (unprivileged, dmesg restricted), the report says the syscall is unknown.
+ */
+import type { NativeAddon } from '../native/types';
+import { archFromAudit, syscallName } from '../policy';
+import type { SeccompViolation } from './report';
+
+export interface ViolationReader {
+  /** Waits briefly for the kernel's record of `pid`'s seccomp kill. */
+  identify(pid: number): Promise<SeccompViolation>;
+  close(): void;
+}
+
+const RECORD = /\bpid=(\d+)\b.*?\barch=([0-9a-fA-F]+)\b.*?\bsyscall=(\d+)\b/;
+const WAIT_MS = 250;
+const POLL_MS = 10;
+
+/** Parses one AUDIT_SECCOMP record text. */
+export function parseSeccompRecord(text: string): { pid: number; arch: number; nr: number } | null {
+  const m = RECORD.exec(text);
+  return m ? { pid: Number(m[1]), arch: parseInt(m[2], 16), nr: Number(m[3]) } : null;
+}
+
+export function describeViolation(arch: number, nr: number): SeccompViolation {
+  const archName = archFromAudit(arch);
+  const known = archName === 'x86_64' || archName === 'aarch64';
+  return { syscall: known ? (syscallName(archName, nr) ?? null) : null, nr, arch: archName };
+}
+
+export function openViolationReader(addon: NativeAddon): ViolationReader {
+  const { fd, kind } = addon.auditOpen();
+  const unknown: SeccompViolation = { syscall: null, nr: null, arch: null };
+  if (fd < 0 || kind === 'none') return { identify: async () => unknown, close: () => {} };
+  return {
+    async identify(pid) {
+      // The record is written by the kernel's audit thread, shortly after the kill.
+      const deadline = Date.now() + WAIT_MS;
+      for (;;) {
+        for (const text of addon.auditRead(fd, kind)) {
+          const rec = parseSeccompRecord(text);
+          if (rec && rec.pid === pid) return describeViolation(rec.arch, rec.nr);
+        }
+        if (Date.now() >= deadline) return unknown;
+        await new Promise((r) => setTimeout(r, POLL_MS));
+      }
+    },
+    close: () => void addon.close(fd),
+  };
+}
