@@ -132,12 +132,12 @@ export function parseRLimit(arg: string, unit: string, unitBytes: number): RLimi
   if (word === 'hard' || word === 'max') return { type: 'HARD' };
   const accepted = `a number${unit ? ` of ${unit}` : ''}${unitBytes > 0 ? ' or a size like 512M' : ''}, or soft|hard|inf|def|max`;
   const n = parseCInt(word);
-  if (n !== undefined) {
+  if (n !== undefined && n >= 0n) {
     const v = checkInt('uint64', n);
     if (typeof v === 'string') throw new BadFlagValue(`${v}; expected ${accepted}`);
     return { type: 'VALUE', value: v };
   }
-  if (unitBytes > 0 && /^[0-9.]/.test(word)) {
+  if (unitBytes > 0 && n === undefined && /^[0-9.]/.test(word)) {
     let bytes: number;
     try {
       bytes = parseSize(word);

@@ -206,6 +206,8 @@ class FlagState {
         if (r.value !== undefined) this.setField(f, r.value, origin);
       } else {
         const value = how.kind === 'set' ? how.value : how.kind === 'value' ? parseFlagScalar(f, arg!) : how.parse(arg!);
+        const problem = f.check?.(value);
+        if (problem) throw new BadFlagValue(problem);
         this.setField(f, value, origin);
       }
       for (const [name, v] of Object.entries(e.def.also ?? {})) this.setField(NSJAIL_CONFIG.byName(name)!, v, origin);

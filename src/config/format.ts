@@ -84,5 +84,5 @@ export function formatConfigText(config: Config): string {
   if (isSynthesizedMap(config.uidmap)) obj.uidmap = [];
   if (isSynthesizedMap(config.gidmap)) obj.gidmap = [];
   emitMessage(NSJAIL_CONFIG, obj, '', out);
-  return out.join('\n') + '\n';
+  return out.map((line) => line + '\n').join('');
 }

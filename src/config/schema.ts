@@ -373,6 +373,7 @@ export const NSJAIL_CONFIG: MessageDef = message<Config>('NsJailConfig', {
     group: G.listen,
     supported: false,
     help: 'TCP port to listen on (LISTEN mode)',
+    check: (v) => ((v as number) > 65535 ? `${v} is not a TCP port (0..65535)` : undefined),
     flags: [flag('-p, --port <port>', { kind: 'value' }, { also: { mode: 'LISTEN' }, help: 'TCP port to listen on; implies -Ml (default: 0)' })],
   }),
   bindhost: field('bindhost', 'string', { default: '::', group: G.listen, supported: false, help: 'address to listen on (LISTEN mode)', flags: [flag('--bindhost <ip>')] }),
