@@ -10,6 +10,7 @@
 
 #include "audit.h"
 #include "cgroup.h"
+#include "execve_mode.h"
 #include "launch.h"
 #include "prepare.h"
 #include "wait.h"
@@ -128,6 +129,8 @@ Napi::Object Exports(Napi::Env env, Napi::Object exports) {
   exports.Set("cgroupWrite", Napi::Function::New(env, CgroupWrite, "cgroupWrite"));
   exports.Set("cgroupRead", Napi::Function::New(env, CgroupRead, "cgroupRead"));
   exports.Set("fsType", Napi::Function::New(env, FsType, "fsType"));
+  exports.Set("execveMode", Napi::Function::New(env, ExecveMode, "execveMode"));
+  exports.Set("stageNames", Napi::Function::New(env, StageNames, "stageNames"));
   exports.Set("auditOpen", Napi::Function::New(env, AuditOpen, "auditOpen"));
   exports.Set("auditRead", Napi::Function::New(env, AuditRead, "auditRead"));
   return exports;

@@ -3,7 +3,7 @@
 
 #include <sys/types.h>
 
-#include "prepare.h"
+#include "prepared.h"
 
 namespace jail {
 

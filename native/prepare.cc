@@ -316,17 +316,7 @@ void ReadResources(Reader& r, Napi::Object res, PreparedJail& j) {
   j.cgroup_fd = (int)r.Int(r.Field(res, "cgroupFd", "resources"), "resources.cgroupFd", -1, 0x7fffffff);
 }
 
-char** NullTerminated(PreparedJail& j, const std::vector<std::string>& list, std::vector<char*>* out) {
-  for (const std::string& s : list) out->push_back(const_cast<char*>(j.Keep(s)));
-  out->push_back(nullptr);
-  return out->data();
-}
-
 }  // namespace
-
-PreparedJail::~PreparedJail() {
-  if (devnull_fd >= 0) close(devnull_fd);
-}
 
 std::unique_ptr<PreparedJail> PrepareJail(Napi::Env env, Napi::Object plan, Napi::Object resources) {
   auto j = std::make_unique<PreparedJail>();
@@ -412,30 +402,14 @@ std::unique_ptr<PreparedJail> PrepareJail(Napi::Env env, Napi::Object plan, Napi
     return nullptr;
   }
   for (int i = 0; i < 3; i++) {
-    if (!to_null[i] && s.stdio[i] >= 0) continue;
-    if (j->devnull_fd < 0) j->devnull_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
-    if (j->devnull_fd < 0) {
-      Napi::Error::New(env, "open /dev/null: " + std::string(strerror(errno))).ThrowAsJavaScriptException();
-      return nullptr;
-    }
-    s.stdio[i] = j->devnull_fd;
+    if (to_null[i]) s.stdio[i] = -1;
   }
-  s.groups = j->groups.data();
-  s.groups_len = j->groups.size();
-  s.mounts = j->mounts.data();
-  s.mounts_len = j->mounts.size();
-  s.rlimits = j->rlimits.data();
-  s.rlimits_len = j->rlimits.size();
-  s.keep_fds = j->keep_fds.data();
-  s.keep_fds_len = j->keep_fds.size();
-  if (!j->filter.empty()) {
-    s.filter = j->filter.data();
-    s.filter_len = (unsigned short)j->filter.size();
+  j->argv_strings = std::move(argv);
+  j->envp_strings = std::move(envp);
+  if (int err = FinalizeSpec(*j)) {
+    Napi::Error::New(env, "open /dev/null: " + std::string(strerror(err))).ThrowAsJavaScriptException();
+    return nullptr;
   }
-  s.argv = NullTerminated(*j, argv, &j->argv);
-  s.envp = NullTerminated(*j, envp, &j->envp);
-  s.go_fd = -1;
-  s.report_fd = -1;
   return j;
 }
 

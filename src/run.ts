@@ -8,7 +8,7 @@ import type { Readable, Writable } from 'node:stream';
 import { JailError } from './errors';
 import { assertSupported } from './config/supported';
 import { configFromObject, loadConfig } from './config/load';
-import type { LoadedConfig } from './config/types';
+import type { LoadedConfig, Mode } from './config/types';
 import { loadAddon } from './native/addon';
 import { compilePolicy, compilePolicyFile } from './policy';
 import type { Filter } from './policy/types';
@@ -91,15 +91,21 @@ export function compileConfigPolicy(loaded: LoadedConfig, cwd: string): Filter |
   return null;
 }
 
+export interface PlanJailOptions extends Pick<RunOptions, 'command' | 'config' | 'env' | 'cwd'> {
+  /** Modes the caller can run (default ONCE; the CLI also runs EXECVE). */
+  modes?: Mode[];
+}
+
 /** Config + command -> a checked plan, without running anything (what `jail plan` prints). */
-export function planJail(options: Pick<RunOptions, 'command' | 'config' | 'env' | 'cwd'>): PlannedJail {
+export function planJail(options: PlanJailOptions): PlannedJail {
   const cwd = options.cwd ?? process.cwd();
   const loaded = resolveConfig(options.config, cwd);
   assertSupported(loaded);
-  if (loaded.config.mode !== 'ONCE') {
-    throw new JailError('config', `mode ${loaded.config.mode}: the library runs jails in ONCE mode only`, {
+  const modes = options.modes ?? ['ONCE'];
+  if (!modes.includes(loaded.config.mode)) {
+    throw new JailError('config', `mode ${loaded.config.mode}: this runs jails in ${modes.join(' or ')} mode only`, {
       span: loaded.spans.get('mode'),
-      hint: 'use the jail command for -Me, or omit mode',
+      hint: loaded.config.mode === 'EXECVE' ? 'use the jail command for -Me' : 'omit mode (ONCE is the default)',
     });
   }
   const filter = compileConfigPolicy(loaded, cwd);

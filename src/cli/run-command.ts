@@ -99,17 +99,20 @@ export async function runJailCommand(kind: Kind, argv: string[], io: CliIO): Pro
   if (kind === 'check') {
     assertSupported(loaded);
     compileConfigPolicy(loaded, io.cwd);
-    if (command.length > 0 || loaded.config.execBin) planJail({ command, config: loaded, env: io.env, cwd: io.cwd });
+    if (command.length > 0 || loaded.config.execBin) planJail({ command, config: loaded, env: io.env, cwd: io.cwd, modes: ['ONCE', 'EXECVE'] });
     io.stdout('OK\n');
     return 0;
   }
   if (kind === 'plan') {
-    const planned = planJail({ command, config: loaded, env: io.env, cwd: io.cwd });
+    const planned = planJail({ command, config: loaded, env: io.env, cwd: io.cwd, modes: ['ONCE', 'EXECVE'] });
     for (const w of planned.warnings) io.stderr(`warning: ${w}\n`);
     io.stdout(JSON.stringify(planned.plan, null, 2) + '\n');
     return 0;
   }
   const log = cliLogger(loaded, io);
+  if (loaded.config.mode === 'EXECVE') {
+    (require('./execve-cli') as typeof import('./execve-cli')).execveFromCli(loaded, command, io, log);
+  }
   const { runFromCli } = require('./supervise-cli') as typeof import('./supervise-cli');
   const report = await runFromCli(loaded, command, io, log);
   writeReport(report, options, io);

@@ -2,6 +2,7 @@
  * Loads the C++ addon. The only file that does (DESIGN.md §2); everything else imports
  * `loadAddon()` so a missing or mismatched build is reported once, as an environment error.
  */
+import * as path from 'node:path';
 import { JailError } from '../errors';
 import { PLAN_VERSION } from '../sandbox/plan';
 import type { NativeAddon } from './types';
@@ -10,13 +11,16 @@ import type { NativeAddon } from './types';
 const ABI_VERSION = 1;
 
 let cached: NativeAddon | undefined;
+let cachedDir: string | undefined;
 
 export function loadAddon(): NativeAddon {
   if (cached) return cached;
   let addon: NativeAddon;
   try {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
-    addon = require('bindings')('jail_native') as NativeAddon;
+    const bindings = require('bindings') as (opts: string | { bindings: string; path?: boolean }) => unknown;
+    addon = bindings('jail_native') as NativeAddon;
+    cachedDir = path.dirname(bindings({ bindings: 'jail_native', path: true }) as string);
   } catch (e) {
     throw new JailError('environment', `cannot load the native addon jail_native.node: ${(e as Error).message}`, {
       hint: 'build it with `npm run build:native` (needs g++, make and python3)',
@@ -32,4 +36,10 @@ export function loadAddon(): NativeAddon {
   }
   cached = addon;
   return addon;
+}
+
+/** The -Me launcher executable, built next to the addon (binding.gyp target jail_exec). */
+export function launcherPath(): string {
+  loadAddon();
+  return path.join(cachedDir!, 'jail_exec');
 }

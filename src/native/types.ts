@@ -1,9 +1,10 @@
+import type { JailPlan } from '../sandbox/plan';
+
 /**
  * What the C++ addon exports (native/addon.cc). `src/native/addon.ts` is the only file that
  * loads it; a recording fake (test/helpers/fake-addon.ts) implements the same interface for
  * unit tests of the supervisor.
  */
-import type { JailPlan } from '../sandbox/plan';
 
 /** Runtime resources for one launch: file descriptors are not plan data. */
 export interface LaunchResources {
@@ -73,6 +74,14 @@ export interface NativeAddon {
   cgroupRead(path: string): [string | null, number];
   /** statfs f_type of path, or -errno. */
   fsType(path: string): number;
+  /**
+   * -Me: serializes the prepared jail into a memfd and execs the jail_exec launcher in place of
+   * this process. Never returns on success; throws (with .errno) otherwise. failureTexts: one
+   * sentence per stageNames() entry, then one per mount op.
+   */
+  execveMode(plan: JailPlan, resources: LaunchResources, launcherPath: string, failureTexts: string[], timeLimit: number): never;
+  /** The launch stages in the addon's order (indexes of execveMode's failureTexts). */
+  stageNames(): string[];
   /** A non-blocking reader of the kernel's seccomp audit records; fd -1 when none is readable here. */
   auditOpen(): { fd: number; kind: 'netlink' | 'kmsg' | 'none'; errno: number };
   /** The AUDIT_SECCOMP record texts available now. */

@@ -14,6 +14,7 @@ const EROFS = 30;
 const EINVAL = 22;
 const ENOTDIR = 20;
 const ENOEXEC = 8;
+const ENOSPC = 28;
 
 function describeMountOp(planned: PlannedJail, opIndex: number): string {
   const op = planned.plan.mounts[opIndex];
@@ -50,62 +51,68 @@ function mountHint(planned: PlannedJail, opIndex: number, errno: number): string
   return undefined;
 }
 
-export function describeSetupFailure(planned: PlannedJail, f: SetupFailure): SetupError {
-  const errno = errnoName(f.errno);
-  const why = errnoText(f.errno);
+/** What a step was, in the user's words, without the error: "mount #2 /usr -> /usr (bind, ro): mount /run/jail/root/usr". */
+export function describeStep(planned: PlannedJail, stage: string, opIndex: number): string {
   const plan = planned.plan;
-  let message: string;
-  let hint: string | undefined;
-  switch (f.stage) {
+  switch (stage) {
     case 'mount':
-      message = `${describeMountOp(planned, f.opIndex)}: ${why}`;
-      hint = mountHint(planned, f.opIndex, f.errno);
-      break;
+      return describeMountOp(planned, opIndex);
     case 'execve':
-      message = `execve '${plan.exec.path}' failed inside the jail: ${why}`;
-      if (f.errno === ENOENT) {
-        hint =
-          plan.mounts.length <= 3
-            ? "the jail's root is an empty tmpfs: add --chroot / or mount the program and its libraries (-R /usr -R /lib ...)"
-            : 'the program (or its interpreter or libraries) is not visible inside the jail: mount the directories it needs';
-      } else if (f.errno === EACCES) hint = 'the file is not executable by the jail user, or sits on a noexec mount';
-      else if (f.errno === ENOEXEC) hint = 'the file is not a binary the kernel can run (missing #! line?)';
-      break;
+      return `execve '${plan.exec.path}' inside the jail`;
     case 'idmap':
-      message = `writing the user namespace id maps failed (${['setgroups', 'gid_map', 'uid_map', 'newgidmap', 'newuidmap'][f.opIndex] ?? 'map'}): ${why}`;
-      hint = f.errno === EPERM ? 'unprivileged users may map only their own uid/gid; use -U/-G with /etc/subuid ranges, or run as root' : undefined;
-      break;
+      return `writing the user namespace id maps (${['setgroups', 'gid_map', 'uid_map', 'newgidmap', 'newuidmap'][opIndex] ?? 'map'})`;
     case 'clone':
-      message = `clone of the jail process failed: ${why}`;
-      if (f.errno === EPERM || f.errno === EINVAL || f.errno === 28 /* ENOSPC */) {
-        hint =
-          'user namespaces may be disabled or restricted here: check sysctl kernel.unprivileged_userns_clone, user.max_user_namespaces, and AppArmor (kernel.apparmor_restrict_unprivileged_userns on Ubuntu)';
-      }
-      break;
+      return 'clone of the jail process';
     case 'cgroup':
-      message = `adding the jail to its cgroup failed (${plan.cgroup?.attach[f.opIndex]?.path ?? 'cgroup file'}): ${why}`;
-      break;
+      return `adding the jail to its cgroup (${plan.cgroup?.attach[opIndex]?.path ?? 'cgroup file'})`;
     case 'rlimit': {
-      const rl = plan.rlimits[f.opIndex];
-      message = `setting rlimit ${rl ? rl.resource : '?'} to ${rl ? rl.cur : '?'} failed: ${why}`;
-      break;
+      const rl = plan.rlimits[opIndex];
+      return rl ? `setting rlimit ${rl.resource} to ${rl.cur}` : 'setting the rlimits';
     }
     case 'caps':
-      message = `dropping capabilities failed${f.opIndex >= 0 ? ` at capability ${f.opIndex}` : ''}: ${why}`;
-      hint = f.errno === EPERM ? 'a capability listed with --cap is not held by the jail process' : undefined;
-      break;
+      return `dropping capabilities${opIndex >= 0 ? ` (capability ${opIndex})` : ''}`;
     case 'chdir':
-      message = `chdir to the working directory '${plan.cwd}' inside the jail failed: ${why}`;
-      hint = 'the directory must exist inside the jail (mount it, or pick another --cwd)';
-      break;
+      return `chdir to the working directory '${plan.cwd}' inside the jail`;
     case 'hostname':
-      message = `sethostname('${plan.hostname}') failed: ${why}`;
-      break;
+      return `sethostname('${plan.hostname}')`;
     case 'seccomp':
-      message = `installing the seccomp filter failed: ${why}`;
-      break;
+      return 'installing the seccomp filter';
     default:
-      message = `jail setup step '${f.stage}' failed: ${why}`;
+      return `jail setup step '${stage}'`;
   }
-  return { stage: f.stage, errno, message: hint ? `${message}\n  hint: ${hint}` : message };
+}
+
+function stageHint(planned: PlannedJail, f: SetupFailure): string | undefined {
+  const plan = planned.plan;
+  switch (f.stage) {
+    case 'mount':
+      return mountHint(planned, f.opIndex, f.errno);
+    case 'execve':
+      if (f.errno === ENOENT) {
+        return plan.mounts.length <= 3
+          ? "the jail's root is an empty tmpfs: add --chroot / or mount the program and its libraries (-R /usr -R /lib ...)"
+          : 'the program (or its interpreter or libraries) is not visible inside the jail: mount the directories it needs';
+      }
+      if (f.errno === EACCES) return 'the file is not executable by the jail user, or sits on a noexec mount';
+      if (f.errno === ENOEXEC) return 'the file is not a binary the kernel can run (missing #! line?)';
+      return undefined;
+    case 'idmap':
+      return f.errno === EPERM ? 'unprivileged users may map only their own uid/gid; use -U/-G with /etc/subuid ranges, or run as root' : undefined;
+    case 'clone':
+      return f.errno === EPERM || f.errno === EINVAL || f.errno === ENOSPC
+        ? 'user namespaces may be disabled or restricted here: check sysctl kernel.unprivileged_userns_clone, user.max_user_namespaces, and AppArmor (kernel.apparmor_restrict_unprivileged_userns on Ubuntu)'
+        : undefined;
+    case 'caps':
+      return f.errno === EPERM ? 'a capability listed with --cap is not held by the jail process' : undefined;
+    case 'chdir':
+      return 'the directory must exist inside the jail (mount it, or pick another --cwd)';
+    default:
+      return undefined;
+  }
+}
+
+export function describeSetupFailure(planned: PlannedJail, f: SetupFailure): SetupError {
+  const message = `${describeStep(planned, f.stage, f.opIndex)}: ${errnoText(f.errno)}`;
+  const hint = stageHint(planned, f);
+  return { stage: f.stage, errno: errnoName(f.errno), message: hint ? `${message}\n  hint: ${hint}` : message };
 }

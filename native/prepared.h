@@ -1,0 +1,67 @@
+// A prepared jail: a ChildSpec plus the storage it points into and the parent-side steps.
+//
+// Built on the Node main thread (prepare.cc, from a JailPlan) or in the -Me launcher (blob.cc,
+// from a serialized one). Allocation happens only while building; after clone the child reads
+// it through the spec and never allocates.
+#pragma once
+
+#include <linux/filter.h>
+#include <sys/types.h>
+
+#include <deque>
+#include <string>
+#include <vector>
+
+#include "spec.h"
+
+namespace jail {
+
+constexpr int kPlanVersion = 1;
+
+struct FileWrite {
+  std::string path;
+  std::string content;  // "{pid}" is replaced by the child's pid when written
+};
+
+struct PreparedJail {
+  ChildSpec spec = {};
+
+  // Parent-side steps between clone and the go byte.
+  std::string uid_map;
+  std::string gid_map;
+  std::string setgroups;  // "" = don't write
+  std::vector<std::string> newuidmap;  // argv without the pid; empty = not used
+  std::vector<std::string> newgidmap;
+  std::vector<FileWrite> cgroup_writes;
+  bool clone_into_cgroup = false;
+  int cgroup_fd = -1;   // borrowed from the caller, not closed here
+  int devnull_fd = -1;  // owned
+
+  PreparedJail() = default;
+  PreparedJail(const PreparedJail&) = delete;
+  PreparedJail& operator=(const PreparedJail&) = delete;
+  ~PreparedJail();
+
+  // Storage the spec points into. A deque never moves its elements.
+  std::deque<std::string> strings;
+  std::vector<MountOpSpec> mounts;
+  std::vector<RlimitSpec> rlimits;
+  std::vector<gid_t> groups;
+  std::vector<int> keep_fds;
+  std::vector<struct sock_filter> filter;
+  std::vector<std::string> argv_strings;
+  std::vector<std::string> envp_strings;
+  std::vector<char*> argv;
+  std::vector<char*> envp;
+
+  const char* Keep(std::string s) {
+    strings.push_back(std::move(s));
+    return strings.back().c_str();
+  }
+};
+
+// Points the spec at the storage (arrays, argv/envp) and opens /dev/null for stdio entries that
+// are -1. Returns 0 or an errno. Call once, after the storage is complete.
+int FinalizeSpec(PreparedJail& j);
+
+}  // namespace jail
