@@ -93,19 +93,16 @@ let table: Map<string, FlagEntry> | undefined;
 /** Every jail flag by long name, in help order (built on first use). */
 function flagTable(): Map<string, FlagEntry> {
   if (table) return table;
-  table = new Map();
+  const entries: FlagEntry[] = [];
   for (const group of Object.values(G)) {
-    const special = (first: boolean) => {
-      for (const s of SPECIAL_FLAGS) if (s.group === group && s.first === first) table!.set(longOf(s.def.flags), { long: longOf(s.def.flags), ...s });
-    };
-    special(true);
+    const special = SPECIAL_FLAGS.filter((s) => s.group === group).map((s) => ({ long: longOf(s.def.flags), ...s }));
+    entries.push(...special.filter((s) => s.first));
     for (const field of NSJAIL_CONFIG.fields) {
-      if (field.group !== group) continue;
-      for (const def of field.flags) table.set(longOf(def.flags), { long: longOf(def.flags), def, field, group });
+      if (field.group === group) entries.push(...field.flags.map((def) => ({ long: longOf(def.flags), def, field, group })));
     }
-    special(false);
+    entries.push(...special.filter((s) => !s.first));
   }
-  return table;
+  return (table = new Map(entries.map((e) => [e.long, e])));
 }
 
 /** The long names of every flag jail accepts (test hook). */
