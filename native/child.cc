@@ -150,6 +150,10 @@ void ChildMain(const ChildSpec& spec) {
   if (spec.hostname != nullptr && (err = ChildSetHostname(spec))) ChildFail(spec, kStageHostname, -1, err);
   if ((err = ChildApplyMounts(spec, &op))) ChildFail(spec, kStageMount, op, err);
   if (spec.cwd != nullptr && (err = SysErr(Sys(SYS_chdir, spec.cwd)))) ChildFail(spec, kStageChdir, -1, err);
+  // Before the rlimits: with RLIMIT_NOFILE as low as 32 there may be no free fd number left for
+  // the stdio duplicates in a child that inherited a busy parent's descriptors.
+  if ((err = ChildSetupStdio(spec, &op))) ChildFail(spec, kStageStdio, op, err);
+  if ((err = ChildMarkFdsCloexec(spec))) ChildFail(spec, kStageFds, -1, err);
   if ((err = ChildSetRlimits(spec, &op))) ChildFail(spec, kStageRlimit, op, err);
   if (spec.personality != 0 && (err = SysErr(Sys(SYS_personality, spec.personality))))
     ChildFail(spec, kStagePersonality, -1, err);
@@ -161,8 +165,6 @@ void ChildMain(const ChildSpec& spec) {
   // A seccomp filter needs no_new_privs once the caps are gone, so a filter forces it.
   if ((spec.no_new_privs || spec.filter != nullptr) && (err = SysErr(Sys(SYS_prctl, PR_SET_NO_NEW_PRIVS, 1))))
     ChildFail(spec, kStageNoNewPrivs, -1, err);
-  if ((err = ChildSetupStdio(spec, &op))) ChildFail(spec, kStageStdio, op, err);
-  if ((err = ChildMarkFdsCloexec(spec))) ChildFail(spec, kStageFds, -1, err);
   if ((err = ChildResetSignals())) ChildFail(spec, kStageSignals, -1, err);
   // Last: from here on every syscall, execve included, goes through the filter.
   if (spec.filter != nullptr && (err = ChildInstallSeccomp(spec))) ChildFail(spec, kStageSeccomp, -1, err);

@@ -10,7 +10,6 @@ import { assertSupported } from './config/supported';
 import { configFromObject, loadConfig } from './config/load';
 import type { LoadedConfig, Mode } from './config/types';
 import { loadAddon } from './native/addon';
-import { compilePolicy, compilePolicyFile } from './policy';
 import type { Filter } from './policy/types';
 import { buildPlan, type PlannedJail } from './sandbox';
 import { makeLogger, silentLogger, type LogEvent, type LogLevel } from './supervisor/log';
@@ -81,6 +80,9 @@ function isLoaded(v: unknown): v is LoadedConfig {
 /** The config's seccomp policy (file or joined strings) compiled for the host, or null. */
 export function compileConfigPolicy(loaded: LoadedConfig, cwd: string): Filter | null {
   const c = loaded.config;
+  if ((c.seccompPolicyFile === undefined || c.seccompPolicyFile === '') && c.seccompString.length === 0) return null;
+  // Loaded on demand: the compiler and its syscall tables are most of jail's code.
+  const { compilePolicy, compilePolicyFile } = require('./policy') as typeof import('./policy');
   const includePaths = [POLICY_DIR];
   if (c.seccompPolicyFile !== undefined && c.seccompPolicyFile !== '') {
     return compilePolicyFile(path.resolve(cwd, c.seccompPolicyFile), { includePaths });

@@ -5,7 +5,6 @@
  * allowed (unprivileged, dmesg restricted), the report says the syscall is unknown.
  */
 import type { NativeAddon } from '../native/types';
-import { archFromAudit, syscallName } from '../policy';
 import type { SeccompViolation } from './report';
 
 export interface ViolationReader {
@@ -25,6 +24,7 @@ export function parseSeccompRecord(text: string): { pid: number; arch: number; n
 }
 
 export function describeViolation(arch: number, nr: number): SeccompViolation {
+  const { archFromAudit, syscallName } = require('../policy') as typeof import('../policy');
   const archName = archFromAudit(arch);
   const known = archName === 'x86_64' || archName === 'aarch64';
   return { syscall: known ? (syscallName(archName, nr) ?? null) : null, nr, arch: archName };
