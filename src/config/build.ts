@@ -24,10 +24,10 @@ export interface BuildContext {
 export type Path = ReadonlyArray<string | number>;
 
 /** The SpanMap / setFields key of a path: "mount.2.is_bind". */
-export const pathKey = (path: Path): string => path.join('.');
+const pathKey = (path: Path): string => path.join('.');
 
 /** How a path reads in messages: "mount[2].is_bind". */
-export function displayPath(path: Path): string {
+function displayPath(path: Path): string {
   return path.map((p, i) => (typeof p === 'number' ? `[${p}]` : i === 0 ? p : `.${p}`)).join('');
 }
 

@@ -20,7 +20,7 @@ export interface FinishOptions {
 }
 
 /** A problem with one or more fields, reported against the flag or file line that set them. */
-export function fieldProblem(loaded: LoadedConfig, paths: string[], message: string): JailError {
+function fieldProblem(loaded: LoadedConfig, paths: string[], message: string): JailError {
   const candidates = (p: string) => {
     const parts = p.split('.');
     return parts.map((_, i) => parts.slice(0, parts.length - i).join('.'));

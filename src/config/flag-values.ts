@@ -100,7 +100,7 @@ export function parseCapName(arg: string): string {
 }
 
 /** "unknown capability X (did you mean Y?); valid names: ..." for flags and config files. */
-export function capabilityHelp(name: string): string {
+function capabilityHelp(name: string): string {
   const guess = nearest(name, CAPABILITY_NAMES);
   return (
     `unknown capability${guess ? ` (did you mean '${guess}'?)` : ''}; ` +

@@ -5,7 +5,7 @@
 import { MESSAGES, type FieldDef, type FlagDef } from './schema';
 
 /** A field's default as help shows it, or undefined when it has none worth showing. */
-export function formatDefault(f: FieldDef): string | undefined {
+function formatDefault(f: FieldDef): string | undefined {
   if (f.repeated || f.default === undefined) return undefined;
   if (f.type === 'string') return JSON.stringify(f.default);
   return `${f.default}${f.unit ? ' ' + f.unit : ''}`;

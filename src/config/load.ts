@@ -41,7 +41,7 @@ function build(node: MessageNode, dialect: Dialect, errors: JailError[], name: s
 }
 
 /** Text proto -> LoadedConfig without the post-parse rules (the flag stage merges first). */
-export function readTextConfig(text: string, file: string): LoadedConfig {
+function readTextConfig(text: string, file: string): LoadedConfig {
   const src = new SourceText(file, text);
   const errors: JailError[] = [];
   const node = parseTextSyntax(src, errors);
@@ -49,7 +49,7 @@ export function readTextConfig(text: string, file: string): LoadedConfig {
 }
 
 /** ProtoJSON -> LoadedConfig without the post-parse rules. */
-export function readJsonConfig(text: string, file: string): LoadedConfig {
+function readJsonConfig(text: string, file: string): LoadedConfig {
   const node = parseJsonSyntax(new SourceText(file, text));
   return build(node, 'json', [], file);
 }
