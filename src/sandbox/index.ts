@@ -106,10 +106,12 @@ export function buildPlan(loaded: LoadedConfig, options: PlanOptions): PlannedJa
   const canRaiseLimits = !config.cloneNewuser && host.euid === 0;
   const rlimits = planRlimits(config, spans, host, canRaiseLimits);
   const cmd = resolveCommand(config, options.command);
-  const useExecFd = config.executeFd || config.execBin?.execFd === true;
-  let execPath = lookupCommand(cmd.path, env, host);
-  if (useExecFd) execPath = path.resolve(execPath);
   const environment = buildEnvironment(config, env);
+  const useExecFd = config.executeFd || config.execBin?.execFd === true;
+  // --execute_fd opens the binary on the host, before the jail exists: look it up there.
+  const execPath = useExecFd
+    ? path.resolve(lookupCommand(cmd.path, [], env, [{ hostPath: '/', jailPath: '/' }], host))
+    : lookupCommand(cmd.path, environment.envp, env, mounts.binds, host);
   warnings.push(...ids.warnings, ...mounts.warnings, ...environment.warnings);
 
   const plan: JailPlan = {

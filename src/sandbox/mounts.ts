@@ -39,9 +39,17 @@ export interface MountEntry {
   spanKey: string;
 }
 
+/** A host directory or file seen inside the jail at another path (a bind mount). */
+export interface Bind {
+  hostPath: string;
+  jailPath: string;
+}
+
 export interface MountPlan {
   ops: MountOp[];
   entries: MountEntry[];
+  /** Bind mounts in mount order (later ones cover earlier ones). */
+  binds: Bind[];
   warnings: string[];
 }
 
@@ -128,7 +136,13 @@ export function planMounts(config: Config, spans: SpanMap, host: HostFacts, env:
     }
     const ops: MountOp[] = [];
     if (config.chroot !== undefined) ops.push({ op: 'chroot', path: config.chroot, ref: 0, optional: false });
-    return { ops, entries: config.chroot !== undefined ? [{ describe: `chroot ${config.chroot}`, spanKey: 'chroot' }] : [], warnings };
+    const chrooted = config.chroot !== undefined;
+    return {
+      ops,
+      entries: chrooted ? [{ describe: `chroot ${config.chroot}`, spanKey: 'chroot' }] : [],
+      binds: [{ hostPath: chrooted ? (config.chroot as string) : '/', jailPath: '/' }],
+      warnings,
+    };
   }
 
   const scratch = host.scratchDir();
@@ -137,6 +151,7 @@ export function planMounts(config: Config, spans: SpanMap, host: HostFacts, env:
   const ops: MountOp[] = [];
   const deferred: MountOp[] = [];
   const described: MountEntry[] = [];
+  const binds: Bind[] = [];
   const internal = { ref: -1, optional: false };
 
   // Nothing done in this namespace may propagate back to the host.
@@ -205,6 +220,7 @@ export function planMounts(config: Config, spans: SpanMap, host: HostFacts, env:
       }
       ops.push({ op: 'mount', source: src, target, fstype: null, flags: MS_BIND | MS_REC, data: null, ...ref });
       if (attrBits(m) !== 0) ops.push({ op: 'setattr', target, attrSet: attrBits(m), attrClr: 0, recursive: true, ...ref });
+      binds.push({ hostPath: path.posix.normalize(src), jailPath });
       if (jailPath === '/') rootCovered = true;
       return;
     }
@@ -227,5 +243,5 @@ export function planMounts(config: Config, spans: SpanMap, host: HostFacts, env:
   ops.push(config.noPivotroot ? { op: 'moveRoot', newRoot: root, ...internal } : { op: 'pivot', newRoot: root, ...internal });
   if (config.noPivotroot) warnings.push('--no_pivotroot: the jail uses MS_MOVE + chroot, which a process with CAP_SYS_CHROOT can escape');
   ops.push(...deferred);
-  return { ops, entries: described, warnings };
+  return { ops, entries: described, binds, warnings };
 }
