@@ -83,6 +83,10 @@ std::string SerializeJail(const PreparedJail& j, const ExecveExtras& extras) {
   w.U64(s.gid);
   w.U64(s.set_groups);
   w.OptCStr(s.hostname);
+  w.U64(s.loopback_up);
+  w.U64(s.set_affinity);
+  for (unsigned long word : s.cpu_mask) w.U64(word);
+  w.U64(s.core_scheduling);
   w.OptCStr(s.cwd);
   w.U64(s.keep_all_caps);
   w.U64(s.keep_caps);
@@ -156,6 +160,10 @@ std::unique_ptr<PreparedJail> DeserializeJail(const std::string& bytes, ExecveEx
   s.gid = (gid_t)r.U64();
   s.set_groups = r.U64();
   s.hostname = r.OptCStr(*j);
+  s.loopback_up = r.U64();
+  s.set_affinity = r.U64();
+  for (unsigned long& word : s.cpu_mask) word = r.U64();
+  s.core_scheduling = r.U64();
   s.cwd = r.OptCStr(*j);
   s.keep_all_caps = r.U64();
   s.keep_caps = r.U64();

@@ -10,6 +10,9 @@
 
 #include <fcntl.h>
 #include <linux/close_range.h>
+#include <net/if.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <linux/securebits.h>
 #include <signal.h>
 #include <sys/prctl.h>
@@ -64,6 +67,22 @@ int ChildSetHostname(const ChildSpec& spec) {
   size_t len = 0;
   while (spec.hostname[len] != '\0') len++;
   return SysErr(Sys(SYS_sethostname, spec.hostname, len));
+}
+
+// The new network namespace starts with `lo` down; nsjail brings it up so loopback works.
+int ChildLoopbackUp() {
+  long fd = Sys(SYS_socket, AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return SysErr(fd);
+  struct ifreq ifr = {};
+  ifr.ifr_name[0] = 'l';
+  ifr.ifr_name[1] = 'o';
+  int err = SysErr(Sys(SYS_ioctl, fd, SIOCGIFFLAGS, &ifr));
+  if (!err) {
+    ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
+    err = SysErr(Sys(SYS_ioctl, fd, SIOCSIFFLAGS, &ifr));
+  }
+  Sys(SYS_close, fd);
+  return err;
 }
 
 // Moves the stdio sources onto 0, 1, 2. Sources may themselves be 0-2 in any order, so each is
@@ -148,6 +167,7 @@ void ChildMain(const ChildSpec& spec) {
   if (spec.setsid && (err = SysErr(Sys(SYS_setsid)))) ChildFail(spec, kStageSetsid, -1, err);
   if ((err = ChildSetIds(spec))) ChildFail(spec, kStageSetid, -1, err);
   if (spec.hostname != nullptr && (err = ChildSetHostname(spec))) ChildFail(spec, kStageHostname, -1, err);
+  if (spec.loopback_up && (err = ChildLoopbackUp())) ChildFail(spec, kStageLoopback, -1, err);
   if ((err = ChildApplyMounts(spec, &op))) ChildFail(spec, kStageMount, op, err);
   if (spec.cwd != nullptr && (err = SysErr(Sys(SYS_chdir, spec.cwd)))) ChildFail(spec, kStageChdir, -1, err);
   // Before the rlimits: with RLIMIT_NOFILE as low as 32 there may be no free fd number left for
@@ -161,6 +181,11 @@ void ChildMain(const ChildSpec& spec) {
     ChildFail(spec, kStageTsc, -1, err);
   if (spec.set_nice && (err = SysErr(Sys(SYS_setpriority, PRIO_PROCESS, 0, spec.nice))))
     ChildFail(spec, kStageNice, -1, err);
+  if (spec.set_affinity && (err = SysErr(Sys(SYS_sched_setaffinity, 0, sizeof(spec.cpu_mask), spec.cpu_mask))))
+    ChildFail(spec, kStageAffinity, -1, err);
+  if (spec.core_scheduling &&
+      (err = SysErr(Sys(SYS_prctl, PR_SCHED_CORE, PR_SCHED_CORE_CREATE, 0, 1 /* PIDTYPE_TGID */, 0))))
+    ChildFail(spec, kStageCoreSched, -1, err);
   if ((err = ChildDropCaps(spec, &op))) ChildFail(spec, kStageCaps, op, err);
   // A seccomp filter needs no_new_privs once the caps are gone, so a filter forces it.
   if ((spec.no_new_privs || spec.filter != nullptr) && (err = SysErr(Sys(SYS_prctl, PR_SET_NO_NEW_PRIVS, 1))))

@@ -322,7 +322,8 @@ std::unique_ptr<PreparedJail> PrepareJail(Napi::Env env, Napi::Object plan, Napi
   auto j = std::make_unique<PreparedJail>();
   Reader r(env);
   r.OnlyKeys(plan, "plan",
-             {"version", "cloneFlags", "idmap", "uid", "gid", "groups", "hostname", "rootDir", "mounts", "cwd",
+             {"version", "cloneFlags", "idmap", "uid", "gid", "groups", "hostname", "loopbackUp", "cpus", "coreScheduling",
+              "rootDir", "mounts", "cwd",
               "rlimits", "caps", "noNewPrivs", "personality", "disableTsc", "niceLevel", "oomScoreAdj", "setsid",
               "devNullFds", "deathSignal", "seccomp", "cgroup", "exec"});
   if (r.Int(r.Field(plan, "version", "plan"), "plan.version", 0, 1 << 20) != kPlanVersion)
@@ -339,6 +340,19 @@ std::unique_ptr<PreparedJail> PrepareJail(Napi::Env env, Napi::Object plan, Napi
   s.set_groups = j->setgroups != "deny";
   std::string text;
   if (r.OptStr(r.Field(plan, "hostname", "plan"), "plan.hostname", &text)) s.hostname = j->Keep(text);
+  s.loopback_up = r.Bool(r.Field(plan, "loopbackUp", "plan"), "plan.loopbackUp");
+  Napi::Value cpus = r.Field(plan, "cpus", "plan");
+  if (!cpus.IsNull()) {
+    s.set_affinity = true;
+    Napi::Array list = r.Arr(cpus, "plan.cpus", 1024);
+    if (list.Length() == 0) r.Fail("plan.cpus", "empty CPU list");
+    constexpr int kBits = 8 * sizeof(unsigned long);
+    for (uint32_t i = 0; i < list.Length() && r.ok(); i++) {
+      int cpu = (int)r.Int(list.Get(i), "plan.cpus[" + std::to_string(i) + "]", 0, 1023);
+      s.cpu_mask[cpu / kBits] |= 1UL << (cpu % kBits);
+    }
+  }
+  s.core_scheduling = r.Bool(r.Field(plan, "coreScheduling", "plan"), "plan.coreScheduling");
   r.Str(r.Field(plan, "rootDir", "plan"), "plan.rootDir");
   Napi::Array mounts = r.Arr(r.Field(plan, "mounts", "plan"), "plan.mounts", 100000);
   j->mounts.reserve(mounts.Length());

@@ -24,12 +24,15 @@ enum Stage : int32_t {
   kStageSetsid,
   kStageSetid,
   kStageHostname,
+  kStageLoopback,
   kStageMount,
   kStageChdir,
   kStageRlimit,
   kStagePersonality,
   kStageTsc,
   kStageNice,
+  kStageAffinity,
+  kStageCoreSched,
   kStageCaps,
   kStageNoNewPrivs,
   kStageStdio,
@@ -98,6 +101,10 @@ struct ChildSpec {
   bool set_groups;  // false when /proc/PID/setgroups is "deny"
 
   const char* hostname;  // null = leave alone
+  bool loopback_up;
+  bool set_affinity;
+  unsigned long cpu_mask[1024 / (8 * sizeof(unsigned long))];  // cpu_set_t layout, 1024 CPUs
+  bool core_scheduling;
 
   const MountOpSpec* mounts;
   size_t mounts_len;

@@ -22,6 +22,19 @@ export interface HostFacts {
   isExecutable(p: string): boolean;
   /** Scratch directory on the host where jail roots are assembled (must exist). */
   scratchDir(): string;
+  /** CPUs this process may run on (Cpus_allowed_list). */
+  allowedCpus(): number[];
+}
+
+/** Parses a kernel CPU list such as "0-3,8,10-11". */
+export function parseCpuList(text: string): number[] {
+  const cpus: number[] = [];
+  for (const part of text.trim().split(',')) {
+    if (part === '') continue;
+    const [a, b] = part.split('-').map(Number);
+    for (let c = a; c <= (b ?? a); c++) cpus.push(c);
+  }
+  return cpus;
 }
 
 /** Names in /proc/self/limits -> nsjail's rlimit names. */
@@ -112,6 +125,10 @@ export function realHost(env: NodeJS.ProcessEnv = process.env): HostFacts {
     scratchDir() {
       scratchCache ??= chooseScratchDir(euid, env);
       return scratchCache;
+    },
+    allowedCpus() {
+      const line = fs.readFileSync('/proc/self/status', 'utf8').split('\n').find((l) => l.startsWith('Cpus_allowed_list:'));
+      return line ? parseCpuList(line.split(':')[1]) : [];
     },
   };
 }

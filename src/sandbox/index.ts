@@ -88,6 +88,19 @@ function capNumbers(loaded: LoadedConfig): number[] {
   });
 }
 
+/** nsjail's max_cpus: that many CPUs picked at random from the allowed set (null = all). */
+function pickCpus(maxCpus: number, host: HostFacts): number[] | null {
+  if (maxCpus === 0) return null;
+  const allowed = host.allowedCpus();
+  if (maxCpus >= allowed.length) return null;
+  const pool = [...allowed];
+  for (let i = pool.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1));
+    [pool[i], pool[j]] = [pool[j], pool[i]];
+  }
+  return pool.slice(0, maxCpus).sort((a, b) => a - b);
+}
+
 export function buildPlan(loaded: LoadedConfig, options: PlanOptions): PlannedJail {
   const { config, spans } = loaded;
   const env = options.env ?? process.env;
@@ -122,6 +135,9 @@ export function buildPlan(loaded: LoadedConfig, options: PlanOptions): PlannedJa
     gid: ids.gid,
     groups: ids.groups,
     hostname: config.cloneNewuts ? config.hostname : null,
+    loopbackUp: config.cloneNewnet && !config.ifaceNoLo,
+    cpus: pickCpus(config.maxCpus, host),
+    coreScheduling: config.useCoreScheduling,
     rootDir: config.cloneNewns ? path.join(host.scratchDir(), 'root') : '',
     mounts: mounts.ops,
     cwd: config.cwd,

@@ -85,6 +85,12 @@ export interface JailPlan {
   /** Supplementary groups (setgroups); empty clears them. Skipped when setgroups is denied. */
   groups: number[];
   hostname: string | null;
+  /** Bring the loopback interface up in the new network namespace (nsjail's default). */
+  loopbackUp: boolean;
+  /** CPUs the jail may run on (sched_setaffinity), or null to inherit. */
+  cpus: number[] | null;
+  /** PR_SCHED_CORE_CREATE: no SMT sibling runs code of another core-scheduling group. */
+  coreScheduling: boolean;
   /** Scratch directory (host path) where the new root is assembled, and a staging directory. */
   rootDir: string;
   mounts: MountOp[];

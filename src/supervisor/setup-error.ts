@@ -77,6 +77,12 @@ export function describeStep(planned: PlannedJail, stage: string, opIndex: numbe
       return `sethostname('${plan.hostname}')`;
     case 'seccomp':
       return 'installing the seccomp filter';
+    case 'loopback':
+      return "bringing up the jail's loopback interface";
+    case 'affinity':
+      return `pinning the jail to CPUs ${plan.cpus?.join(',')} (--max_cpus)`;
+    case 'core_scheduling':
+      return 'creating a core scheduling group (--use_core_scheduling)';
     default:
       return `jail setup step '${stage}'`;
   }
@@ -106,6 +112,10 @@ function stageHint(planned: PlannedJail, f: SetupFailure): string | undefined {
       return f.errno === EPERM ? 'a capability listed with --cap is not held by the jail process' : undefined;
     case 'chdir':
       return 'the directory must exist inside the jail (mount it, or pick another --cwd)';
+    case 'core_scheduling':
+      return f.errno === EINVAL ? 'this kernel has no core scheduling (CONFIG_SCHED_CORE); drop --use_core_scheduling' : undefined;
+    case 'loopback':
+      return 'bringing up lo needs CAP_NET_ADMIN in the jail; --iface_no_lo leaves it down';
     default:
       return undefined;
   }
