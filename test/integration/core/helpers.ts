@@ -19,6 +19,12 @@ export const JAIL_BIN = path.join(REPO, 'bin', 'jail');
 /** A PATH without the caller's pyenv/cargo shims: what a fresh Debian machine has. */
 export const SYSTEM_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
+/**
+ * A directory that exists on every Debian host and does not hold the repo: tests mount a tmpfs
+ * over it in `--chroot /` jails (over /tmp that would hide a checkout living under /tmp).
+ */
+export const SCRATCH = REPO.startsWith('/tmp/') ? '/mnt' : '/tmp';
+
 let probeCache: string | undefined;
 
 /** Builds the probe when missing or stale (test/probe/build.sh) and returns its absolute path. */
