@@ -10,10 +10,13 @@
 # way systemd does on a cgroup v2 host, run the command from the host's run directory, report its
 # exit status on the console, power off.
 #
-# Talking to the host (run-in-vm.sh) is all over the serial console: lines starting with
-# "@@JAIL_VM_" and carrying the per-run token from the kernel command line mark init start, the
-# start and end of the command's output (with its exit status). Anything else before the start
-# marker is boot noise the host shows only on failure.
+# Talking to the host (run-in-vm.sh): the kernel's console is the serial port (ttyS0), which
+# the host only logs to a file. Once virtio_console is loaded, init sends everything it says and
+# the command's output to the virtio serial port named jailvm.out, which the host streams: lines starting with "@@JAIL_VM_"
+# and carrying the per-run token from the kernel command line mark init start, the start and
+# end of the command's output (with its exit status). Anything else before the start marker is
+# init's own chatter, shown by the host only on failure. Errors before that port exists land in the
+# serial log, which the host shows on failure too.
 #
 # Kernel command line (set by run-in-vm.sh):
 #   jailvm.token=T    marker token
@@ -30,6 +33,8 @@ say() { echo "jail-vm init: $*"; }
 # and fails loudly, showing these lines.
 die() {
   echo "jail-vm init: ERROR: $*"
+  # Also on the serial console, in case the virtio port is not there yet.
+  [ ! -c /dev/console ] || echo "jail-vm init: ERROR: $*" >/dev/console
   poweroff_now
 }
 
@@ -58,9 +63,8 @@ stage1() {
   $BB --install -s /bin || die "busybox --install"
   CMDLINE=$($BB cat /proc/cmdline)
   export PATH=/bin
+  started=$(cut -d' ' -f1 /proc/uptime)
   token=$(cmdline_arg jailvm.token) || die "no jailvm.token= on the kernel command line"
-  # First line the host looks for: how long the kernel took to reach init.
-  echo "@@JAIL_VM_INIT $token $(cut -d' ' -f1 /proc/uptime)"
 
   mount -t sysfs -o nosuid,nodev,noexec sysfs /sys || die "mount /sys"
   mount -t devtmpfs -o nosuid,mode=0755 devtmpfs /dev || die "mount /dev"
@@ -68,6 +72,24 @@ stage1() {
   while read -r m; do
     insmod "/lib/modules/$m.ko" || die "insmod $m.ko failed"
   done </lib/modules/load-order
+
+  # A virtio serial port, not a virtio console: qemu drops console output its backend cannot
+  # take at once, but holds a port's. A blocking write to the port returns once qemu has written
+  # the data to the host file, so nothing is lost at power-off. Not a tty: no \r\n either.
+  out=
+  i=0
+  while [ -z "$out" ]; do
+    for p in /sys/class/virtio-ports/*; do
+      [ "$(cat "$p/name" 2>/dev/null)" = jailvm.out ] && [ -c "/dev/${p##*/}" ] && out=/dev/${p##*/}
+    done
+    [ -n "$out" ] && break
+    i=$((i + 1))
+    [ $i -lt 50 ] || die "no virtio port named jailvm.out after loading virtio_console"
+    sleep 0.1
+  done
+  exec >"$out" 2>&1 || die "cannot write to $out"
+  # First line the host looks for: when the kernel started init (guest uptime).
+  echo "@@JAIL_VM_INIT $token $started"
 
   # The 9p device is probed when virtio_pci and 9pnet_virtio load; give it a bounded moment.
   # msize: bigger messages, far fewer round trips for node's and vitest's file reads.
@@ -151,12 +173,13 @@ stage2() {
   limit=$(cmdline_arg jailvm.timeout || echo 600)
   (sleep $((limit + 30)) && echo "jail-vm init: ERROR: guest watchdog: still running after $((limit + 30)) s" && poweroff_now) &
 
-  # Kernel messages (OOM kills from the tests, say) would interleave with the command's output;
-  # they are dumped after the end marker instead.
+  # Printing to the serial console is synchronous and slow under TCG: a burst of kernel
+  # messages (OOM reports from the tests) would stall the guest. Keep only emergencies there;
+  # the log is dumped to the host after the end marker instead.
   echo 1 >/proc/sys/kernel/printk
 
-  # The command writes into a pipe, not the serial tty, so node and vitest print plain CI-style
-  # output instead of terminal redraws.
+  # The command writes into a pipe, so node and vitest see no tty and print plain CI-style
+  # output instead of terminal redraws; cat forwards it to the port.
   mkfifo /run/jail-vm/out
   cat /run/jail-vm/out &
   catpid=$!

@@ -11,8 +11,9 @@
 # tmpfs overlay on top so it can write anywhere (writes are lost when it ends). So the command
 # finds node, the project tree, its node_modules and build/ where they are on the host, and runs
 # in the caller's current directory, as root, with stdin from /dev/null. Its stdout and stderr
-# (merged) are streamed to this script's stdout; boot messages go to stderr only with --verbose
-# or when something fails.
+# (merged) are streamed to this script's stdout over a virtio serial port; boot messages (kernel
+# console on the serial port, init's own lines) go to stderr only with --verbose or when
+# something fails.
 #
 # Exit status: the command's; 124 when a timeout expired; 125 when the VM could not be set up
 # or booted, or ended without reporting a status (each with a message on stderr); 2 for bad usage.
@@ -33,7 +34,8 @@
 #   JAIL_VM_KERNEL      boot this kernel image instead of the cached Debian one
 #   JAIL_VM_KERNEL_PKG  Debian kernel package to use (default: what linux-image-amd64 depends on)
 #   JAIL_VM_CACHE       cache for kernel and initramfs (default <project>/.vm); the last run's
-#                       console log is kept there as last-console.log
+#                       logs are kept there: last-console.log (init and command, then the
+#                       guest's dmesg) and last-serial.log (kernel console)
 set -Eeuo pipefail
 # set -e alone would end the script silently; say where (die's own status 125 has said why).
 trap 'rc=$?; ((rc == 125)) || printf "jail-vm: ERROR: unexpected failure (status %s) at line %s: %s\n" "$rc" "$LINENO" "$BASH_COMMAND" >&2' ERR
@@ -47,7 +49,7 @@ die() {
   printf 'jail-vm: ERROR: %s\n' "$*" >&2
   exit 125
 }
-usage() { sed -n '/^#   test\/vm/,/^set -euo/{/^set/d;s/^# \{0,1\}//;p}' "${BASH_SOURCE[0]}"; }
+usage() { sed -n '/^#   test\/vm/,/^set -/{/^set -/d;s/^# \{0,1\}//;p}' "${BASH_SOURCE[0]}" || true; }
 
 timeout_s=${JAIL_VM_TIMEOUT:-600}
 boot_timeout_s=${JAIL_VM_BOOT_TIMEOUT:-120}
@@ -109,7 +111,7 @@ tmpbase=${TMPDIR:-/tmp}
 run=$(mktemp -d "$tmpbase/jail-vm.XXXXXX")
 run=$(cd "$run" && pwd -P)
 qemu_pid=
-con=
+filter_pid=
 cleanup() {
   # Never leave a VM behind: TERM, then KILL if qemu has not gone within 3 s.
   if [[ -n $qemu_pid ]] && kill -0 "$qemu_pid" 2>/dev/null; then
@@ -121,7 +123,8 @@ cleanup() {
     kill -KILL "$qemu_pid" 2>/dev/null || true
     wait "$qemu_pid" 2>/dev/null || true
   fi
-  [[ -z $con ]] || exec {con}<&-
+  # awk ends on its own at EOF once qemu is gone; this is for the paths that did not wait.
+  [[ -z $filter_pid ]] || kill "$filter_pid" 2>/dev/null || true
   rm -rf "$run"
 }
 trap cleanup EXIT
@@ -161,7 +164,14 @@ qemu=(
   qemu-system-x86_64 -name jail-vm
   -accel tcg,thread=multi -machine pc -cpu max -smp "$smp" -m "$mem"
   -nodefaults -no-user-config -display none -no-reboot
-  -serial stdio
+  # Kernel console: the emulated serial port, to a file (shown on failure or with --verbose).
+  -serial "file:$run/serial.log"
+  # Init's messages and the command's output: a virtio serial port (not a virtconsole, whose
+  # data qemu may drop) into a regular file, followed below. A file, not a pipe: qemu's writes
+  # to it always complete, so a guest write returns only once its data is on the host, and
+  # nothing is lost when the guest powers off right after.
+  -device virtio-serial-pci -chardev "file,id=out,path=$run/console.out"
+  -device virtserialport,chardev=out,name=jailvm.out
   -kernel "$kernel" -initrd "$initrd" -append "$append"
   # The host root, read-only; multidevs=remap keeps inode numbers unique across host mounts.
   -fsdev "local,id=hostroot,path=/,security_model=none,readonly=on,multidevs=remap"
@@ -169,16 +179,49 @@ qemu=(
 )
 
 console_log=$run/console.log
-mkfifo "$run/console"
+events=$run/events
+: >"$console_log"
+: >"$events"
+: >"$run/console.out"
 ((verbose)) && log "${qemu[*]}"
 started=${EPOCHREALTIME/./}
-# stdin from /dev/null: qemu must not grab the terminal (or CI's missing stdin).
 # setpriv --pdeathsig: should this script be SIGKILLed (no trap runs), the kernel kills qemu too.
 pdeath=()
 [[ $(setpriv --help 2>/dev/null || true) != *--pdeathsig* ]] || pdeath=(setpriv --pdeathsig KILL --)
-"${pdeath[@]}" "${qemu[@]}" </dev/null >"$run/console" 2>"$run/qemu.err" &
+# stdin from /dev/null: qemu must not grab the terminal (or read CI's missing stdin).
+"${pdeath[@]}" "${qemu[@]}" </dev/null >"$run/qemu.out" 2>"$run/qemu.err" &
 qemu_pid=$!
-exec {con}<"$run/console"
+
+# tail follows the guest's output file until qemu is gone (checking every 0.2 s), then prints
+# what is left and ends. awk, not a bash read loop (which reads a pipe one byte per system call,
+# ~60 KB/s here), passes the command's lines through as they come, keeps the whole stream in
+# console.log and notes the markers in $events for the loop below.
+filter='
+function event(s) { print s >> events; close(events) }
+BEGIN { phase = "boot"; end_marker = "@@JAIL_VM_END " token " " }
+{
+  sub(/\r$/, "")
+  print >> logfile
+  fflush(logfile)
+  if (index($0, "@@JAIL_VM_INIT " token " ")) { n = split($0, f, " "); event("INIT " f[n]); phase = "init"; next }
+  if (index($0, "@@JAIL_VM_BEGIN " token " ")) { n = split($0, f, " "); event("BEGIN " f[n]); phase = "run"; next }
+  if ((i = index($0, end_marker))) {
+    # The last line of output may lack a newline and so carry the marker at its end.
+    if (i > 1) { print substr($0, 1, i - 1); fflush() }
+    event("END " substr($0, i + length(end_marker)))
+    phase = "done"
+    next
+  }
+  if (phase == "run") { print; fflush() }
+  else if (phase != "done" && verbose) { print > "/dev/stderr"; fflush("/dev/stderr") }
+}'
+# mawk (Debian's awk) fills its whole input buffer before it processes a line, unless told
+# -W interactive; without it the output would arrive in bursts, or only at the end.
+awk=(awk)
+! command -v mawk >/dev/null 2>&1 || awk=(mawk -W interactive)
+tail -n +1 -s 0.2 -f --pid="$qemu_pid" "$run/console.out" |
+  "${awk[@]}" -v token="$token" -v verbose="$verbose" -v logfile="$console_log" -v events="$events" "$filter" &
+filter_pid=$!
 
 elapsed() { # seconds since qemu started, e.g. 4.2
   local us=$((${EPOCHREALTIME/./} - started))
@@ -186,8 +229,14 @@ elapsed() { # seconds since qemu started, e.g. 4.2
 }
 
 show_tail() {
-  printf 'jail-vm: ---- last console lines ----\n' >&2
-  grep -v "@@JAIL_VM_" "$console_log" 2>/dev/null | tail -n 40 >&2 || true
+  if [[ -s $console_log ]]; then
+    printf 'jail-vm: ---- guest init, last lines ----\n' >&2
+    grep -v "@@JAIL_VM_" "$console_log" | tail -n 40 >&2 || true
+  fi
+  if [[ -s $run/serial.log ]]; then
+    printf 'jail-vm: ---- kernel console, last lines ----\n' >&2
+    tr -d '\r' <"$run/serial.log" | tail -n 40 >&2 || true
+  fi
   if [[ -s $run/qemu.err ]]; then
     printf 'jail-vm: ---- qemu stderr ----\n' >&2
     tail -n 20 "$run/qemu.err" >&2
@@ -195,88 +244,88 @@ show_tail() {
   printf 'jail-vm: ----\n' >&2
 }
 
-keep_log() { cp "$console_log" "$cache/last-console.log" 2>/dev/null || true; }
+keep_log() {
+  cp "$console_log" "$cache/last-console.log" 2>/dev/null || true
+  [[ ! -f $run/serial.log ]] || tr -d '\r' <"$run/serial.log" >"$cache/last-serial.log" || true
+  if ((verbose)) && [[ -s $run/serial.log ]]; then
+    printf 'jail-vm: ---- kernel console ----\n' >&2
+    tr -d '\r' <"$run/serial.log" >&2 || true
+  fi
+}
 
 # Phases: boot (until init's first line), init (until the command starts), run, done (after the
 # command's status, while the guest dumps dmesg and powers off).
 phase=boot
 status=
-t_init= t_begin= t_end= guest_init= guest_begin= guest_end=
+t_init= t_begin= guest_init= guest_begin= guest_end=
+n_events=0
+read_events() {
+  local ev=()
+  mapfile -t ev <"$events"
+  while ((n_events < ${#ev[@]})); do
+    # A line awk is still writing fails these patterns; it is read again next time.
+    case ${ev[n_events]} in
+      INIT\ *) guest_init=${ev[n_events]#INIT } phase=init t_init=$(elapsed) ;;
+      BEGIN\ *) guest_begin=${ev[n_events]#BEGIN } phase=run t_begin=$(elapsed) ;;
+      END\ *\ *)
+        read -r status guest_end <<<"${ev[n_events]#END }"
+        phase=done
+        done_deadline=$((SECONDS + 60))
+        ;;
+      *) break ;;
+    esac
+    n_events=$((n_events + 1))
+  done
+}
+# kill -0 also succeeds on a zombie; and tail --pid keeps following until qemu is reaped.
+qemu_alive() {
+  local st=
+  { read -r _ _ st _ <"/proc/$qemu_pid/stat"; } 2>/dev/null || return 1
+  [[ $st != Z ]]
+}
 boot_deadline=$((SECONDS + boot_timeout_s))
 deadline=$((SECONDS + timeout_s))
 done_deadline=
 timed_out=0
-: >"$console_log"
+qrc=
 while :; do
+  read_events
+  if ! qemu_alive; then
+    wait "$qemu_pid" && qrc=0 || qrc=$?
+    qemu_pid=
+    # tail notices within 0.2 s, prints the rest and ends; then awk ends.
+    for _ in {1..100}; do
+      kill -0 "$filter_pid" 2>/dev/null || break
+      sleep 0.1
+    done
+    kill "$filter_pid" 2>/dev/null || true
+    wait "$filter_pid" || true
+    filter_pid=
+    read_events
+    break
+  fi
   case $phase in
     boot | init) limit=$((boot_deadline < deadline ? boot_deadline : deadline)) ;;
     run) limit=$deadline ;;
     done) limit=$done_deadline ;;
   esac
-  left=$((limit - SECONDS))
-  if ((left <= 0)); then
+  if ((SECONDS >= limit)); then
     timed_out=1
     break
   fi
-  line=
-  eof=0
-  if IFS= read -r -t "$left" -u "$con" line; then
-    :
-  elif (($? > 128)); then
-    # read timed out; a partial line may be in $line. The loop head sees the deadline passed.
-    [[ -z $line ]] || { [[ $phase != run ]] || printf '%s' "$line"; printf '%s' "$line" >>"$console_log"; }
-    continue
-  else
-    eof=1
-    [[ -n $line ]] || break
-  fi
-  line=${line%$'\r'}
-  printf '%s\n' "$line" >>"$console_log"
-  case $line in
-    *"@@JAIL_VM_INIT $token "*)
-      t_init=$(elapsed)
-      guest_init=${line##* }
-      phase=init
-      ;;
-    *"@@JAIL_VM_BEGIN $token "*)
-      t_begin=$(elapsed)
-      guest_begin=${line##* }
-      phase=run
-      ;;
-    *"@@JAIL_VM_END $token "*)
-      # The command's last line may lack a newline and so carry the marker at its end.
-      prefix=${line%%"@@JAIL_VM_END $token "*}
-      [[ -z $prefix ]] || printf '%s\n' "$prefix"
-      t_end=$(elapsed)
-      read -r status guest_end <<<"${line##*"@@JAIL_VM_END $token "}"
-      phase=done
-      done_deadline=$((SECONDS + 60))
-      ;;
-    *)
-      if [[ $phase == run ]]; then
-        printf '%s\n' "$line"
-      elif [[ $phase != done && $verbose == 1 ]]; then
-        printf '%s\n' "$line" >&2
-      fi
-      ;;
-  esac
-  ((eof == 0)) || break
+  sleep 0.2
 done
 
 keep_log
 if [[ $phase == done ]]; then
-  # The guest powers off right after the dmesg dump; give qemu a bounded moment to exit.
-  for _ in {1..100}; do
-    kill -0 "$qemu_pid" 2>/dev/null || break
-    sleep 0.1
-  done
-  if kill -0 "$qemu_pid" 2>/dev/null; then
-    log "warning: the guest did not power off after the command; killing qemu"
-  fi
+  ((!timed_out)) || log "warning: the guest did not power off within 60 s after the command; killing qemu"
   [[ $status =~ ^[0-9]+$ ]] || die "the guest reported a malformed exit status '$status'"
-  log "$(printf 'kernel reached init %ss after qemu start (guest uptime %ss); command started at %ss (guest %ss), ran %ss; total %ss; exit status %s' \
-    "$t_init" "$guest_init" "$t_begin" "$guest_begin" \
-    "$(awk -v a="$guest_begin" -v b="$guest_end" 'BEGIN { printf "%.1f", b - a }')" "$(elapsed)" "$status")"
+  # Guest times are its uptime when init started and when the command started and ended; host
+  # times count from qemu's start (seen up to ~0.4 s late through tail and the 0.2 s poll).
+  log "$(printf 'guest uptime: init %ss, command start %ss, command ran %ss; host: init seen %ss, command start seen %ss, total %ss; exit status %s' \
+    "$guest_init" "$guest_begin" \
+    "$(awk -v a="$guest_begin" -v b="$guest_end" 'BEGIN { printf "%.1f", b - a }')" \
+    "$t_init" "$t_begin" "$(elapsed)" "$status")"
   exit "$status"
 fi
 
@@ -290,19 +339,11 @@ if ((timed_out)); then
   exit 124
 fi
 
-# EOF on the console without the end marker: qemu has exited (or closed the serial line).
-qrc=
-for _ in {1..50}; do
-  kill -0 "$qemu_pid" 2>/dev/null || break
-  sleep 0.1
-done
-if ! kill -0 "$qemu_pid" 2>/dev/null; then
-  wait "$qemu_pid" && qrc=0 || qrc=$?
-  qemu_pid=
-fi
+# qemu ended without the end marker.
+init_error=$(cat "$console_log" "$run/serial.log" 2>/dev/null | tr -d '\r' | grep -m 1 'jail-vm init: ERROR' || true)
 case $phase in
-  boot) what="before the kernel reached init (bad kernel or initramfs?)" ;;
-  init) what="before the command started (init failed; see its ERROR line)" ;;
+  boot) what="before its init reported in${init_error:+ ($init_error)} (kernel or initramfs problem?)" ;;
+  init) what="before the command started${init_error:+ ($init_error)}" ;;
   run) what="while the command was running, without its exit status (guest crash?)" ;;
 esac
 show_tail
