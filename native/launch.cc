@@ -11,14 +11,16 @@
 #include <linux/sched.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "child.h"
+#include "clone.h"
 #include "userns.h"
 
-#ifndef CLONE_CLEAR_SIGHAND
+#ifndef CLONE_CLEAR_SIGHAND  // linux/sched.h of older headers
 #define CLONE_CLEAR_SIGHAND 0x100000000ULL
 #endif
 #ifndef CLONE_INTO_CGROUP
@@ -51,10 +53,28 @@ void CloseFd(int* fd) {
   *fd = -1;
 }
 
-// clone3 with a pidfd; without CLONE_VM the child runs on its own copy of this thread's stack,
-// like fork(). Older kernels lack clone3 (ENOSYS) or CLONE_CLEAR_SIGHAND (EINVAL): fall back to
-// clone(2), whose CLONE_PIDFD returns the pidfd through the parent_tid argument.
-pid_t CloneChild(const PreparedJail& j, int* pidfd) {
+constexpr size_t kChildStackSize = 256 * 1024;
+
+// The child's stack for a CLONE_VM launch, with a guard page below it.
+struct ChildStack {
+  void* base = MAP_FAILED;
+  size_t size = kChildStackSize + 4096;
+  ~ChildStack() {
+    if (base != MAP_FAILED) munmap(base, size);
+  }
+  bool Allocate() {
+    base = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+    return base != MAP_FAILED && mprotect(base, 4096, PROT_NONE) == 0;
+  }
+};
+
+void ChildEntry(void* spec) { ChildMain(*static_cast<const ChildSpec*>(spec)); }
+
+// Clones the jail init with a pidfd. First choice: clone3 with CLONE_VM on `stack` (clone.cc
+// says why and why it is safe). Fallbacks, each like fork(): clone3 without CLONE_VM (the child
+// continues on its copy of this stack), then clone(2) for kernels without clone3 or
+// CLONE_CLEAR_SIGHAND. Returns the pid (0 in a fork-like child) or -errno.
+long CloneChild(PreparedJail& j, int* pidfd, ChildStack* stack) {
   struct clone_args args;
   memset(&args, 0, sizeof(args));
   args.flags = j.spec.clone_flags | CLONE_PIDFD | CLONE_CLEAR_SIGHAND;
@@ -64,12 +84,20 @@ pid_t CloneChild(const PreparedJail& j, int* pidfd) {
     args.flags |= CLONE_INTO_CGROUP;
     args.cgroup = (uint64_t)j.cgroup_fd;
   }
+  if (stack->Allocate()) {
+    struct clone_args vm = args;
+    vm.flags |= CLONE_VM;
+    vm.stack = (uint64_t)(uintptr_t)stack->base + 4096;
+    vm.stack_size = kChildStackSize;
+    long pid = CloneVm(&vm, ChildEntry, &j.spec);
+    if (pid >= 0 || (pid != -ENOSYS && pid != -EINVAL && pid != -E2BIG)) return pid;
+  }
   long pid = syscall(SYS_clone3, &args, sizeof(args));
-  if (pid < 0 && (errno == ENOSYS || errno == E2BIG) && !j.clone_into_cgroup) {
+  if (pid < 0 && (errno == ENOSYS || errno == E2BIG || errno == EINVAL) && !j.clone_into_cgroup) {
     unsigned long flags = (unsigned long)j.spec.clone_flags | CLONE_PIDFD | SIGCHLD;
     pid = syscall(SYS_clone, flags, nullptr, pidfd, nullptr, 0);
   }
-  return (pid_t)pid;
+  return pid < 0 ? -errno : pid;
 }
 
 // The parent's writes into the cgroup files of the jail ("{pid}" becomes the child's pid).
@@ -114,17 +142,18 @@ LaunchOutcome Launch(PreparedJail& j) {
   sigfillset(&all);
   pthread_sigmask(SIG_SETMASK, &all, &old);
   int pidfd = -1;
-  pid_t pid = CloneChild(j, &pidfd);
-  if (pid == 0) ChildMain(j.spec);
-  int clone_err = errno;
+  ChildStack stack;  // freed on return: by then the child has exec'd or been reaped
+  long cloned = CloneChild(j, &pidfd, &stack);
+  if (cloned == 0) ChildMain(j.spec);
   pthread_sigmask(SIG_SETMASK, &old, nullptr);
   CloseFd(&go.read);
   CloseFd(&report.write);
-  if (pid < 0) {
+  if (cloned < 0) {
     out.stage = kStageClone;
-    out.err = clone_err;
+    out.err = (int)-cloned;
     return out;
   }
+  pid_t pid = (pid_t)cloned;
 
   int op = -1;
   if ((out.err = WriteIdMaps(j, pid, &op)) != 0) {
