@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
@@ -87,6 +88,26 @@ Napi::Value CgroupRead(const Napi::CallbackInfo& info) {
   }
   out.Set(1u, err);
   return out;
+}
+
+// cgroupKillPid(pid, signal): kill(2) one member of a jail's cgroup. The caller reads the pid from
+// the cgroup's cgroup.procs while the cgroup is frozen (cgroup v1 freezer), so the process can
+// neither exit nor fork until it is thawed and the pid cannot have been recycled. Returns 0 or an
+// errno (ESRCH when it is gone).
+Napi::Value CgroupKillPid(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() != 2 || !info[0].IsNumber() || !info[1].IsNumber()) {
+    Napi::TypeError::New(env, "cgroupKillPid(pid: number, signal: number)").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  int64_t pid = info[0].As<Napi::Number>().Int64Value();
+  int64_t sig = info[1].As<Napi::Number>().Int64Value();
+  // pid <= 0 would signal a process group or everything; only single processes are meant.
+  if (pid <= 0 || pid > 0x3fffffff || sig < 0 || sig > 64) {
+    Napi::RangeError::New(env, "cgroupKillPid: pid must be > 0 and signal 0..64").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  return Napi::Number::New(env, kill((pid_t)pid, (int)sig) < 0 ? errno : 0);
 }
 
 // fsType(path): statfs f_type (CGROUP2_SUPER_MAGIC 0x63677270, CGROUP_SUPER_MAGIC 0x27e0eb, ...),

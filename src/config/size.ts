@@ -31,3 +31,16 @@ export function parseSize(text: string): number {
   }
   return bytes;
 }
+
+/** Bytes in words for messages: the largest binary unit that keeps it short ("1 GiB", "1.5 GiB", "300 KiB", "1000 bytes"). */
+export function formatSize(bytes: number): string {
+  const units = ['KiB', 'MiB', 'GiB', 'TiB', 'PiB'];
+  let unit = '';
+  let value = bytes;
+  for (let i = 0; i < units.length && value >= 1024; i++) {
+    value /= 1024;
+    unit = units[i];
+  }
+  if (unit === '') return `${bytes} bytes`;
+  return `${Number(value.toFixed(2))} ${unit}`;
+}

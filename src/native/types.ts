@@ -72,6 +72,8 @@ export interface NativeAddon {
   cgroupWrite(path: string, content: string): number;
   /** [text, 0] or [null, errno]. */
   cgroupRead(path: string): [string | null, number];
+  /** kill(2) of one process read from a frozen cgroup's cgroup.procs; 0 or an errno (ESRCH: gone). */
+  cgroupKillPid(pid: number, signal: number): number;
   /** statfs f_type of path, or -errno. */
   fsType(path: string): number;
   /**

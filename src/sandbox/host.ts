@@ -4,6 +4,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { realCgroupFacts, type CgroupFacts } from './cgroup-host';
 
 export interface RLimitPair {
   /** Decimal text or "infinity". */
@@ -22,6 +23,8 @@ export interface HostFacts {
   isExecutable(p: string): boolean;
   /** Scratch directory on the host where jail roots are assembled (must exist). */
   scratchDir(): string;
+  /** The cgroup hierarchies, the caller's own cgroup, and read-only looks at cgroup files. */
+  cgroups(): CgroupFacts;
   /** CPUs this process may run on (Cpus_allowed_list). */
   allowedCpus(): number[];
 }
@@ -130,5 +133,6 @@ export function realHost(env: NodeJS.ProcessEnv = process.env): HostFacts {
       const line = fs.readFileSync('/proc/self/status', 'utf8').split('\n').find((l) => l.startsWith('Cpus_allowed_list:'));
       return line ? parseCpuList(line.split(':')[1]) : [];
     },
+    cgroups: realCgroupFacts,
   };
 }

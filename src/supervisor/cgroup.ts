@@ -1,11 +1,30 @@
 /**
  * The cgroup side of one jail while it runs: created before launch from the plan's CgroupPlan,
  * killed and read back after the jail, and always removed.
+ *
+ * Before launch: stale cgroups of dead supervisors next to ours are swept (cgroup-sweep.ts); the
+ * jail's directories are created (missing parents too; parents are shared and kept); the setup
+ * writes are applied in order — a v2 cgroup.subtree_control write refused because this very
+ * process sits in that cgroup moves the process into a leaf and is retried (cgroup-move.ts);
+ * any other failure removes what was made and stops the launch. After launch: killAll() on
+ * timeout, abort or a signal to jail; finish() once the jail's init is reaped.
  */
+import * as path from 'node:path';
+import { JailError } from '../errors';
 import type { NativeAddon } from '../native/types';
+import { internalProcessesMessage, OWN_CGROUP_HINT } from '../sandbox/cgroup-hints';
+import { parseCgroupName, type CgroupOwner } from '../sandbox/cgroup-name';
 import type { CgroupPlan } from '../sandbox/plan';
+import { cgroupFileError, cgroupPids, EBUSY, makeJailDir, removeCgroupTree, removeCgroupTreeWithin } from './cgroup-fs';
+import { killCgroup, killUntilEmpty } from './cgroup-kill';
+import { moveSelfOut } from './cgroup-move';
+import { logLimitsHit, readCgroupStats } from './cgroup-stats';
+import { sweepStaleCgroups } from './cgroup-sweep';
 import type { Logger } from './log';
 import type { CgroupStats } from './report';
+
+/** How long the jail's cgroups may take to empty and disappear after its end. */
+const FINISH_TIMEOUT_MS = 2000;
 
 export interface CgroupSession {
   /** Directory fd for CLONE_INTO_CGROUP, or -1. */
@@ -18,9 +37,81 @@ export interface CgroupSession {
   destroy(): void;
 }
 
+function ownerOf(plan: CgroupPlan): CgroupOwner {
+  const parsed = parseCgroupName(path.basename(plan.dirs[0] ?? ''));
+  if (parsed?.kind !== 'jail') throw new JailError('internal', `plan.cgroup.dirs[0] is not a jail cgroup name: ${plan.dirs[0]}`);
+  return parsed.owner;
+}
+
+function applySetup(addon: NativeAddon, plan: CgroupPlan, self: CgroupOwner, log: Logger): void {
+  for (const { path: file, content } of plan.setup) {
+    let err = addon.cgroupWrite(file, content);
+    const cgroup = path.dirname(file);
+    const subtree = path.basename(file) === 'cgroup.subtree_control';
+    if (err === EBUSY && subtree && moveSelfOut(addon, cgroup, path.dirname(plan.dirs[0]), self, log)) {
+      err = addon.cgroupWrite(file, content);
+    }
+    if (err === EBUSY && subtree) {
+      const others = cgroupPids(addon, cgroup);
+      throw new JailError('cgroup', internalProcessesMessage(cgroup, [content.replace(/^\+/, '')], others), { hint: OWN_CGROUP_HINT });
+    }
+    if (err !== 0) throw cgroupFileError(plan.version, 'write', file, err, content);
+  }
+}
+
+function removeAll(addon: NativeAddon, dirs: string[], log: Logger): Promise<void> {
+  return Promise.all(
+    dirs.map(async (dir) => {
+      const err = await removeCgroupTreeWithin(addon, dir, FINISH_TIMEOUT_MS);
+      if (err !== 0) log.warn(`cannot remove cgroup ${dir} (errno ${err}); it stays until this process ends and a later run removes it`);
+    }),
+  ).then(() => undefined);
+}
+
 export function openCgroupSession(addon: NativeAddon, plan: CgroupPlan, log: Logger): CgroupSession {
-  void addon;
-  void plan;
-  void log;
-  throw new Error('cgroup sessions are not implemented yet');
+  const self = ownerOf(plan);
+  const sweep = sweepStaleCgroups(addon, plan, self, log);
+  const made: string[] = [];
+  let cloneFd = -1;
+  try {
+    for (const dir of plan.dirs) {
+      makeJailDir(addon, dir, plan.version);
+      made.push(dir);
+    }
+    applySetup(addon, plan, self, log);
+    if (plan.cloneInto !== null) cloneFd = addon.openPath(plan.cloneInto, true);
+  } catch (e) {
+    for (const dir of made) removeCgroupTree(addon, dir);
+    throw e;
+  }
+
+  const closeFd = () => {
+    if (cloneFd >= 0) addon.close(cloneFd);
+    cloneFd = -1;
+  };
+  return {
+    get cloneFd() {
+      return cloneFd;
+    },
+    killAll() {
+      killCgroup(addon, plan.version, plan.dirs);
+    },
+    async finish() {
+      closeFd();
+      killCgroup(addon, plan.version, plan.dirs);
+      if (!(await killUntilEmpty(addon, plan.version, plan.dirs, FINISH_TIMEOUT_MS))) {
+        log.warn(`processes of the jail are still in ${plan.dirs.join(', ')} ${FINISH_TIMEOUT_MS} ms after it was killed`);
+      }
+      const reading = readCgroupStats(addon, plan);
+      await removeAll(addon, plan.dirs, log);
+      await sweep;
+      logLimitsHit(log, plan, reading);
+      return reading.stats;
+    },
+    destroy() {
+      closeFd();
+      killCgroup(addon, plan.version, plan.dirs);
+      void removeAll(addon, plan.dirs, log);
+    },
+  };
 }

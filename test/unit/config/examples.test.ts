@@ -47,10 +47,10 @@ describe('examples', () => {
     expect(byDst.get('/dev/null')).toMatchObject({ isBind: true, rw: true });
   });
 
-  it('uses only supported fields, except the memory limit until cgroups land', () => {
+  it('uses only supported fields', () => {
     const uses = (name: string) => unsupportedUses(loadConfig(join(EXAMPLES, name))).map((e) => e.message);
-    expect(uses('python-playground.cfg')).toEqual(["field 'cgroup_mem_max' is not supported yet"]);
-    expect(uses('python-playground.json')).toEqual(["field 'cgroup_mem_max' is not supported yet"]);
+    expect(uses('python-playground.cfg')).toEqual([]);
+    expect(uses('python-playground.json')).toEqual([]);
     expect(uses('static-binary.cfg')).toEqual([]);
     expect(uses('interactive-shell.cfg')).toEqual([]);
     expect(uses('pipeline-step.cfg')).toEqual([]);

@@ -385,7 +385,6 @@ describe('not supported yet, from flags', () => {
   it('names the flag that asked for it', () => {
     expect(messages(() => assertSupported(load(['--user_net', '-Ml', '--memory', '1G', '--cgroup_pids_max', '0'])))).toEqual([
       'flag --mode (LISTEN) is not supported yet',
-      'flag --memory is not supported yet',
       'flag --user_net is not supported yet',
     ]);
     expect(messages(() => assertSupported(load(['-p', '80'])))).toEqual(['flag --port (LISTEN) is not supported yet', 'flag --port is not supported yet']);

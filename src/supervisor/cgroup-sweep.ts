@@ -1,0 +1,63 @@
+/**
+ * Cleaning up after supervisors that died without cleaning up (SIGKILL, OOM, power loss of the
+ * process): before a jail's cgroups are created, the parents they go into are searched for
+ * cgroups jail named (src/sandbox/cgroup-name.ts) whose supervising process no longer runs.
+ * Their processes are killed and the directories removed.
+ *
+ * A cgroup is only touched when its name says for certain that its supervisor is gone: same pid
+ * namespace as ours, and no process with that pid and start time. Cgroups of live supervisors
+ * (other processes, or this one) and anything not named by jail are left alone.
+ */
+import * as path from 'node:path';
+import type { NativeAddon } from '../native/types';
+import { processStartTime } from '../sandbox/cgroup-host';
+import { parseCgroupName, sameOwner, type CgroupOwner } from '../sandbox/cgroup-name';
+import type { CgroupPlan } from '../sandbox/plan';
+import { removeCgroupTreeWithin, subCgroups } from './cgroup-fs';
+import { killCgroup, killUntilEmpty } from './cgroup-kill';
+import type { Logger } from './log';
+
+/** Bounds one sweep; anything beyond is left for the next one. */
+const MAX_STALE = 64;
+const REMOVE_TIMEOUT_MS = 2000;
+
+function isGone(owner: CgroupOwner): boolean {
+  return processStartTime(owner.pid) !== owner.start;
+}
+
+/** Stale cgroup names under the plan's parents -> their directories (one per v1 hierarchy). */
+export function findStale(plan: CgroupPlan, self: CgroupOwner): Map<string, string[]> {
+  const stale = new Map<string, string[]>();
+  for (const parent of new Set(plan.dirs.map((d) => path.dirname(d)))) {
+    for (const dir of subCgroups(parent)) {
+      const name = path.basename(dir);
+      const parsed = parseCgroupName(name);
+      if (!parsed || sameOwner(parsed.owner, self) || parsed.owner.pidns !== self.pidns || !isGone(parsed.owner)) continue;
+      if (!stale.has(name) && stale.size >= MAX_STALE) continue;
+      stale.set(name, [...(stale.get(name) ?? []), dir]);
+    }
+  }
+  return stale;
+}
+
+/**
+ * Kills what is left in stale cgroups now (synchronously, before a new jail starts next to them)
+ * and resolves once they are removed (or could not be: logged, and tried again next time).
+ */
+export function sweepStaleCgroups(addon: NativeAddon, plan: CgroupPlan, self: CgroupOwner, log: Logger): Promise<void> {
+  const stale = findStale(plan, self);
+  const jobs = [...stale].map(async ([name, dirs]) => {
+    const killed = killCgroup(addon, plan.version, dirs);
+    await killUntilEmpty(addon, plan.version, dirs, REMOVE_TIMEOUT_MS);
+    const errs = await Promise.all(dirs.map((d) => removeCgroupTreeWithin(addon, d, REMOVE_TIMEOUT_MS)));
+    const pid = parseCgroupName(name)!.owner.pid;
+    const left = dirs.filter((_, i) => errs[i] !== 0);
+    if (left.length > 0) log.warn(`cannot remove ${left.join(', ')}, left by jail supervisor pid ${pid} (no longer running); the next run tries again`);
+    else log.info(`removed ${dirs.join(', ')}, left by jail supervisor pid ${pid} (no longer running)${killed > 0 ? `; killed ${killed} process${killed === 1 ? '' : 'es'} left in it` : ''}`);
+  });
+  // Housekeeping must never fail the jail that happened to find the mess.
+  return Promise.all(jobs).then(
+    () => undefined,
+    (e) => log.warn(`cleaning up stale cgroups failed: ${(e as Error).message}`),
+  );
+}
