@@ -6,6 +6,8 @@
  * Every child process started here is tracked and killed by `killSpawned()` (call it in
  * afterEach/afterAll); every wait is bounded.
  */
+// Lets the product's lazy require('./policy') etc. load the TypeScript sources under vitest.
+import '../../helpers/lazy-require';
 import { execFileSync, spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
