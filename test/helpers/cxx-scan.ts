@@ -201,6 +201,26 @@ function classify(tokens: Token[], i: number, inFunction: boolean): { scope: Sco
   return { scope: 'block' };
 }
 
+/**
+ * The declarator of a namespace-scope statement that defines a mutable variable, or null.
+ * Declarations of functions, types, aliases, externs and constants are not variables.
+ */
+function mutableGlobal(st: Token[]): Token | null {
+  if (st.length < 2) return null;
+  const first = st[0].text;
+  if (['using', 'typedef', 'template', 'namespace', 'static_assert', 'extern', 'friend', '__asm__', 'asm'].includes(first)) return null;
+  const texts = st.map((t) => t.text);
+  const eq = texts.indexOf('=');
+  const paren = texts.indexOf('(');
+  if (paren >= 0 && (eq < 0 || paren < eq)) return null; // a function declaration
+  if (texts.includes('constexpr')) return null;
+  if (texts.includes('const') && !texts.includes('*')) return null;
+  if (['struct', 'class', 'union', 'enum'].includes(first) && st.length === 2) return null; // forward declaration
+  const end = eq >= 0 ? eq : st.length;
+  const decl = [...st.slice(0, end)].reverse().find((t) => t.kind === 'id');
+  return decl ?? null;
+}
+
 export interface ScanResult {
   violations: Violation[];
   /** Functions defined in the scanned files (at namespace or struct level). */
@@ -216,22 +236,34 @@ export function scanChildSide(files: ScannedFile[], allowed: readonly string[] =
   const defs: FnDef[] = [];
   const report = (file: string, t: Token, what: string) => violations.push({ file, line: t.line, what });
 
-  // Pass 1: scopes and function definitions.
+  // Pass 1: scopes, function definitions, and namespace-scope variables.
   const bodies = new Map<ScannedFile, Array<[number, number]>>();
   for (const f of files) {
     for (const inc of f.includes) if (FORBIDDEN_HEADERS.test(inc)) violations.push({ file: f.file, line: 0, what: `#include ${inc}` });
     const stack: Array<{ scope: Scope; at: number; name?: string }> = [];
     const ranges: Array<[number, number]> = [];
+    let statement: Token[] = [];
+    const atNamespaceLevel = () => stack.every((s) => s.scope === 'namespace');
     f.tokens.forEach((t, i) => {
       if (t.text === '{') {
         const inFunction = stack.some((s) => s.scope === 'function');
         const c = classify(f.tokens, i, inFunction);
         stack.push({ scope: c.scope, at: i, name: c.name });
+        if (c.scope !== 'init') statement = [];
       } else if (t.text === '}') {
         const s = stack.pop();
         if (s?.scope === 'function') {
           ranges.push([s.at, i]);
           defs.push({ name: s.name!, file: f.file, start: s.at, end: i });
+        }
+        if (s?.scope !== 'init') statement = [];
+      } else if (atNamespaceLevel()) {
+        if (t.text === ';') {
+          const v = mutableGlobal(statement);
+          if (v) violations.push({ file: f.file, line: v.line, what: `namespace-scope variable ${v.text} (the child may share this memory with the parent: CLONE_VM)` });
+          statement = [];
+        } else {
+          statement.push(t);
         }
       }
     });
