@@ -225,6 +225,25 @@ describe('time limit (fake clock)', () => {
     await until(() => done, 'supervise to finish');
   });
 
+  it('a time limit beyond setTimeout\'s 2^31-1 ms (any uint32 time_limit is valid) does not fire at once', async () => {
+    // Node clamps a longer setTimeout delay to 1 ms. 3,000,000 s is about 35 days.
+    const fake = new FakeAddon().script({ exit: 'never' });
+    const warnings: string[] = [];
+    const onWarning = (w: Error) => warnings.push(w.name);
+    process.on('warning', onWarning);
+    try {
+      const run = supervise(fake, planned(CHROOT), { timeLimit: 3_000_000, stdio: recordingStdio(), log: logSink().log });
+      await until(() => fake.callsOf('watchExit').length === 1, 'the jail to be watched');
+      await new Promise((r) => setTimeout(r, 50)); // real time: far more than the clamped 1 ms
+      expect(fake.callsOf('kill')).toEqual([]);
+      fake.lastJail.end({ code: 0 });
+      expect((await run).report.outcome).toBe('exited');
+      expect(warnings).not.toContain('TimeoutOverflowWarning');
+    } finally {
+      process.off('warning', onWarning);
+    }
+  });
+
   it('a program that exits normally while the limit kills it is reported as exited, not timeout', async () => {
     vi.useFakeTimers();
     const fake = new FakeAddon().script({ exit: 'never', onKill: () => ({ code: 0 }) });
