@@ -54,6 +54,20 @@ describe('no fd leaks in the supervising process', () => {
     expect(childPids()).toEqual([]);
   });
 
+  it('16 concurrent jails: each gets its own output, none sees another\'s fds, and nothing leaks', async () => {
+    const before = await settledFds(openFds());
+    const runs = Array.from({ length: 16 }, (_, i) => run(hostPlan(['--chroot', '/', '--', probe, 'fds', `print:jail-${i}`]), { stdin: `in-${i}` }));
+    const results = await Promise.all(runs);
+    results.forEach((r, i) => {
+      expect(r.report).toMatchObject({ outcome: 'exited', exitCode: 0 });
+      const out = r.stdout!.data.toString();
+      expect(out.split('\n')[0]).toBe(`jail-${i}`);
+      expect(parseProbe(out).fds).toEqual([0, 1, 2]);
+    });
+    expect(await settledFds(before)).toEqual(before);
+    expect(childPids()).toEqual([]);
+  });
+
   it('20 failed launches (execve ENOENT) keep the fd set unchanged', async () => {
     const bad = hostPlan(['--chroot', '/', '--', '/nonexistent/prog']);
     await run(bad);
