@@ -146,6 +146,8 @@ export interface CliOptions {
   extraStdio?: SpawnOptions['stdio'];
   /** Run as this user: `setpriv --reuid --regid --clear-groups` in front of node. */
   asUser?: { uid: number; gid: number };
+  /** bin/jail to run (default: this repo's). */
+  jailBin?: string;
   /** Called once the CLI is spawned (to send it signals). */
   onSpawn?: (child: ChildProcess) => void;
 }
@@ -166,7 +168,7 @@ export function cli(args: string[], opts: CliOptions = {}): Promise<CliResult> {
   const env = opts.env ?? { ...process.env, PATH: SYSTEM_PATH };
   const extra = (opts.extraStdio as unknown[] | undefined) ?? [];
   let file = process.execPath;
-  let argv = [JAIL_BIN, ...args];
+  let argv = [opts.jailBin ?? JAIL_BIN, ...args];
   if (opts.asUser) {
     file = 'setpriv';
     argv = [`--reuid=${opts.asUser.uid}`, `--regid=${opts.asUser.gid}`, '--clear-groups', process.execPath, ...argv];
