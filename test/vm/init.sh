@@ -8,15 +8,15 @@
 #
 # Stage 2 (PID 1 in the new root, from a copy of busybox in /run/jail-vm): lay out cgroups the
 # way systemd does on a cgroup v2 host, run the command from the host's run directory, report its
-# exit status on the console, power off.
+# exit status, dump the kernel log, power off.
 #
-# Talking to the host (run-in-vm.sh): the kernel's console is the serial port (ttyS0), which
-# the host only logs to a file. Once virtio_console is loaded, init sends everything it says and
-# the command's output to the virtio serial port named jailvm.out, which the host streams: lines starting with "@@JAIL_VM_"
-# and carrying the per-run token from the kernel command line mark init start, the start and
-# end of the command's output (with its exit status). Anything else before the start marker is
-# init's own chatter, shown by the host only on failure. Errors before that port exists land in the
-# serial log, which the host shows on failure too.
+# Talking to the host (run-in-vm.sh): the kernel's console is the serial port (ttyS0), which the
+# host only logs to a file. Once virtio_console is loaded, init sends everything it says, and
+# the command's output, to the virtio serial port named jailvm.out, which the host streams.
+# Lines starting with "@@JAIL_VM_" and carrying the per-run token from the kernel command line
+# mark init's start, and the start and end (with the exit status) of the command's output.
+# Anything else before the start marker is init's own chatter, which the host shows only on
+# failure; errors from before the port exists go to the serial log, shown on failure too.
 #
 # Kernel command line (set by run-in-vm.sh):
 #   jailvm.token=T    marker token

@@ -112,15 +112,23 @@ run=$(mktemp -d "$tmpbase/jail-vm.XXXXXX")
 run=$(cd "$run" && pwd -P)
 qemu_pid=
 filter_pid=
+# kill -0 also succeeds on a zombie; and tail --pid (below) keeps following until qemu is reaped.
+qemu_alive() {
+  local st=
+  { read -r _ _ st _ <"/proc/$qemu_pid/stat"; } 2>/dev/null || return 1
+  [[ $st != Z ]]
+}
 cleanup() {
-  # Never leave a VM behind: TERM, then KILL if qemu has not gone within 3 s.
-  if [[ -n $qemu_pid ]] && kill -0 "$qemu_pid" 2>/dev/null; then
-    kill -TERM "$qemu_pid" 2>/dev/null || true
-    for _ in {1..30}; do
-      kill -0 "$qemu_pid" 2>/dev/null || break
-      sleep 0.1
-    done
-    kill -KILL "$qemu_pid" 2>/dev/null || true
+  # Never leave a VM behind: TERM, then KILL if qemu has not gone within 3 s; then reap it.
+  if [[ -n $qemu_pid ]]; then
+    if qemu_alive; then
+      kill -TERM "$qemu_pid" 2>/dev/null || true
+      for _ in {1..30}; do
+        qemu_alive || break
+        sleep 0.1
+      done
+      kill -KILL "$qemu_pid" 2>/dev/null || true
+    fi
     wait "$qemu_pid" 2>/dev/null || true
   fi
   # awk ends on its own at EOF once qemu is gone; this is for the paths that did not wait.
@@ -276,12 +284,6 @@ read_events() {
     esac
     n_events=$((n_events + 1))
   done
-}
-# kill -0 also succeeds on a zombie; and tail --pid keeps following until qemu is reaped.
-qemu_alive() {
-  local st=
-  { read -r _ _ st _ <"/proc/$qemu_pid/stat"; } 2>/dev/null || return 1
-  [[ $st != Z ]]
 }
 boot_deadline=$((SECONDS + boot_timeout_s))
 deadline=$((SECONDS + timeout_s))
