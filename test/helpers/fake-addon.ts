@@ -32,6 +32,13 @@ export const FAKE_FD_BASE = 100_000;
 /** Above the kernel's largest pid_max (2^22), so a stray process.kill(-pid) can never hit anything. */
 export const FAKE_PID_BASE = 5_000_000;
 
+/** The addon's launch stages in its order (native/launch.cc StageName); a native test keeps this in step. */
+export const FAKE_STAGE_NAMES = [
+  'none', 'clone', 'idmap', 'cgroup', 'handshake', 'oom_score_adj', 'setsid', 'setid', 'hostname', 'loopback', 'mount', 'chdir',
+  'rlimit', 'personality', 'disable_tsc', 'nice', 'affinity', 'core_scheduling', 'caps', 'no_new_privs', 'stdio', 'fds', 'signals',
+  'seccomp', 'execve',
+];
+
 export const EBADF = 9;
 export const ESRCH = 3;
 export const SIGKILL = 9;
@@ -288,6 +295,22 @@ export class FakeAddon implements NativeAddon {
   cgroupRead(path: string): [string | null, number] {
     this.record('cgroupRead', [path]);
     return [null, 2];
+  }
+
+  cgroupKillPid(pid: number, signal: number): number {
+    this.record('cgroupKillPid', [pid, signal]);
+    return ESRCH;
+  }
+
+  /** -Me replaces the process; here it is recorded and refused. */
+  execveMode(plan: JailPlan, resources: LaunchResources, launcherPath: string, failureTexts: string[], timeLimit: number): never {
+    this.record('execveMode', [structuredClone(plan), structuredClone(resources), launcherPath, failureTexts, timeLimit]);
+    throw new Error('fake addon: execveMode would replace this process');
+  }
+
+  stageNames(): string[] {
+    this.record('stageNames', []);
+    return [...FAKE_STAGE_NAMES];
   }
 
   fsType(path: string): number {

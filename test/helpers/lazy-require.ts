@@ -37,7 +37,7 @@ const M = Module as unknown as { _load: Load; __jailLazyRequire?: boolean };
 if (!M.__jailLazyRequire) {
   M.__jailLazyRequire = true;
   const original = M._load;
-  M._load = function (request, parent, isMain) {
+  M._load = function (this: unknown, request, parent, isMain) {
     const from = parent?.filename;
     if (request.startsWith('.') && from && from.startsWith(SRC + path.sep) && from.endsWith('.ts')) {
       const rel = path.relative(SRC, path.resolve(path.dirname(from), request)).split(path.sep).join('/').replace(/\/index$/, '');
