@@ -6,7 +6,8 @@
 import * as fs from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { describeAsRoot } from '../../helpers/env';
-import { capMask, nsLinks, probePath, runProbe, type FlagRunResult, type Probe } from './helpers';
+import { run } from '../../../src/index';
+import { capMask, nsLinks, parseProbe, probePath, runProbe, type FlagRunResult, type Probe } from './helpers';
 
 /** The caller's soft limits by probe name, in the probe's units (bytes, seconds, counts). */
 function hostSoftLimits(): Record<string, string> {
@@ -167,5 +168,35 @@ describeAsRoot('time namespace', () => {
 describe('probe sanity', () => {
   it('the probe binary exists and is executable', () => {
     fs.accessSync(probePath(), fs.constants.X_OK);
+  });
+});
+
+describeAsRoot('config-file defaults that differ from the command line (nsjail §9.1, §9.9, §9.15)', () => {
+  beforeAll(() => void probePath());
+
+  it('a config with hostname "sandbox" gets that hostname', async () => {
+    const r = await run({ command: ['/bin/hostname'], config: 'mount { src: "/" dst: "/" is_bind: true }\nhostname: "sandbox"\n' });
+    expect(r.exitCode).toBe(0);
+    expect(r.stdout).toBe('sandbox\n');
+  });
+
+  it('mount_proc is off in a config: a recursive bind of / brings the host /proc in (read-only here)', async () => {
+    const r = await run({ command: [probePath(), 'mounts', 'pids', 'path:/proc/1/comm'], config: { mount: [{ src: '/', dst: '/', is_bind: true }] } });
+    expect(r.exitCode).toBe(0);
+    const probe = parseProbe(r.stdout);
+    const procs = (probe.mounts as Probe[]).filter((m) => m.mountpoint === '/proc');
+    expect(procs).toHaveLength(1);
+    expect(String(procs[0].options).split(',')).toContain('ro');
+    // The host's procfs: more than the jail's own process is visible.
+    expect(probe.pidsVisible).toBeGreaterThan(1);
+  });
+
+  it('exec_bin without a command runs its path and args; with `-- argv` the path stays and argv is replaced', async () => {
+    const config = 'mount { src: "/" dst: "/" is_bind: true }\nexec_bin { path: "/bin/echo" arg: "from-config" }\n';
+    const alone = await run({ config });
+    expect(alone.stdout).toBe('from-config\n');
+    const withArgv = await run({ config, command: ['/bin/printf', 'hi'] });
+    expect(withArgv.exitCode).toBe(0);
+    expect(withArgv.stdout).toBe('hi\n');
   });
 });
