@@ -31,7 +31,10 @@ const LONG_PERIOD_US = 1_000_000;
 /** The kernel refuses quotas below 1 ms. */
 const MIN_QUOTA_US = 1_000;
 
+/** A problem with a cgroup field, reported against the flag or the file line that set it. */
 export function fieldError(loaded: LoadedConfig, field: string, message: string, hint?: string): JailError {
+  const flag = loaded.flags?.get(field);
+  if (flag) return new JailError('flag', `flag ${flag}: ${message}`, { hint });
   return new JailError('config', `${field}: ${message}`, { span: loaded.spans.get(field), hint });
 }
 

@@ -291,3 +291,17 @@ describe('cgroup v2', () => {
     expect(e.message).toBe('cgroup_net_cls_classid: net_cls exists in cgroup v1 only');
   });
 });
+
+describe('errors name what the user wrote', () => {
+  it('the flag, when a flag set the field', () => {
+    const e = thrown(() => plan(configOfFlags(['--memory', '64M']), hybridV1({ writable: () => false }), 1000));
+    expect(e.code).toBe('flag');
+    expect(e.message).toBe('flag --memory: cannot create cgroups in /sys/fs/cgroup/memory/NSJAIL: permission denied (jail runs as uid 1000)');
+  });
+  it('the field and its line, when a config file did', () => {
+    const e = thrown(() => plan(cfg('\ncgroup_pids_max: 9'), hybridV1({ writable: () => false }), 1000));
+    expect(e.code).toBe('config');
+    expect(e.message).toMatch(/^cgroup_pids_max: cannot create cgroups/);
+    expect(e.span).toMatchObject({ file: 'jail.cfg', line: 2 });
+  });
+});
