@@ -1,0 +1,42 @@
+/**
+ * Seccomp violations inside this process: run() reads the kernel's record of the kill to name
+ * the syscall. Kept in a file of their own because a crash of the addon's audit reader takes the
+ * whole test process down, and it must not hide the results of seccomp.test.ts.
+ */
+import * as path from 'node:path';
+import { beforeAll, expect, it } from 'vitest';
+import { describeAsRoot } from '../../helpers/env';
+import { parseProbe, probePath, REPO, runFlags } from './helpers';
+
+const CHROOT = ['--chroot', '/'];
+const POLICY = (name: string) => path.join(REPO, 'policies', name);
+const X64 = process.arch === 'x64';
+
+describeAsRoot('seccomp violations reported through run()', () => {
+  beforeAll(() => void probePath());
+
+  it('run(): the same violation as an ExitReport', async () => {
+    const r = await runFlags([...CHROOT, '--seccomp_string', 'KILL { newuname } DEFAULT ALLOW'], ['/bin/uname']);
+    expect(r.outcome).toBe('seccomp-violation');
+    expect(r.exitCode).toBe(159);
+    expect(r.seccomp?.syscall).toBe(X64 ? 'newuname' : 'uname');
+    expect(r.seccomp?.nr).toBe(X64 ? 63 : 160);
+  });
+
+  it('-P python-allowlist.policy runs python3 -c in the default (empty) environment', async () => {
+    const r = await runFlags([...CHROOT, '-P', POLICY('python-allowlist.policy')], ['/usr/bin/python3', '-c', 'print(6 * 7)']);
+    expect(r.seccomp ?? null).toBeNull();
+    expect(r.outcome).toBe('exited');
+    expect(r.stdout).toBe('42\n');
+  });
+
+  it('-P python-allowlist.policy runs a static binary and kills a socket() call (159)', async () => {
+    const ok = await runFlags([...CHROOT, '-P', POLICY('python-allowlist.policy')], [probePath(), 'none', 'print:hello']);
+    expect(ok.exitCode).toBe(0);
+    expect(parseProbe(ok.stdout).probe).toBe(1);
+    const killed = await runFlags([...CHROOT, '-E', 'HOME=/', '-P', POLICY('python-allowlist.policy')], ['/usr/bin/python3', '-c', 'import _socket; _socket.socket()']);
+    expect(killed.outcome).toBe('seccomp-violation');
+    expect(killed.exitCode).toBe(159);
+    expect(killed.seccomp?.syscall).toBe('socket');
+  });
+});
