@@ -243,6 +243,20 @@ describeAsRoot('rlimit flags', () => {
     expect(probe.rlimits.core).toEqual(both(own.core.soft));
   });
 
+  it.each(['soft', 'def', 'hard', 'max', 'inf'])('every --rlimit_* accepts the word %s', async (word) => {
+    const own = ownLimits();
+    const names = ['as', 'core', 'cpu', 'fsize', 'nofile', 'nproc', 'stack', 'memlock', 'rtprio', 'msgqueue'];
+    const want = (name: string) => (word === 'inf' ? 'inf' : word === 'soft' || word === 'def' ? own[name].soft : own[name].hard);
+    // inf above the caller's hard limit cannot be set in a user namespace: refused before launch.
+    const settable = names.filter((n) => word !== 'inf' || own[n].hard === 'inf');
+    const refused = names.filter((n) => !settable.includes(n));
+    for (const n of refused) {
+      await expect(runFlags([...CHROOT, `--rlimit_${n}`, word], ['/bin/true']), n).rejects.toThrow(new RegExp(`rlimit_${n}`));
+    }
+    const { probe } = await runProbe([...CHROOT, ...settable.flatMap((n) => [`--rlimit_${n}`, word])], ['rlimits']);
+    for (const n of settable) expect(probe.rlimits[n], n).toEqual({ cur: want(n), max: want(n) });
+  });
+
   it('--disable_rlimits sets none: the caller’s limits are inherited as they are', async () => {
     const own = ownLimits();
     const { probe } = await runProbe([...CHROOT, '--disable_rlimits'], ['rlimits']);
