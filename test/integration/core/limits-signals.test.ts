@@ -65,8 +65,9 @@ describeAsRoot('time limit', () => {
     expect(r.outcome).toBe('timeout');
     expect(r.exitCode).toBe(137);
     expect(r.signal).toBe('SIGKILL');
+    // Killed about when the second is up (generous bound: this machine may be busy).
     expect(r.wallTimeMs).toBeGreaterThanOrEqual(900);
-    expect(r.wallTimeMs).toBeLessThan(5000);
+    expect(r.wallTimeMs).toBeLessThan(6000);
     expect(await survivorsNamed(DAEMON)).toEqual([]);
   });
 
@@ -81,9 +82,11 @@ describeAsRoot('time limit', () => {
     });
     await sawDaemon;
     expect(r.code).toBe(137);
-    expect(Date.now() - start).toBeLessThan(8000);
+    expect(Date.now() - start).toBeLessThan(12_000);
     const report = JSON.parse(r.stderr.trim().split('\n').pop()!);
     expect(report.outcome).toBe('timeout');
+    expect(report.wallTimeMs).toBeGreaterThanOrEqual(900);
+    expect(report.wallTimeMs).toBeLessThan(6000);
     expect(r.stderr).toMatch(/time limit/);
     expect(await survivorsNamed(DAEMON)).toEqual([]);
   });
