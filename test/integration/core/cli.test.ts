@@ -64,6 +64,18 @@ describeAsRoot('jail CLI: running, exit codes, reports', () => {
     expect(r.stdout).toBe('HELLO JAIL\n');
   });
 
+  it("the program writes straight to jail's own stdout (the same pipe, no proxy)", async () => {
+    let cliStdout = '';
+    const r = await cli(['-Q', '--chroot', '/', '--', '/bin/sh', '-c', 'readlink /proc/self/fd/1; sleep 0.5'], {
+      onSpawn: (c) => {
+        cliStdout = fs.readlinkSync(`/proc/${c.pid}/fd/1`);
+      },
+    });
+    expect(r.code).toBe(0);
+    expect(cliStdout).toMatch(/^(pipe|socket):\[\d+\]$/);
+    expect(r.stdout.trim()).toBe(cliStdout);
+  });
+
   it('--report json writes one JSON report as the last stderr line', async () => {
     const r = await cli(['-Q', '--report', 'json', '--chroot', '/', '--', '/bin/sh', '-c', 'exit 5']);
     expect(r.code).toBe(5);
