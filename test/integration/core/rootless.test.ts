@@ -121,7 +121,10 @@ describeIf('rootless: jail run by an unprivileged user', rootlessReason(), () =>
         const src = path.join(REPO, 'build', 'Release', f);
         if (fs.statSync(src).isFile()) fs.copyFileSync(src, path.join(jailRoot, 'build', 'Release', f));
       }
-      fs.cpSync(path.join(REPO, 'node_modules'), path.join(jailRoot, 'node_modules'), { recursive: true, dereference: true });
+      // The bundled CLI needs no node_modules; the unbundled fallback does.
+      if (!fs.existsSync(path.join(REPO, 'dist', 'jail-cli.js'))) {
+        fs.cpSync(path.join(REPO, 'node_modules'), path.join(jailRoot, 'node_modules'), { recursive: true, dereference: true });
+      }
       execFileSync('chmod', ['-R', 'a+rX', jailRoot]);
     }
     probe = probePath();
