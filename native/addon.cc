@@ -121,6 +121,7 @@ Napi::Object Exports(Napi::Env env, Napi::Object exports) {
   exports.Set("launch", Napi::Function::New(env, LaunchJs, "launch"));
   exports.Set("watchExit", Napi::Function::New(env, WatchExit, "watchExit"));
   exports.Set("kill", Napi::Function::New(env, Kill, "kill"));
+  exports.Set("killGroup", Napi::Function::New(env, KillGroup, "killGroup"));
   exports.Set("pipe", Napi::Function::New(env, PipeJs, "pipe"));
   exports.Set("close", Napi::Function::New(env, CloseJs, "close"));
   exports.Set("openPath", Napi::Function::New(env, OpenPathJs, "openPath"));

@@ -122,4 +122,22 @@ Napi::Value Kill(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, rc < 0 ? errno : 0);
 }
 
+// killGroup(pgid, signal): kill(-pgid); the jail's init leads its own process group (setsid), so
+// this reaches its processes when there is no PID namespace. Returns 0 or an errno.
+Napi::Value KillGroup(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() != 2 || !info[0].IsNumber() || !info[1].IsNumber()) {
+    Napi::TypeError::New(env, "killGroup(pgid: number, signal: number)").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  int64_t pgid = info[0].As<Napi::Number>().Int64Value();
+  int64_t sig = info[1].As<Napi::Number>().Int64Value();
+  // pgid 1 or less would mean init's group or every process.
+  if (pgid <= 1 || pgid > 0x3fffffff || sig < 0 || sig > 64) {
+    Napi::RangeError::New(env, "killGroup: pgid must be > 1 and signal 0..64").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  return Napi::Number::New(env, kill(-(pid_t)pgid, (int)sig) < 0 ? errno : 0);
+}
+
 }  // namespace jail

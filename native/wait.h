@@ -7,5 +7,6 @@ namespace jail {
 
 Napi::Value WatchExit(const Napi::CallbackInfo& info);
 Napi::Value Kill(const Napi::CallbackInfo& info);
+Napi::Value KillGroup(const Napi::CallbackInfo& info);
 
 }  // namespace jail

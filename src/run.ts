@@ -111,7 +111,7 @@ export function planJail(options: PlanJailOptions): PlannedJail {
     });
   }
   const filter = compileConfigPolicy(loaded, cwd);
-  return buildPlan(loaded, { command: options.command ?? [], env: options.env ?? process.env, filter });
+  return buildPlan(loaded, { command: options.command ?? [], env: options.env ?? process.env, cwd, filter });
 }
 
 export async function run(options: RunOptions = {}): Promise<RunResult> {

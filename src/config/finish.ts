@@ -19,8 +19,12 @@ export interface FinishOptions {
   idFiles?: IdFiles;
 }
 
-/** A problem with one or more fields, reported against the flag or file line that set them. */
-function fieldProblem(loaded: LoadedConfig, paths: string[], message: string): JailError {
+/**
+ * A problem with one or more fields, reported against the flag or file line that set them
+ * ("flag -B: ..." or "mount[2].src: ..." with the file's span). The sandbox stage reports its
+ * findings through it too.
+ */
+export function fieldProblem(loaded: LoadedConfig, paths: string[], message: string, hint?: string): JailError {
   const candidates = (p: string) => {
     const parts = p.split('.');
     return parts.map((_, i) => parts.slice(0, parts.length - i).join('.'));
@@ -28,16 +32,16 @@ function fieldProblem(loaded: LoadedConfig, paths: string[], message: string): J
   for (const p of paths) {
     for (const c of candidates(p)) {
       const flag = loaded.flags?.get(c);
-      if (flag) return new JailError('flag', `flag ${flag}: ${message}`);
+      if (flag) return new JailError('flag', `flag ${flag}: ${message}`, { hint });
     }
   }
   for (const p of paths) {
     for (const c of candidates(p)) {
       const span = loaded.spans.get(c);
-      if (span) return new JailError('config', `${displayKey(p)}: ${message}`, { span });
+      if (span) return new JailError('config', `${displayKey(p)}: ${message}`, { span, hint });
     }
   }
-  return new JailError('config', `${displayKey(paths[0])}: ${message}`);
+  return new JailError('config', `${displayKey(paths[0])}: ${message}`, { hint });
 }
 
 const MAX_ID = 4294967294; // (uid_t)-1 means "no change" to the kernel, so it is not an id

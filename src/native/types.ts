@@ -58,6 +58,8 @@ export interface NativeAddon {
   watchExit(pidfd: number, pid: number, callback: (info: ExitInfo) => void): void;
   /** pidfd_send_signal; returns 0 or an errno (ESRCH when it already exited). */
   kill(pidfd: number, signal: number): number;
+  /** kill(-pgid): the jail init's process group (it calls setsid); 0 or an errno. */
+  killGroup(pgid: number, signal: number): number;
   /** A CLOEXEC pipe: [read, write]. */
   pipe(): [number, number];
   /** close(2); returns 0 or an errno. */

@@ -6,8 +6,8 @@
  * the kernel accepts one line mapping the caller's own id, and only after setgroups is "deny";
  * wider maps go through the setuid helpers newuidmap/newgidmap (-U/-G, use_newidmap).
  */
-import { JailError } from '../errors';
-import type { Config, IdMap, SpanMap } from '../config/types';
+import { fieldProblem } from '../config/finish';
+import type { IdMap, LoadedConfig } from '../config/types';
 import type { HostFacts } from './host';
 import type { JailPlan } from './plan';
 
@@ -28,22 +28,24 @@ interface ResolvedMap {
 
 const MAX_ID = 0xfffffffe;
 
-function resolveId(text: string, callerId: number, field: string, spans: SpanMap): number {
+function resolveId(text: string, callerId: number, field: string, loaded: LoadedConfig): number {
   if (text === '') return callerId;
   if (/^\d+$/.test(text)) {
     const n = Number(text);
     if (n <= MAX_ID) return n;
   }
-  throw new JailError('config', `${field}: '${text}' is not a numeric id (0-${MAX_ID}) or a known name`, {
-    span: spans.get(field),
-    hint: 'use a number, or a name that exists in /etc/passwd (uids) or /etc/group (gids)',
-  });
+  throw fieldProblem(
+    loaded,
+    [field],
+    `'${text}' is not a numeric id (0-${MAX_ID}) or a known name`,
+    'use a number, or a name that exists in /etc/passwd (uids) or /etc/group (gids)',
+  );
 }
 
-function resolveMaps(maps: IdMap[], callerId: number, field: string, spans: SpanMap): ResolvedMap[] {
+function resolveMaps(maps: IdMap[], callerId: number, field: string, loaded: LoadedConfig): ResolvedMap[] {
   return maps.map((m, i) => ({
-    inside: resolveId(m.insideId, callerId, `${field}.${i}.inside_id`, spans),
-    outside: resolveId(m.outsideId, callerId, `${field}.${i}.outside_id`, spans),
+    inside: resolveId(m.insideId, callerId, `${field}.${i}.inside_id`, loaded),
+    outside: resolveId(m.outsideId, callerId, `${field}.${i}.outside_id`, loaded),
     count: Math.max(1, m.count),
     useNewidmap: m.useNewidmap,
   }));
@@ -58,19 +60,22 @@ function helperArgv(helper: string, maps: ResolvedMap[]): string[] {
   return [helper, ...maps.flatMap((m) => [String(m.inside), String(m.outside), String(m.count)])];
 }
 
-export function planIds(config: Config, spans: SpanMap, host: HostFacts): IdPlan {
+export function planIds(loaded: LoadedConfig, host: HostFacts): IdPlan {
+  const config = loaded.config;
   const warnings: string[] = [];
-  const uidMaps = resolveMaps(config.uidmap, host.euid, 'uidmap', spans);
-  const gidMaps = resolveMaps(config.gidmap, host.egid, 'gidmap', spans);
+  const uidMaps = resolveMaps(config.uidmap, host.euid, 'uidmap', loaded);
+  const gidMaps = resolveMaps(config.gidmap, host.egid, 'gidmap', loaded);
   const uid = uidMaps[0]?.inside ?? host.euid;
   const gid = gidMaps[0]?.inside ?? host.egid;
 
   if (!config.cloneNewuser) {
     if (host.euid !== 0) {
-      throw new JailError('config', 'clone_newuser is off, which needs root: without a user namespace only root can set up the jail', {
-        span: spans.get('clone_newuser'),
-        hint: 'run as root, or keep the user namespace (drop --disable_clone_newuser)',
-      });
+      throw fieldProblem(
+        loaded,
+        ['clone_newuser'],
+        'clone_newuser is off, which needs root: without a user namespace only root can set up the jail',
+        'run as root, or keep the user namespace (drop --disable_clone_newuser)',
+      );
     }
     // Without a user namespace the "maps" only name the ids to switch to; extra gids become
     // supplementary groups, as in nsjail.
@@ -89,10 +94,11 @@ export function planIds(config: Config, spans: SpanMap, host: HostFacts): IdPlan
       if (viaHelper(maps)) return;
       const bad = maps.find((m) => m.outside !== callerId || m.count !== 1) ?? (maps.length > 1 ? maps[1] : undefined);
       if (bad) {
-        throw new JailError(
-          'config',
-          `${field}: an unprivileged user can map only its own id ${callerId} (count 1), got '${bad.inside} ${bad.outside} ${bad.count}'`,
-          { span: spans.get(field), hint: 'run as root, or use -U/-G (use_newidmap) with ranges from /etc/subuid and /etc/subgid' },
+        throw fieldProblem(
+          loaded,
+          [field],
+          `an unprivileged user can map only its own id ${callerId} (count 1), got '${bad.inside} ${bad.outside} ${bad.count}'`,
+          'run as root, or use -U/-G (use_newidmap) with ranges from /etc/subuid and /etc/subgid',
         );
       }
     };

@@ -3,8 +3,8 @@
  * facts (HostFacts); everything the jail will do to the kernel ends up in the plan.
  */
 import * as path from 'node:path';
-import { JailError } from '../errors';
 import { capabilityNumber } from '../config/caps';
+import { fieldProblem } from '../config/finish';
 import { resolveCommand } from '../config/command';
 import type { Config, LoadedConfig } from '../config/types';
 import type { Filter } from '../policy/types';
@@ -34,6 +34,8 @@ export interface PlanOptions {
   command: string[];
   /** The caller's environment: PATH lookup, keep_env, envar, prefix_*_env. */
   env?: NodeJS.ProcessEnv;
+  /** The caller's working directory, for a relative --execute_fd path (default process.cwd()). */
+  cwd?: string;
   /** The compiled seccomp policy, or null. */
   filter?: Filter | null;
   host?: HostFacts;
@@ -79,10 +81,7 @@ function capNumbers(loaded: LoadedConfig): number[] {
   return loaded.config.cap.map((name, i) => {
     const n = capabilityNumber(name);
     if (n === undefined) {
-      throw new JailError('config', `cap: unknown capability '${name}'`, {
-        span: loaded.spans.get(`cap.${i}`) ?? loaded.spans.get('cap'),
-        hint: 'use the kernel names, e.g. CAP_NET_BIND_SERVICE (see `man 7 capabilities`)',
-      });
+      throw fieldProblem(loaded, [`cap.${i}`], `unknown capability '${name}'`, 'use the kernel names, e.g. CAP_NET_BIND_SERVICE (see `man 7 capabilities`)');
     }
     return n;
   });
@@ -102,28 +101,38 @@ function pickCpus(maxCpus: number, host: HostFacts): number[] | null {
 }
 
 export function buildPlan(loaded: LoadedConfig, options: PlanOptions): PlannedJail {
-  const { config, spans } = loaded;
+  const { config } = loaded;
   const env = options.env ?? process.env;
   const host = options.host ?? realHost(env);
   const warnings: string[] = [];
 
   if (config.cwd === '' || !config.cwd.startsWith('/')) {
-    throw new JailError('config', `cwd: '${config.cwd}' is not an absolute path inside the jail`, { span: spans.get('cwd') });
+    throw fieldProblem(loaded, ['cwd'], `'${config.cwd}' is not an absolute path inside the jail`);
   }
   if (config.cloneNewuts && Buffer.byteLength(config.hostname) > 64) {
-    throw new JailError('config', `hostname: '${config.hostname}' is longer than 64 bytes`, { span: spans.get('hostname') });
+    throw fieldProblem(loaded, ['hostname'], `'${config.hostname}' is longer than 64 bytes`);
+  }
+  if (config.mountProc && !config.cloneNewpid && config.cloneNewuser && config.cloneNewns) {
+    // procfs may only be mounted by a process with CAP_SYS_ADMIN over the PID namespace it
+    // shows; in a user namespace that is only true of a new PID namespace.
+    throw fieldProblem(
+      loaded,
+      ['mount_proc', 'clone_newpid'],
+      'a fresh /proc needs a PID namespace of its own when the jail has a user namespace',
+      'keep the PID namespace, or add --disable_proc (or bind the host /proc read-only: -R /proc)',
+    );
   }
 
-  const ids = planIds(config, spans, host);
-  const mounts = planMounts(config, spans, host, env);
+  const ids = planIds(loaded, host);
+  const mounts = planMounts(loaded, host, env);
   const canRaiseLimits = !config.cloneNewuser && host.euid === 0;
-  const rlimits = planRlimits(config, spans, host, canRaiseLimits);
+  const rlimits = planRlimits(loaded, host, canRaiseLimits);
   const cmd = resolveCommand(config, options.command);
   const environment = buildEnvironment(config, env);
   const useExecFd = config.executeFd || config.execBin?.execFd === true;
   // --execute_fd opens the binary on the host, before the jail exists: look it up there.
   const execPath = useExecFd
-    ? path.resolve(lookupCommand(cmd.path, [], env, [{ hostPath: '/', jailPath: '/' }], host))
+    ? path.resolve(options.cwd ?? process.cwd(), lookupCommand(cmd.path, [], env, [{ hostPath: '/', jailPath: '/' }], host))
     : lookupCommand(cmd.path, environment.envp, env, mounts.binds, host);
   warnings.push(...ids.warnings, ...mounts.warnings, ...environment.warnings);
 

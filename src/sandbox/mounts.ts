@@ -12,9 +12,9 @@
  * - Mounts asked for without a mount namespace are an error (nsjail ignores them).
  */
 import * as path from 'node:path';
-import { JailError } from '../errors';
 import { effectiveMounts } from '../config/mounts';
-import type { Config, MountPt, SpanMap } from '../config/types';
+import { fieldProblem } from '../config/finish';
+import type { Config, LoadedConfig, MountPt } from '../config/types';
 import type { HostFacts } from './host';
 import type { MountOp } from './plan';
 import {
@@ -79,14 +79,11 @@ function collectEntries(config: Config): Entry[] {
   });
 }
 
-function withEnvPrefix(value: string, envName: string, env: NodeJS.ProcessEnv, field: string, spans: SpanMap): string {
+function withEnvPrefix(value: string, envName: string, env: NodeJS.ProcessEnv, field: string, loaded: LoadedConfig): string {
   if (envName === '') return value;
   const prefix = env[envName];
   if (prefix === undefined) {
-    throw new JailError('config', `${field}: environment variable ${envName} is not set`, {
-      span: spans.get(field),
-      hint: `export ${envName} before running jail, or remove the prefix`,
-    });
+    throw fieldProblem(loaded, [field], `environment variable ${envName} is not set`, `export ${envName} before running jail, or remove the prefix`);
   }
   return prefix + value;
 }
@@ -121,7 +118,8 @@ function under(root: string, jailPath: string): string {
   return rel === '/' ? root : root + rel;
 }
 
-export function planMounts(config: Config, spans: SpanMap, host: HostFacts, env: NodeJS.ProcessEnv): MountPlan {
+export function planMounts(loaded: LoadedConfig, host: HostFacts, env: NodeJS.ProcessEnv): MountPlan {
+  const config = loaded.config;
   const entries = collectEntries(config);
   const warnings: string[] = [];
 
@@ -129,10 +127,12 @@ export function planMounts(config: Config, spans: SpanMap, host: HostFacts, env:
     // Only --chroot can be honoured without a mount namespace; /proc is skipped like nsjail does.
     const explicit = entries.filter((e) => e.spanKey.startsWith('mount.'));
     if (explicit.length > 0) {
-      throw new JailError('config', `mounts need a mount namespace, but clone_newns is off (${explicit.length} mount entries)`, {
-        span: spans.get(explicit[0].spanKey) ?? spans.get('clone_newns'),
-        hint: 'drop --disable_clone_newns, or remove the mount entries',
-      });
+      throw fieldProblem(
+        loaded,
+        [explicit[0].spanKey, 'clone_newns'],
+        `mounts need a mount namespace, but clone_newns is off (${explicit.length} mount entries)`,
+        'drop --disable_clone_newns, or remove the mount entries',
+      );
     }
     const ops: MountOp[] = [];
     if (config.chroot !== undefined) ops.push({ op: 'chroot', path: config.chroot, ref: 0, optional: false });
@@ -169,12 +169,12 @@ export function planMounts(config: Config, spans: SpanMap, host: HostFacts, env:
   entries.forEach((entry, index) => {
     const m = entry.mount;
     const k = entry.spanKey;
-    const src = m.isSymlink || m.isBind ? withEnvPrefix(m.src, m.prefixSrcEnv, env, `${k}.prefix_src_env`, spans) : m.src;
-    const dst = withEnvPrefix(m.dst, m.prefixDstEnv, env, `${k}.prefix_dst_env`, spans);
-    const text = describe(index, m, src, dst);
+    const src = m.isSymlink || m.isBind ? withEnvPrefix(m.src, m.prefixSrcEnv, env, `${k}.prefix_src_env`, loaded) : m.src;
+    const dst = withEnvPrefix(m.dst, m.prefixDstEnv, env, `${k}.prefix_dst_env`, loaded);
+    const text = describe(index + 1, m, src, dst);
     described.push({ describe: text, spanKey: k });
     if (!dst.startsWith('/')) {
-      throw new JailError('config', `${text}: the destination must be an absolute path inside the jail`, { span: spans.get(`${k}.dst`) ?? spans.get(k) });
+      throw fieldProblem(loaded, [`${k}.dst`], `${text}: the destination must be an absolute path inside the jail`);
     }
     const target = under(root, dst);
     const jailPath = path.posix.normalize(dst);
@@ -201,16 +201,16 @@ export function planMounts(config: Config, spans: SpanMap, host: HostFacts, env:
           warnings.push(`${text}: skipped, the source does not exist (mandatory: false)`);
           return;
         }
-        throw new JailError('config', `${text}: the source '${src}' does not exist on the host`, {
-          span: spans.get(`${k}.src`) ?? spans.get(k),
-          hint: 'create it, fix the path, or set mandatory: false to skip it when missing',
-        });
+        throw fieldProblem(
+          loaded,
+          [`${k}.src`],
+          `${text}: the source '${src}' does not exist on the host`,
+          'create it, fix the path, or set mandatory: false to skip it when missing',
+        );
       }
       const isDir = m.isDir ?? st.isDirectory;
       if (isDir && !st.isDirectory) {
-        throw new JailError('config', `${text}: the source '${src}' is not a directory, but is_dir is set`, {
-          span: spans.get(`${k}.is_dir`) ?? spans.get(k),
-        });
+        throw fieldProblem(loaded, [`${k}.is_dir`], `${text}: the source '${src}' is not a directory, but is_dir is set`);
       }
       if (isDir) {
         ops.push({ op: 'mkdirs', path: target, mode: DIR_MODE, ...ref });

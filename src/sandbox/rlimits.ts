@@ -4,8 +4,8 @@
  * nsjail's units: as/core/fsize/stack in MiB, memlock in KiB, msgqueue in bytes, cpu in
  * seconds, the rest counts. SOFT/HARD mean the caller's current soft/hard limit, INF unlimited.
  */
-import { JailError } from '../errors';
-import type { Config, RLimitType, SpanMap } from '../config/types';
+import { fieldProblem } from '../config/finish';
+import type { Config, LoadedConfig, RLimitType } from '../config/types';
 import type { HostFacts } from './host';
 import { RLIMIT } from './kernel';
 import type { RLimitOp } from './plan';
@@ -52,7 +52,8 @@ function fromBig(v: bigint): string {
  * @param canRaise whether the child may raise a hard limit (only with CAP_SYS_RESOURCE in the
  * initial user namespace: root without a user namespace).
  */
-export function planRlimits(config: Config, spans: SpanMap, host: HostFacts, canRaise: boolean): RLimitOp[] {
+export function planRlimits(loaded: LoadedConfig, host: HostFacts, canRaise: boolean): RLimitOp[] {
+  const config = loaded.config;
   if (config.disableRl) return [];
   const ops: RLimitOp[] = [];
   for (const name of Object.keys(RLIMIT) as Name[]) {
@@ -68,10 +69,11 @@ export function planRlimits(config: Config, spans: SpanMap, host: HostFacts, can
     const hard = toBig(current.hard);
     if (value > hard && !canRaise) {
       const field = `rlimit_${name}`;
-      throw new JailError(
-        'config',
-        `${field}: ${fromBig(value)} is above this process's hard limit ${fromBig(hard)}, and only root outside a user namespace may raise it`,
-        { span: spans.get(field) ?? spans.get(`${field}_type`), hint: `lower ${field}, or use 'hard' (--${field} hard) to take the current hard limit` },
+      throw fieldProblem(
+        loaded,
+        [field, `${field}_type`],
+        `${fromBig(value)} is above this process's hard limit ${fromBig(hard)}, and only root outside a user namespace may raise it`,
+        `lower ${field}, or use 'hard' (--${field} hard) to take the current hard limit`,
       );
     }
     const text = fromBig(value);

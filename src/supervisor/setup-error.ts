@@ -4,6 +4,7 @@
  */
 import type { PlannedJail } from '../sandbox';
 import type { SetupFailure } from '../native/types';
+import { RLIMIT } from '../sandbox/kernel';
 import { errnoName, errnoText } from './errno';
 import type { SetupError } from './report';
 
@@ -67,7 +68,8 @@ export function describeStep(planned: PlannedJail, stage: string, opIndex: numbe
       return `adding the jail to its cgroup (${plan.cgroup?.attach[opIndex]?.path ?? 'cgroup file'})`;
     case 'rlimit': {
       const rl = plan.rlimits[opIndex];
-      return rl ? `setting rlimit ${rl.resource} to ${rl.cur}` : 'setting the rlimits';
+      const name = Object.entries(RLIMIT).find(([, n]) => n === rl?.resource)?.[0];
+      return rl ? `setting rlimit_${name ?? rl.resource} to ${rl.cur}` : 'setting the rlimits';
     }
     case 'caps':
       return `dropping capabilities${opIndex >= 0 ? ` (capability ${opIndex})` : ''}`;
@@ -95,7 +97,7 @@ function stageHint(planned: PlannedJail, f: SetupFailure): string | undefined {
       return mountHint(planned, f.opIndex, f.errno);
     case 'execve':
       if (f.errno === ENOENT) {
-        return plan.mounts.length <= 3
+        return planned.mounts.every((m) => m.spanKey === 'mount_proc')
           ? "the jail's root is an empty tmpfs: add --chroot / or mount the program and its libraries (-R /usr -R /lib ...)"
           : 'the program (or its interpreter or libraries) is not visible inside the jail: mount the directories it needs';
       }
@@ -112,6 +114,10 @@ function stageHint(planned: PlannedJail, f: SetupFailure): string | undefined {
       return f.errno === EPERM ? 'a capability listed with --cap is not held by the jail process' : undefined;
     case 'chdir':
       return 'the directory must exist inside the jail (mount it, or pick another --cwd)';
+    case 'setid':
+      return f.errno === EINVAL
+        ? `uid ${plan.uid} or gid ${plan.gid} is not mapped in the jail's user namespace: the first -u/-g (uidmap/gidmap) entry must cover it`
+        : undefined;
     case 'core_scheduling':
       return f.errno === EINVAL ? 'this kernel has no core scheduling (CONFIG_SCHED_CORE); drop --use_core_scheduling' : undefined;
     case 'loopback':

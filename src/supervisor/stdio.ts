@@ -73,7 +73,8 @@ export function openStdio(
   try {
     // stdin
     const input = spec.stdin;
-    if (input === 'inherit') fds[0] = 0;
+    if (input === 'ignore') fds[0] = -1;
+    else if (input === 'inherit') fds[0] = 0;
     else if (typeof input === 'number') fds[0] = input;
     else if (input === 'pipe' || typeof input === 'string' || input instanceof Uint8Array) {
       const [r, w] = addon.pipe();
@@ -84,7 +85,7 @@ export function openStdio(
       sock.on('error', () => {}); // the jail may exit without reading its input (EPIPE)
       if (input === 'pipe') stdin = sock;
       else sock.end(typeof input === 'string' ? Buffer.from(input) : Buffer.from(input));
-    } else if (input !== 'ignore') {
+    } else {
       throw new JailError('usage', `stdin: expected 'inherit', 'ignore', 'pipe', an fd, a string or bytes, got ${String(input)}`);
     }
 

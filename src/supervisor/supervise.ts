@@ -42,6 +42,17 @@ export interface SupervisedResult {
   stderr?: Captured;
 }
 
+/** setTimeout for any delay: Node clamps delays above 2^31-1 ms (24.8 days) to 1 ms. */
+function longTimeout(fn: () => void, ms: number): { cancel(): void } {
+  const MAX = 2 ** 31 - 1;
+  let timer: NodeJS.Timeout;
+  const arm = (left: number) => {
+    timer = setTimeout(() => (left > MAX ? arm(left - MAX) : fn()), Math.min(left, MAX));
+  };
+  arm(ms);
+  return { cancel: () => clearTimeout(timer) };
+}
+
 function msSince(start: bigint): number {
   return Number(process.hrtime.bigint() - start) / 1e6;
 }
@@ -113,26 +124,29 @@ export async function supervise(addon: NativeAddon, planned: PlannedJail, opts: 
       if (signal === SIGKILL) cgroup?.killAll();
       // With a PID namespace, killing its init kills everything in it. Without one, the jail's
       // init leads its own session and process group (setsid), which reaches most of it.
-      if (!hasPidns && signal === SIGKILL) {
-        try {
-          process.kill(-pid, signal);
-        } catch {
-          // the group is already gone
-        }
-      }
+      if (!hasPidns && plan.setsid && signal === SIGKILL) addon.killGroup(pid, signal);
     },
   };
+  // Watched before anything else can go wrong, so the jail is always reaped.
+  const exit = new Promise<ExitInfo>((resolve) => addon.watchExit(pidfd, pid, resolve));
   opts.log.debug(`pid=${pid} started: ${plan.exec.path}`);
-  opts.onStart?.(handle);
-
-  let timer: NodeJS.Timeout | undefined;
-  if (opts.timeLimit > 0) {
-    timer = setTimeout(() => {
-      timedOut = true;
-      opts.log.info(`pid=${pid} run time >= time limit (${opts.timeLimit} s): killing the jail`);
-      handle.kill(SIGKILL);
-    }, opts.timeLimit * 1000);
+  let startError: unknown;
+  try {
+    opts.onStart?.(handle);
+  } catch (e) {
+    // The caller's callback failed: the jail must not outlive the call that started it.
+    startError = e;
+    handle.kill(SIGKILL);
   }
+
+  const timer =
+    opts.timeLimit > 0
+      ? longTimeout(() => {
+          timedOut = true;
+          opts.log.info(`pid=${pid} run time >= time limit (${opts.timeLimit} s): killing the jail`);
+          handle.kill(SIGKILL);
+        }, opts.timeLimit * 1000)
+      : undefined;
   const onAbort = () => {
     opts.log.info(`pid=${pid} stopped on request: killing the jail`);
     handle.kill(SIGKILL);
@@ -140,9 +154,9 @@ export async function supervise(addon: NativeAddon, planned: PlannedJail, opts: 
   opts.signal?.addEventListener('abort', onAbort, { once: true });
   if (opts.signal?.aborted) onAbort();
 
-  const info = await new Promise<ExitInfo>((resolve) => addon.watchExit(pidfd, pid, resolve));
+  const info = await exit;
   exited = true;
-  clearTimeout(timer);
+  timer?.cancel();
   opts.signal?.removeEventListener('abort', onAbort);
   addon.close(pidfd);
   const stats = cgroup ? await cgroup.finish() : undefined;
@@ -173,6 +187,10 @@ export async function supervise(addon: NativeAddon, planned: PlannedJail, opts: 
     opts.log.info(`pid=${pid} terminated with signal: ${signalName(info.signal)} (${info.signal})`);
   }
   violations?.close();
+  if (startError !== undefined) {
+    await opts.stdio.finish(0);
+    throw startError;
+  }
   if (stats) Object.assign(report, stats);
   const output = await opts.stdio.finish(opts.drainMs ?? 200);
   return { report, ...output };

@@ -13,7 +13,10 @@ export interface ViolationReader {
   close(): void;
 }
 
-const RECORD = /\bpid=(\d+)\b.*?\barch=([0-9a-fA-F]+)\b.*?\bsyscall=(\d+)\b/;
+// Keys are matched only after white space: the jailed program controls its exe path and comm,
+// which the kernel logs (quoted, or hex-encoded when they hold spaces) before these fields, so a
+// path like /tmp/arch=c000003e/syscall=59 must not be read as the record's own fields.
+const RECORD = /(?:^|\s)pid=(\d+)\s(?:.*\s)?arch=([0-9a-fA-F]+)\s(?:.*\s)?syscall=(\d+)(?:\s|$)/;
 const WAIT_MS = 250;
 const POLL_MS = 10;
 

@@ -249,6 +249,12 @@ export class FakeAddon implements NativeAddon {
     return 0;
   }
 
+  /** Records the call; the group's members are the jail itself as far as the fake knows. */
+  killGroup(pgid: number, signal: number): number {
+    this.record('killGroup', [pgid, signal]);
+    return this.jails.some((j) => j.pid === pgid && !j.exited) ? 0 : ESRCH;
+  }
+
   pipe(): [number, number] {
     this.record('pipe', []);
     const fds = realPipe();

@@ -113,7 +113,7 @@ describe('failure stages', () => {
     expect(await launchRaw(planned.plan)).toEqual({ ok: false, stage: 'mount', opIndex, errno: ENOENT });
     const { report } = await runPlanned(planned);
     expect(report.error).toMatchObject({ stage: 'mount', errno: 'ENOENT' });
-    expect(report.error!.message).toContain(`mount #1 ${missing} -> /mnt (bind, ro): mount `);
+    expect(report.error!.message).toContain(`mount #2 ${missing} -> /mnt (bind, ro): mount `);
   });
 
   it('an optional mount of a missing source is skipped and the jail runs', async () => {

@@ -118,7 +118,7 @@ describe('golden plans', () => {
     );
     const p = planConfig(cfg, ['/bin/true']);
     await expect(json(p)).toMatchFileSnapshot(golden('every-mount-kind'));
-    expect(p.warnings).toContain('mount #9 /opt/missing -> /opt (bind, ro): skipped, the source does not exist (mandatory: false)');
+    expect(p.warnings).toContain('mount #10 /opt/missing -> /opt (bind, ro): skipped, the source does not exist (mandatory: false)');
     expect(p.plan.mounts.some((m) => 'source' in m && m.source === '/opt/missing')).toBe(false);
     // prefix_src_env is read from the caller's environment
     expect(p.plan.mounts).toContainEqual(expect.objectContaining({ op: 'mount', source: '/home/alice/project/examples', flags: MS_BIND | MS_REC }));
@@ -205,10 +205,11 @@ describe('golden plans', () => {
 describe('ids', () => {
   it('an unprivileged user cannot map another host id, or more than one id, without newuidmap', () => {
     const other = thrown(() => planFlags(['-u', '0:0', '--', '/bin/true'], { euid: 1000 }));
-    expect(other.code).toBe('config');
-    expect(other.message).toBe("uidmap: an unprivileged user can map only its own id 1000 (count 1), got '0 0 1'");
+    // Values from flags are reported against the flag that set them.
+    expect(other.code).toBe('flag');
+    expect(other.message).toBe("flag --user: an unprivileged user can map only its own id 1000 (count 1), got '0 0 1'");
     const range = thrown(() => planFlags(['-g', '0:1000:5', '--', '/bin/true'], { euid: 1000 }));
-    expect(range.message).toContain('gidmap: an unprivileged user can map only its own id 1000');
+    expect(range.message).toContain('flag --group: an unprivileged user can map only its own id 1000');
     const two = thrown(() => planFlags(['-u', '0', '-u', '1', '--', '/bin/true'], { euid: 1000 }));
     expect(two.message).toContain("got '1 1000 1'");
   });
@@ -236,7 +237,7 @@ describe('ids', () => {
 
   it('--disable_clone_newuser as an ordinary user is an error', () => {
     const e = thrown(() => planFlags(['--disable_clone_newuser', '--', '/bin/true'], { euid: 1000 }));
-    expect(e.code).toBe('config');
+    expect(e.code).toBe('flag');
     expect(e.message).toContain('clone_newuser is off, which needs root');
     expect(e.hint).toContain('--disable_clone_newuser');
   });
@@ -275,8 +276,8 @@ describe('rlimits', () => {
   it('a value above the hard limit is refused in a user namespace, even as root', () => {
     for (const euid of [0, 1000]) {
       const e = thrown(() => planFlags(['--rlimit_nofile', '1000000', '--', '/bin/true'], { euid }));
-      expect(e.code).toBe('config');
-      expect(e.message).toBe("rlimit_nofile: 1000000 is above this process's hard limit 524288, and only root outside a user namespace may raise it");
+      expect(e.code).toBe('flag');
+      expect(e.message).toBe("flag --rlimit_nofile: 1000000 is above this process's hard limit 524288, and only root outside a user namespace may raise it");
       expect(e.hint).toContain('--rlimit_nofile hard');
     }
   });
@@ -302,15 +303,14 @@ describe('rlimits', () => {
 describe('namespaces and mounts', () => {
   it('--disable_clone_newns with mounts is an error naming the count', () => {
     const e = thrown(() => planFlags(['--disable_clone_newns', '-R', '/usr', '-T', '/tmp', '--', '/bin/true']));
-    expect(e.code).toBe('config');
-    expect(e.message).toBe('mounts need a mount namespace, but clone_newns is off (2 mount entries)');
+    expect(e.code).toBe('flag');
+    expect(e.message).toBe('flag --bindmount_ro: mounts need a mount namespace, but clone_newns is off (2 mount entries)');
     expect(e.hint).toContain('--disable_clone_newns');
   });
 
   it('each --disable_clone_new* clears its bit; --clone_newtime adds CLONE_NEWTIME', () => {
     const cases: Array<[string, number]> = [
       ['--disable_clone_newnet', CLONE_NEWNET],
-      ['--disable_clone_newpid', CLONE_NEWPID],
       ['--disable_clone_newipc', CLONE_NEWIPC],
       ['--disable_clone_newuts', CLONE_NEWUTS],
       ['--disable_clone_newcgroup', CLONE_NEWCGROUP],
@@ -318,11 +318,16 @@ describe('namespaces and mounts', () => {
     for (const [flag, bit] of cases) expect(planFlags([flag, '--', '/bin/true']).plan.cloneFlags).toBe(ALL_NS & ~bit);
     expect(planFlags(['--clone_newtime', '--', '/bin/true']).plan.cloneFlags).toBe(ALL_NS | 0x80);
     expect(planFlags(['--disable_clone_newuts', '-H', 'x', '--', '/bin/true']).plan.hostname).toBeNull();
+    // Without a PID namespace a fresh /proc cannot be mounted from a user namespace.
+    expect(planFlags(['--disable_clone_newpid', '--disable_proc', '--', '/bin/true']).plan.cloneFlags).toBe(ALL_NS & ~CLONE_NEWPID);
+    const proc = thrown(() => planFlags(['--disable_clone_newpid', '--', '/bin/true']));
+    expect(proc.message).toBe('flag --disable_clone_newpid: a fresh /proc needs a PID namespace of its own when the jail has a user namespace');
+    expect(proc.hint).toContain('--disable_proc');
   });
 
   it('a missing mandatory bind source, or a file where is_dir asks for a directory, is refused', () => {
     const e = thrown(() => planFlags(['-R', '/nonexistent', '--', '/bin/true']));
-    expect(e.message).toBe("mount #0 /nonexistent -> /nonexistent (bind, ro): the source '/nonexistent' does not exist on the host");
+    expect(e.message).toBe("flag --bindmount_ro: mount #1 /nonexistent -> /nonexistent (bind, ro): the source '/nonexistent' does not exist on the host");
     const cfg = parseConfigText('mount { src: "/etc/ld.so.cache" dst: "/x" is_bind: true is_dir: true }', 'x.cfg');
     const f = thrown(() => planConfig(cfg, ['/bin/true']));
     expect(f.message).toContain("is not a directory, but is_dir is set");
@@ -331,7 +336,7 @@ describe('namespaces and mounts', () => {
 
   it('prefix_src_env naming an unset variable is an error', () => {
     const cfg = parseConfigText('mount { prefix_src_env: "NOPE" src: "/x" dst: "/x" is_bind: true }', 'x.cfg');
-    expect(thrown(() => planConfig(cfg, ['/bin/true'])).message).toBe('mount.0.prefix_src_env: environment variable NOPE is not set');
+    expect(thrown(() => planConfig(cfg, ['/bin/true'])).message).toBe('mount[0].prefix_src_env: environment variable NOPE is not set');
   });
 
   it('".." in a destination cannot climb out of the jail root', () => {
@@ -343,9 +348,9 @@ describe('namespaces and mounts', () => {
   });
 
   it('a hostname longer than 64 bytes and a relative cwd are refused', () => {
-    expect(thrown(() => planFlags(['-H', 'h'.repeat(65), '--', '/bin/true'])).message).toBe(`hostname: '${'h'.repeat(65)}' is longer than 64 bytes`);
+    expect(thrown(() => planFlags(['-H', 'h'.repeat(65), '--', '/bin/true'])).message).toBe(`flag --hostname: '${'h'.repeat(65)}' is longer than 64 bytes`);
     expect(planFlags(['-H', 'h'.repeat(64), '--', '/bin/true']).plan.hostname).toHaveLength(64);
-    expect(thrown(() => planFlags(['-D', 'data', '--', '/bin/true'])).message).toContain("cwd: 'data' is not an absolute path");
+    expect(thrown(() => planFlags(['-D', 'data', '--', '/bin/true'])).message).toContain("flag --cwd: 'data' is not an absolute path");
   });
 
   it('--silent and --stderr_to_null, --pass_fd', () => {

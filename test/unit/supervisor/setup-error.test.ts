@@ -25,7 +25,7 @@ describe('mount failures name the mount entry, the step and the path', () => {
       stage: 'mount',
       errno: 'ENOENT',
       message:
-        'mount #0 /usr -> /usr (bind, ro): mount /run/jail-test/root/usr: ENOENT (no such file or directory)\n' +
+        'mount #1 /usr -> /usr (bind, ro): mount /run/jail-test/root/usr: ENOENT (no such file or directory)\n' +
         '  hint: a path does not exist: check the source on the host and the destination in the jail',
     });
   });
@@ -33,13 +33,13 @@ describe('mount failures name the mount entry, the step and the path', () => {
   it('creating a mount point in a read-only parent (EROFS) explains why', () => {
     const i = opIndexOf(p, (op) => op.op === 'mkdirs' && op.path.endsWith('/data'));
     const e = fail(p, 'mount', E.EROFS, i);
-    expect(e.message).toMatch(/^mount #1 \/srv\/data -> \/data \(bind, rw\): creating the mount point \/run\/jail-test\/root\/data: EROFS/);
+    expect(e.message).toMatch(/^mount #2 \/srv\/data -> \/data \(bind, rw\): creating the mount point \/run\/jail-test\/root\/data: EROFS/);
     expect(e.message).toContain('hint: the mount point does not exist and its parent is read-only in the jail');
   });
 
   it('EPERM on a mount points at user-namespace mount rules; EACCES at directory permissions; ENOTDIR at is_dir', () => {
     const tmpfs = opIndexOf(p, (op) => op.op === 'mount' && op.fstype === 'tmpfs' && op.target.endsWith('/tmp'));
-    expect(fail(p, 'mount', E.EPERM, tmpfs).message).toMatch(/^mount #2 tmpfs -> \/tmp \(tmpfs, rw\): mount \/run\/jail-test\/root\/tmp: EPERM .*\n  hint: the kernel refused this mount in a user namespace/);
+    expect(fail(p, 'mount', E.EPERM, tmpfs).message).toMatch(/^mount #3 tmpfs -> \/tmp \(tmpfs, rw\): mount \/run\/jail-test\/root\/tmp: EPERM .*\n  hint: the kernel refused this mount in a user namespace/);
     const bind = opIndexOf(p, (op) => op.op === 'mount' && op.source === '/srv/data');
     expect(fail(p, 'mount', E.EACCES, bind).message).toContain("hint: the jail's user cannot reach the source");
     expect(fail(p, 'mount', E.ENOTDIR, bind).message).toContain('hint: a file is mounted where a directory is needed');
@@ -47,7 +47,7 @@ describe('mount failures name the mount entry, the step and the path', () => {
 
   it('a symlink, and steps of no entry (root tmpfs, pivot_root) are described by what they do', () => {
     const link = opIndexOf(p, (op) => op.op === 'symlink');
-    expect(fail(p, 'mount', E.EROFS, link).message).toMatch(/^mount #3 \/usr\/bin\/python3 -> \/bin\/py \(symlink, ro\): creating the symlink \/run\/jail-test\/root\/bin\/py: EROFS/);
+    expect(fail(p, 'mount', E.EROFS, link).message).toMatch(/^mount #4 \/usr\/bin\/python3 -> \/bin\/py \(symlink, ro\): creating the symlink \/run\/jail-test\/root\/bin\/py: EROFS/);
     expect(fail(p, 'mount', E.EPERM, 1).message).toMatch(/^mount \/run\/jail-test\/root: EPERM/);
     const pivot = opIndexOf(p, (op) => op.op === 'pivot');
     expect(fail(p, 'mount', E.EINVAL, pivot).message).toBe('pivot_root into the new root /run/jail-test/root: EINVAL (invalid argument)');
