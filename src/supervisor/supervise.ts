@@ -69,6 +69,8 @@ export async function supervise(addon: NativeAddon, planned: PlannedJail, opts: 
       throw new JailError('not-found', `--execute_fd: cannot open '${planned.execFdPath}': ${(e as Error).message}`);
     }
   }
+  for (const m of planned.mounts) opts.log.debug(m.describe);
+  opts.log.debug(`namespaces: 0x${plan.cloneFlags.toString(16)}, uid ${plan.uid}, gid ${plan.gid}, hostname ${plan.hostname ?? '(host)'}, time limit ${opts.timeLimit} s`);
   let cgroup: CgroupSession | null = null;
   // Opened before launch so the kernel's record of a seccomp kill cannot be missed.
   const violations = plan.seccomp ? openViolationReader(addon) : null;
@@ -129,7 +131,7 @@ export async function supervise(addon: NativeAddon, planned: PlannedJail, opts: 
   };
   // Watched before anything else can go wrong, so the jail is always reaped.
   const exit = new Promise<ExitInfo>((resolve) => addon.watchExit(pidfd, pid, resolve));
-  opts.log.debug(`pid=${pid} started: ${plan.exec.path}`);
+  opts.log.info(`pid=${pid} executing '${plan.exec.path}' (argv: ${JSON.stringify(plan.exec.argv)})`);
   let startError: unknown;
   try {
     opts.onStart?.(handle);
