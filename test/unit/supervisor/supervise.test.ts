@@ -408,13 +408,19 @@ describe('log lines', () => {
     }
   });
 
-  it('a run logs its start at debug and its end at info', async () => {
+  it('a run logs its mounts at debug, its start and end at info', async () => {
     const sink = logSink('debug');
     await supervise(new FakeAddon().script({ exit: { code: 7 } }), planned(CHROOT), { timeLimit: 0, stdio: recordingStdio(), log: sink.log });
-    expect(sink.text()).toEqual([`debug: pid=${FAKE_PID_BASE} started: /bin/true`, `info: pid=${FAKE_PID_BASE} exited with status: 7`]);
-    for (const e of sink.events) expect(formatLogLine(e)).toMatch(/^\[[DI]\]\[\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+0000\] pid=\d+ (started|exited)/);
+    expect(sink.text()).toEqual([
+      'debug: mount #1 / -> / (bind, ro)',
+      'debug: mount #2 proc -> /proc (proc, ro)',
+      expect.stringMatching(/^debug: namespaces: 0x[0-9a-f]+, uid \d+, gid \d+, hostname NSJAIL, time limit 0 s$/),
+      `info: pid=${FAKE_PID_BASE} executing '/bin/true' (argv: ["/bin/true"])`,
+      `info: pid=${FAKE_PID_BASE} exited with status: 7`,
+    ]);
+    for (const e of sink.events) expect(formatLogLine(e)).toMatch(/^\[[DI]\]\[\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+0000\] \S/);
     const quiet = logSink('info');
     await supervise(new FakeAddon(), planned(CHROOT), { timeLimit: 0, stdio: recordingStdio(), log: quiet.log });
-    expect(quiet.events.map((e) => e.level)).toEqual(['info']);
+    expect(quiet.events.map((e) => e.level)).toEqual(['info', 'info']);
   });
 });
