@@ -29,7 +29,8 @@
 #   --verbose           JAIL_VM_VERBOSE=1     show the boot console and qemu's messages
 # Environment only:
 #   JAIL_VM_ENV         names of extra variables to pass into the guest (PATH, HOME, LANG,
-#                       LC_ALL, TZ, CI and NODE_OPTIONS always are; JAIL_VM=1 is set)
+#                       LC_ALL, TZ, CI, NODE_OPTIONS, NO_COLOR and FORCE_COLOR always are;
+#                       JAIL_VM=1 is set)
 #   JAIL_VM_APPEND      extra kernel command-line arguments
 #   JAIL_VM_KERNEL      boot this kernel image instead of the cached Debian one
 #   JAIL_VM_KERNEL_PKG  Debian kernel package to use (default: what linux-image-amd64 depends on)
@@ -145,7 +146,7 @@ token=$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')
 # The command as a bash script, run in the guest by the host's own bash (visible through 9p).
 {
   echo '# written by test/vm/run-in-vm.sh'
-  for var in PATH HOME LANG LC_ALL TZ CI NODE_OPTIONS ${JAIL_VM_ENV:-}; do
+  for var in PATH HOME LANG LC_ALL TZ CI NODE_OPTIONS NO_COLOR FORCE_COLOR ${JAIL_VM_ENV:-}; do
     [[ $var =~ ^[A-Za-z_][A-Za-z0-9_]*$ ]] || die "JAIL_VM_ENV: '$var' is not a variable name"
     [[ -v $var ]] && printf 'export %s=%q\n' "$var" "${!var}"
   done
