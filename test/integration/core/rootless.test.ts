@@ -35,7 +35,7 @@ const DAEMON = 'probe-daemon';
 
 function rootlessReason(): string | null {
   if (!isRoot) return 'needs root (to create the test user)';
-  for (const tool of ['useradd', 'userdel', 'setpriv']) if (!hasTool(tool)) return `${tool} is not installed`;
+  for (const tool of ['useradd', 'usermod', 'userdel', 'setpriv']) if (!hasTool(tool)) return `${tool} is not installed`;
   return null;
 }
 
@@ -106,6 +106,11 @@ describeIf('rootless: jail run by an unprivileged user', rootlessReason(), () =>
     execFileSync('useradd', ['-M', '-U', '-s', '/usr/sbin/nologin', USER], { timeout: 30_000 });
     const uid = Number(execFileSync('id', ['-u', USER], { encoding: 'utf8' }).trim());
     const gid = Number(execFileSync('id', ['-g', USER], { encoding: 'utf8' }).trim());
+    if (subRange('/etc/subuid', USER) === null || subRange('/etc/subgid', USER) === null) {
+      // useradd adds subordinate ranges only when login.defs asks for them; give the user one.
+      const range = '1500000000-1500065535';
+      execFileSync('usermod', ['--add-subuids', range, '--add-subgids', range, USER], { timeout: 30_000 });
+    }
     user = { uid, gid, subuid: subRange('/etc/subuid', USER), subgid: subRange('/etc/subgid', USER) };
     tmp = tempDir('jail-it-rootless-');
 
