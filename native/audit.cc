@@ -84,14 +84,17 @@ Napi::Value AuditRead(const Napi::CallbackInfo& info) {
   bool netlink = info[1].As<Napi::String>().Utf8Value() == "netlink";
   Napi::Array out = Napi::Array::New(env);
   uint32_t count = 0;
-  char buf[8192];
+  alignas(struct nlmsghdr) char buf[8192];
   for (int i = 0; i < kMaxRecords; i++) {
     ssize_t n = read(fd, buf, sizeof(buf) - 1);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0 && errno == EPIPE) continue;  // kmsg: records were overwritten; go on
     if (n <= 0) break;
     if (netlink) {
-      for (struct nlmsghdr* h = reinterpret_cast<struct nlmsghdr*>(buf); NLMSG_OK(h, (unsigned)n); h = NLMSG_NEXT(h, n)) {
+      // NLMSG_OK/NLMSG_NEXT work on a signed length: NLMSG_NEXT subtracts the aligned length of
+      // each message, which may take it below zero after the last one.
+      int len = (int)n;
+      for (struct nlmsghdr* h = reinterpret_cast<struct nlmsghdr*>(buf); NLMSG_OK(h, len); h = NLMSG_NEXT(h, len)) {
         if (h->nlmsg_type != AUDIT_SECCOMP) continue;
         out.Set(count++, Napi::String::New(env, static_cast<const char*>(NLMSG_DATA(h)), NLMSG_PAYLOAD(h, 0)));
       }

@@ -1,15 +1,23 @@
-/** errno numbers -> names and sentences, from Node's own table (libuv's). */
+/**
+ * errno numbers -> names and sentences. Names come from Node's os.constants.errno (every Linux
+ * errno); sentences from libuv's table, which lacks some (ENOEXEC, ...), so those show the name.
+ */
+import * as os from 'node:os';
 import * as util from 'node:util';
 
-let table: Map<number, [string, string]> | undefined;
+let names: Map<number, string> | undefined;
+let texts: Map<number, [string, string]> | undefined;
 
 export function errnoName(errno: number): string {
-  table ??= util.getSystemErrorMap();
-  return table.get(-errno)?.[0] ?? `errno ${errno}`;
+  if (!names) {
+    names = new Map();
+    for (const [name, n] of Object.entries(os.constants.errno)) if (!names.has(n)) names.set(n, name);
+  }
+  return names.get(errno) ?? `errno ${errno}`;
 }
 
 export function errnoText(errno: number): string {
-  table ??= util.getSystemErrorMap();
-  const row = table.get(-errno);
-  return row ? `${row[0]} (${row[1]})` : `errno ${errno}`;
+  texts ??= util.getSystemErrorMap();
+  const sentence = texts.get(-errno)?.[1];
+  return sentence ? `${errnoName(errno)} (${sentence})` : errnoName(errno);
 }
