@@ -6,8 +6,10 @@
  *
  * A cgroup is only touched when its name says for certain that its supervisor is gone: same pid
  * namespace as ours, and no process with that pid and start time. Cgroups of live supervisors
- * (other processes, or this one) and anything not named by jail are left alone.
+ * (other processes, or this one), a dead supervisor's leaf this process now runs in, and
+ * anything not named by jail are left alone.
  */
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { NativeAddon } from '../native/types';
 import { processStartTime } from '../sandbox/cgroup-host';
@@ -25,6 +27,18 @@ function isGone(owner: CgroupOwner): boolean {
   return processStartTime(owner.pid) !== owner.start;
 }
 
+/**
+ * A process started in a dead supervisor's leaf (it inherited it) lives there now: killing that
+ * cgroup would kill this very process.
+ */
+function holdsThisProcess(dir: string): boolean {
+  try {
+    return fs.readFileSync(path.join(dir, 'cgroup.procs'), 'utf8').split('\n').includes(String(process.pid));
+  } catch {
+    return false;
+  }
+}
+
 /** Stale cgroup names under the plan's parents -> their directories (one per v1 hierarchy). */
 export function findStale(plan: CgroupPlan, self: CgroupOwner): Map<string, string[]> {
   const stale = new Map<string, string[]>();
@@ -32,7 +46,7 @@ export function findStale(plan: CgroupPlan, self: CgroupOwner): Map<string, stri
     for (const dir of subCgroups(parent)) {
       const name = path.basename(dir);
       const parsed = parseCgroupName(name);
-      if (!parsed || sameOwner(parsed.owner, self) || parsed.owner.pidns !== self.pidns || !isGone(parsed.owner)) continue;
+      if (!parsed || sameOwner(parsed.owner, self) || parsed.owner.pidns !== self.pidns || !isGone(parsed.owner) || holdsThisProcess(dir)) continue;
       if (!stale.has(name) && stale.size >= MAX_STALE) continue;
       stale.set(name, [...(stale.get(name) ?? []), dir]);
     }

@@ -249,6 +249,16 @@ describe('cleaning up after dead supervisors', () => {
     expect(lines.filter((l) => l.includes('left by jail supervisor pid 4194305 (no longer running); killed 1 process left in it'))).toHaveLength(1);
   });
 
+  it('leaves alone the leaf of a dead supervisor that this process runs in (it inherited it)', async () => {
+    cgfs = new FakeCgroupFs(2);
+    cgfs.cgroup('.', [1]);
+    cgfs.cgroup(`JAIL/supervisor.4194305.77.${OWNER.pidns}`, [process.pid]);
+    const session = openCgroupSession(cgfs.addon(), planIn(cgfs, ''), logger().log);
+    await session.finish();
+    expect(cgfs.procs(cgfs.at(`JAIL/supervisor.4194305.77.${OWNER.pidns}`))).toEqual([process.pid]);
+    expect(cgfs.ops.some((o) => o.path?.endsWith('cgroup.kill') && o.path.includes('supervisor'))).toBe(false);
+  });
+
   it('removes the leaf of a dead supervisor on cgroup v2', async () => {
     cgfs = new FakeCgroupFs(2);
     cgfs.cgroup('.', [1]);
