@@ -102,12 +102,11 @@ export function planCgroupV2(loaded: LoadedConfig, facts: CgroupFacts, limits: C
   const group = path.join(base, V2_GROUP);
   // The existing cgroup everything else is created below: normally the base itself.
   const top = nearestExisting(facts, base);
-  const firstField = needed.values().next().value;
-  if (!facts.writable(nearestExisting(facts, group))) {
-    if (firstField === undefined) return null;
-    throw new JailError('cgroup', `cannot create cgroups in ${nearestExisting(facts, group)}: permission denied or read-only (jail runs as uid ${euid})`, {
-      hint: DELEGATE_HINT,
-    });
+  const createIn = nearestExisting(facts, group);
+  if (!facts.writable(createIn)) {
+    const field = needed.values().next().value;
+    if (field === undefined) return null;
+    throw fieldError(loaded, field, `cannot create cgroups in ${createIn}: permission denied or read-only (jail runs as uid ${euid})`, DELEGATE_HINT);
   }
 
   const available = words(facts.read(path.join(top, 'cgroup.controllers')));

@@ -10,6 +10,7 @@
  * timeout, abort or a signal to jail; finish() once the jail's init is reaped.
  */
 import * as path from 'node:path';
+import { formatSize } from '../config/size';
 import { JailError } from '../errors';
 import type { NativeAddon } from '../native/types';
 import { internalProcessesMessage, OWN_CGROUP_HINT } from '../sandbox/cgroup-hints';
@@ -80,6 +81,7 @@ export function openCgroupSession(addon: NativeAddon, plan: CgroupPlan, log: Log
     }
     applySetup(addon, plan, self, log);
     if (plan.cloneInto !== null) cloneFd = addon.openPath(plan.cloneInto, true);
+    log.debug(`cgroup v${plan.version}: ${plan.dirs.join(', ')}`);
   } catch (e) {
     for (const dir of made) removeCgroupTree(addon, dir);
     throw e;
@@ -106,6 +108,8 @@ export function openCgroupSession(addon: NativeAddon, plan: CgroupPlan, log: Log
       await removeAll(addon, plan.dirs, log);
       await sweep;
       logLimitsHit(log, plan, reading);
+      const { memoryPeakBytes: peak, cpuTimeMs: cpu } = reading.stats;
+      log.debug(`cgroup accounting: memory peak ${peak === undefined ? 'unknown' : formatSize(peak)}, CPU time ${cpu ?? 'unknown'} ms`);
       return reading.stats;
     },
     destroy() {

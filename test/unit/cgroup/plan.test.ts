@@ -243,8 +243,9 @@ describe('cgroup v2', () => {
     const facts = () => unifiedV2({ selfV2: USER_SCOPE, writable: () => false });
     expect(plan(cfg(''), facts(), 1000)).toBeNull();
     const e = thrown(() => plan(cfg('cgroup_mem_max: 1048576'), facts(), 1000));
-    expect(e.code).toBe('cgroup');
-    expect(e.message).toBe(`cannot create cgroups in /sys/fs/cgroup${USER_SCOPE}: permission denied or read-only (jail runs as uid 1000)`);
+    expect(e.code).toBe('config');
+    expect(e.message).toBe(`cgroup_mem_max: cannot create cgroups in /sys/fs/cgroup${USER_SCOPE}: permission denied or read-only (jail runs as uid 1000)`);
+    expect(e.span).toMatchObject({ line: 1 });
     expect(e.hint).toBe('run as root, or delegate a cgroup to your user and run jail in it: systemd-run --user -p Delegate=yes --scope jail ...');
   });
 
