@@ -10,6 +10,7 @@ import * as path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { describeAsRoot } from '../../helpers/env';
 import { planJail } from '../../../src/index';
+import { parseProcLimits } from '../../../src/sandbox/host';
 import { parseFlags, parseProbe, probePath, SCRATCH, runFlags, runProbe, runProbeMinimal, tempDir, type Probe } from './helpers';
 
 const CHROOT = ['--chroot', '/'];
@@ -21,27 +22,9 @@ interface Limit {
 
 /** This process's rlimits by the probe's names, in the probe's units (bytes, seconds, counts; 'inf'). */
 function ownLimits(): Record<string, Limit> {
-  const rows: Record<string, string> = {
-    'Max cpu time': 'cpu',
-    'Max file size': 'fsize',
-    'Max stack size': 'stack',
-    'Max core file size': 'core',
-    'Max processes': 'nproc',
-    'Max open files': 'nofile',
-    'Max locked memory': 'memlock',
-    'Max address space': 'as',
-    'Max msgqueue size': 'msgqueue',
-    'Max realtime priority': 'rtprio',
-  };
+  const inf = (v: string) => (v === 'infinity' ? 'inf' : v);
   const out: Record<string, Limit> = {};
-  for (const line of fs.readFileSync('/proc/self/limits', 'utf8').split('\n')) {
-    for (const [label, name] of Object.entries(rows)) {
-      if (!line.startsWith(label + ' ')) continue;
-      const [soft, hard] = line.slice(label.length).trim().split(/\s+/);
-      const norm = (v: string) => (v === 'unlimited' ? 'inf' : v);
-      out[name] = { soft: norm(soft), hard: norm(hard) };
-    }
-  }
+  for (const [name, l] of parseProcLimits(fs.readFileSync('/proc/self/limits', 'utf8'))) out[name] = { soft: inf(l.soft), hard: inf(l.hard) };
   return out;
 }
 

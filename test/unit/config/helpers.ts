@@ -1,7 +1,8 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { formatError, JailError } from '../../../src/errors';
+import { formatError } from '../../../src/errors';
+import { thrown } from '../../helpers/thrown';
 
 /** A scratch directory with a small passwd and group file, so name lookups are deterministic. */
 export const dir = mkdtempSync(join(tmpdir(), 'jail-config-test-'));
@@ -17,16 +18,7 @@ export const idFiles = {
   group: file('group', 'root:x:0:\nnogroup:x:65534:\nstaff:x:50:alice\n'),
 };
 
-/** The JailError `fn` throws (fails the test if it returns or throws something else). */
-export function thrown(fn: () => unknown): JailError {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof JailError) return e;
-    throw e;
-  }
-  throw new Error('expected a JailError, but nothing was thrown');
-}
+export { thrown };
 
 /** The error text as the CLI prints it. */
 export const printed = (fn: () => unknown): string => formatError(thrown(fn));

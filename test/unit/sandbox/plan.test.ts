@@ -8,7 +8,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { JailError } from '../../../src/errors';
 import { configFromObject, parseConfigJson, parseConfigText } from '../../../src/config/load';
 import type { LoadedConfig } from '../../../src/config/types';
 import { compilePolicy } from '../../../src/policy';
@@ -27,6 +26,7 @@ import {
 } from '../../../src/sandbox/kernel';
 import type { Filter } from '../../../src/policy/types';
 import { fromFlags, ID_FILES } from '../../helpers/config';
+import { thrown } from '../../helpers/thrown';
 import { FAKE_ENV, fakeHost, type FakeHostOptions } from '../../helpers/fake-host';
 
 const ROOT = join(__dirname, '..', '..', '..');
@@ -42,16 +42,7 @@ function planConfig(loaded: LoadedConfig, command: string[], host: FakeHostOptio
   return buildPlan(loaded, { command, env, filter: null, host: fakeHost(host) });
 }
 
-/** The JailError `fn` throws. */
-function thrown(fn: () => unknown): JailError {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof JailError) return e;
-    throw e;
-  }
-  throw new Error('expected a JailError, but nothing was thrown');
-}
+
 
 const ALL_NS = CLONE_NEWNS | CLONE_NEWCGROUP | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNET;
 
