@@ -30,13 +30,20 @@ describeAsRoot('seccomp violations reported through run()', () => {
     expect(r.stdout).toBe('42\n');
   });
 
-  it('-P python-allowlist.policy runs a static binary and kills a socket() call (159)', async () => {
+  it('-P python-allowlist.policy runs a static binary, refuses socket() with EACCES and kills what it does not list (159)', async () => {
     const ok = await runFlags([...CHROOT, '-P', POLICY('python-allowlist.policy')], [probePath(), 'none', 'print:hello']);
     expect(ok.exitCode).toBe(0);
     expect(parseProbe(ok.stdout).probe).toBe(1);
-    const killed = await runFlags([...CHROOT, '-E', 'HOME=/', '-P', POLICY('python-allowlist.policy')], ['/usr/bin/python3', '-c', 'import _socket; _socket.socket()']);
+    const refused = await runFlags([...CHROOT, '-E', 'HOME=/', '-P', POLICY('python-allowlist.policy')], [
+      '/usr/bin/python3',
+      '-c',
+      'import _socket\ntry:\n  _socket.socket()\nexcept PermissionError as e:\n  print("refused", e.errno)',
+    ]);
+    expect(refused.exitCode).toBe(0);
+    expect(refused.stdout).toBe('refused 13\n');
+    const killed = await runFlags([...CHROOT, '-E', 'HOME=/', '-P', POLICY('python-allowlist.policy')], ['/usr/bin/python3', '-c', 'import os; os.fork()']);
     expect(killed.outcome).toBe('seccomp-violation');
     expect(killed.exitCode).toBe(159);
-    expect(killed.seccomp?.syscall).toBe('socket');
+    expect(killed.seccomp?.syscall).toBe('clone');
   });
 });
