@@ -5,7 +5,7 @@
  * that version's files while the jail runs.
  */
 import { spawnSync } from 'node:child_process';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, expect, it } from 'vitest';
 import { describeAsRoot } from '../../helpers/env';
 import { killNamed, killSpawned, probePath, runFlags, runProbe, sleep, survivorsNamed } from '../core/helpers';
 import { cgroupsOfSupervisor, cgroupVersion, controllerDir, processesInCgroupsOf, readCgroupFile } from './helpers';

@@ -149,22 +149,15 @@ export class FakeCgroupFs {
     return op.errno;
   }
 
-  /** The addon's cgroup functions over this filesystem (others throw: the session must not need them). */
+  /** The addon's cgroup functions over this filesystem; touching any other member throws (the session must not need it). */
   addon(): NativeAddon {
-    const unused = (name: string) => () => {
-      throw new Error(`fake cgroupfs: ${name} is not expected here`);
+    const unused = (name: string) => {
+      throw new Error(`fake cgroupfs: addon.${name} is not expected here`);
     };
     const outside = (p: string) => {
       throw new Error(`fake cgroupfs: ${p} is outside ${this.root}`);
     };
-    return {
-      abiVersion: 1,
-      planVersion: 1,
-      launch: unused('launch'),
-      watchExit: unused('watchExit'),
-      kill: unused('kill'),
-      pipe: unused('pipe'),
-      fsType: unused('fsType'),
+    const fns: Partial<NativeAddon> = {
       openPath: (p, directory) => {
         if (!this.inside(p)) outside(p);
         if (!directory || !fs.existsSync(p)) throw Object.assign(new Error(`open ${p}`), { errno: ENOENT });
@@ -235,6 +228,7 @@ export class FakeCgroupFs {
         this.takeOut(pid);
         return this.record({ fn: 'killPid', pid, content: String(signal), errno: 0 });
       },
-    } as NativeAddon;
+    };
+    return new Proxy(fns, { get: (t, k) => (typeof k === 'string' ? (t[k as keyof NativeAddon] ?? unused(k)) : undefined) }) as NativeAddon;
   }
 }

@@ -119,10 +119,13 @@ export function unifiedV2(extra: Partial<FakeCgroupOptions> = {}): CgroupFacts &
 
 export const USER_SCOPE = '/user.slice/user-1000.slice/user@1000.service/app.slice/run-1.scope';
 
-/** HostFacts around fake cgroup facts (the planner reads only euid and cgroups()). */
+/** HostFacts around fake cgroup facts: the planner reads only euid and cgroups(); anything else throws. */
 export function hostWith(cgroups: CgroupFacts, euid = 0): HostFacts {
-  const unused = () => {
-    throw new Error('the cgroup planner should not need this');
-  };
-  return { euid, egid: euid, rlimit: unused, stat: unused, isExecutable: unused, scratchDir: unused, cgroups: () => cgroups };
+  const facts: Partial<HostFacts> = { euid, egid: euid, cgroups: () => cgroups };
+  return new Proxy(facts, {
+    get(t, k) {
+      if (typeof k !== 'string' || k in t) return t[k as keyof HostFacts];
+      throw new Error(`the cgroup planner should not need host.${k}`);
+    },
+  }) as HostFacts;
 }
