@@ -21,6 +21,7 @@ import { killCgroup, killUntilEmpty } from './cgroup-kill';
 import { moveSelfOut } from './cgroup-move';
 import { logLimitsHit, readCgroupStats } from './cgroup-stats';
 import { sweepStaleCgroups } from './cgroup-sweep';
+import { errnoText } from './errno';
 import type { Logger } from './log';
 import type { CgroupStats } from './report';
 
@@ -64,7 +65,7 @@ function removeAll(addon: NativeAddon, dirs: string[], log: Logger): Promise<voi
   return Promise.all(
     dirs.map(async (dir) => {
       const err = await removeCgroupTreeWithin(addon, dir, FINISH_TIMEOUT_MS);
-      if (err !== 0) log.warn(`cannot remove cgroup ${dir} (errno ${err}); it stays until this process ends and a later run removes it`);
+      if (err !== 0) log.warn(`cannot remove cgroup ${dir}: ${errnoText(err)}; it stays until this process ends and a later run removes it`);
     }),
   ).then(() => undefined);
 }
