@@ -177,8 +177,8 @@ export async function supervise(addon: NativeAddon, planned: PlannedJail, opts: 
   } else if (timedOut && info.signal === SIGKILL) {
     report = { outcome: 'timeout', exitCode: EXIT_TIMEOUT, signal: 'SIGKILL', ...base };
   } else if (info.signal === SIGKILL && stats?.oomKilled) {
+    // The cgroup session has already said so in words (which limit, how many processes).
     report = { outcome: 'oom', exitCode: EXIT_OOM, signal: 'SIGKILL', ...base };
-    opts.log.warn(`pid=${pid} killed: the memory limit was reached`);
   } else if (info.signal === SIGSYS) {
     const seccomp = (await violations?.identify(pid)) ?? { syscall: null, nr: null, arch: null };
     report = { outcome: 'seccomp-violation', exitCode: EXIT_SECCOMP, signal: 'SIGSYS', ...base, seccomp };
