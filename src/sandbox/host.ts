@@ -83,8 +83,14 @@ function chooseScratchDir(euid: number, env: NodeJS.ProcessEnv): string {
     euid === 0
       ? ['/run/jail']
       : [env.XDG_RUNTIME_DIR ? path.join(env.XDG_RUNTIME_DIR, 'jail') : '', `/tmp/jail-${euid}`].filter(Boolean);
+  const ready = (dir: string) =>
+    [dir, path.join(dir, 'root'), path.join(dir, 'stage')].every((d) => {
+      const st = fs.lstatSync(d, { throwIfNoEntry: false });
+      return st !== undefined && st.isDirectory() && st.uid === euid && (st.mode & 0o7777) === 0o711;
+    });
   for (const dir of candidates) {
     try {
+      if (ready(dir)) return dir;
       fs.mkdirSync(dir, { recursive: true, mode: 0o711 });
       const st = fs.lstatSync(dir);
       if (!st.isDirectory() || st.uid !== euid) continue;

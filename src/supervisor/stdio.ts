@@ -2,7 +2,7 @@
  * The jail's standard streams: inherit the caller's, /dev/null, a pipe handed to the caller as a
  * Node stream, a capture buffer with a byte cap, or a fixed input.
  */
-import * as net from 'node:net';
+import type * as net from 'node:net';
 import type { Readable, Writable } from 'node:stream';
 import { JailError } from '../errors';
 import type { NativeAddon } from '../native/types';
@@ -32,7 +32,9 @@ export interface JailStdio {
 
 function socketFor(fd: number, readable: boolean): net.Socket {
   // net.Socket on a pipe fd uses the event loop (epoll), not a thread-pool thread per read.
-  return new net.Socket({ fd, readable, writable: !readable, allowHalfOpen: true });
+  // Loaded on first use: the CLI's jails inherit its stdio and never need it.
+  const { Socket } = require('node:net') as typeof net;
+  return new Socket({ fd, readable, writable: !readable, allowHalfOpen: true });
 }
 
 function capture(sock: net.Socket, cap: number): Promise<Captured> {
