@@ -69,7 +69,7 @@ int ChildSetHostname(const ChildSpec& spec) {
   return SysErr(Sys(SYS_sethostname, spec.hostname, len));
 }
 
-// The new network namespace starts with `lo` down; nsjail brings it up so loopback works.
+// A fresh network namespace starts with `lo` down; nsjail brings it up so loopback works.
 int ChildLoopbackUp() {
   long fd = Sys(SYS_socket, AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return SysErr(fd);

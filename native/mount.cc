@@ -88,7 +88,7 @@ int SetAttr(const MountOpSpec& op) {
   return SysErr(Sys(SYS_mount_setattr, AT_FDCWD, op.target, flags, &attr, sizeof(attr)));
 }
 
-// pivot_root(".", ".") stacks the old root on top of the new one; detaching "." then removes
+// pivot_root(".", ".") stacks the old root on top of the jail's root; detaching "." then removes
 // the old root from this namespace without needing a put_old directory.
 int Pivot(const MountOpSpec& op) {
   int err;

@@ -10,16 +10,8 @@ import * as path from 'node:path';
 import { JailError } from '../errors';
 import type { NativeAddon } from '../native/types';
 import { DELEGATE_HINT, V1_ROOT_HINT } from '../sandbox/cgroup-hints';
-import { errnoName, errnoText } from './errno';
+import { EACCES, EEXIST, EINVAL, ENOENT, ENOSPC, EPERM, EROFS, errnoName, errnoText } from './errno';
 
-export const EEXIST = 17;
-export const ENOENT = 2;
-export const EBUSY = 16;
-const EACCES = 13;
-const EPERM = 1;
-const EROFS = 30;
-const EINVAL = 22;
-const ENOSPC = 28;
 
 /** Deeper than any cgroup tree jail makes or meets; bounds the recursions below. */
 const MAX_DEPTH = 32;

@@ -10,7 +10,8 @@
  */
 import * as path from 'node:path';
 import type { NativeAddon } from '../native/types';
-import { cgroupPids, ENOENT, sleep } from './cgroup-fs';
+import { cgroupPids, sleep } from './cgroup-fs';
+import { ENOENT } from './errno';
 
 const SIGKILL = 9;
 /** How long to wait for a v1 freezer to report FROZEN before killing anyway. */

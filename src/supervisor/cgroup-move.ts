@@ -15,7 +15,8 @@
 import * as path from 'node:path';
 import type { NativeAddon } from '../native/types';
 import { supervisorLeafName, type CgroupOwner } from '../sandbox/cgroup-name';
-import { cgroupFileError, cgroupPids, EEXIST } from './cgroup-fs';
+import { cgroupFileError, cgroupPids } from './cgroup-fs';
+import { EEXIST } from './errno';
 import type { Logger } from './log';
 
 /**

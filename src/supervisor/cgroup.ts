@@ -16,12 +16,12 @@ import type { NativeAddon } from '../native/types';
 import { internalProcessesMessage, OWN_CGROUP_HINT } from '../sandbox/cgroup-hints';
 import { parseCgroupName, type CgroupOwner } from '../sandbox/cgroup-name';
 import type { CgroupPlan } from '../sandbox/plan';
-import { cgroupFileError, cgroupPids, EBUSY, makeJailDir, removeCgroupTree, removeCgroupTreeWithin } from './cgroup-fs';
+import { cgroupFileError, cgroupPids, makeJailDir, removeCgroupTree, removeCgroupTreeWithin } from './cgroup-fs';
 import { killCgroup, killUntilEmpty } from './cgroup-kill';
 import { moveSelfOut } from './cgroup-move';
 import { logLimitsHit, readCgroupStats } from './cgroup-stats';
 import { sweepStaleCgroups } from './cgroup-sweep';
-import { errnoText } from './errno';
+import { EBUSY, errnoText } from './errno';
 import type { Logger } from './log';
 import type { CgroupStats } from './report';
 

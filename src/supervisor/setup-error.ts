@@ -5,17 +5,8 @@
 import type { PlannedJail } from '../sandbox';
 import type { SetupFailure } from '../native/types';
 import { RLIMIT } from '../sandbox/kernel';
-import { errnoName, errnoText } from './errno';
+import { EACCES, EINVAL, ENOENT, ENOEXEC, ENOSPC, ENOTDIR, EPERM, EROFS, errnoName, errnoText } from './errno';
 import type { SetupError } from './report';
-
-const ENOENT = 2;
-const EACCES = 13;
-const EPERM = 1;
-const EROFS = 30;
-const EINVAL = 22;
-const ENOTDIR = 20;
-const ENOEXEC = 8;
-const ENOSPC = 28;
 
 function describeMountOp(planned: PlannedJail, opIndex: number): string {
   const op = planned.plan.mounts[opIndex];

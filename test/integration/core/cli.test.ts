@@ -5,9 +5,9 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
+import { afterEach, beforeAll, expect, it } from 'vitest';
 import { describeAsRoot } from '../../helpers/env';
-import { assertBuilt, cli, killSpawned, parseProbe, probePath, SYSTEM_PATH, tempDir, type CliResult } from './helpers';
+import { assertBuilt, cli, killSpawned, parseProbe, probePath, SYSTEM_PATH, type CliResult, cliFixture } from './helpers';
 
 const LOG_LINE = /^\[[DIWEF]\]\[\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d{4}\] \S/;
 const OUTCOMES = ['exited', 'signaled', 'timeout', 'setup-failed', 'seccomp-violation', 'oom'];
@@ -36,14 +36,7 @@ const lines = (text: string) => text.split('\n').filter((l) => l !== '');
 const logLines = (r: CliResult) => lines(r.stderr).filter((l) => l.startsWith('['));
 
 describeAsRoot('jail CLI: running, exit codes, reports', () => {
-  let tmp: ReturnType<typeof tempDir>;
-  beforeAll(() => {
-    assertBuilt();
-    probePath();
-    tmp = tempDir();
-  });
-  afterEach(() => killSpawned());
-  afterAll(() => tmp?.remove());
+  const tmp = cliFixture({ probe: true });
 
   it('`jail -Mo --chroot / -- /bin/echo ABC` prints ABC and exits 0', async () => {
     const r = await cli(['-Mo', '--chroot', '/', '--', '/bin/echo', 'ABC']);
@@ -96,7 +89,7 @@ describeAsRoot('jail CLI: running, exit codes, reports', () => {
   });
 
   it('--report-file PATH writes the report to that file, for a setup failure too', async () => {
-    const file = path.join(tmp.dir, 'report.json');
+    const file = path.join(tmp().dir, 'report.json');
     const r = await cli(['-Q', '--report-file', file, '--chroot', '/', '--', '/nonexistent/program']);
     expect(r.code).toBe(255);
     const rep = checkReport(fs.readFileSync(file, 'utf8').trim());
@@ -129,13 +122,7 @@ describeAsRoot('jail CLI: running, exit codes, reports', () => {
 });
 
 describeAsRoot('jail CLI: log flags', () => {
-  let tmp: ReturnType<typeof tempDir>;
-  beforeAll(() => {
-    assertBuilt();
-    tmp = tempDir();
-  });
-  afterEach(() => killSpawned());
-  afterAll(() => tmp?.remove());
+  const tmp = cliFixture();
 
   const RUN = ['--chroot', '/', '--', '/bin/true'];
 
@@ -173,7 +160,7 @@ describeAsRoot('jail CLI: log flags', () => {
   });
 
   it('--log FILE appends the log lines to FILE instead of stderr', async () => {
-    const file = path.join(tmp.dir, 'jail.log');
+    const file = path.join(tmp().dir, 'jail.log');
     fs.writeFileSync(file, 'previous line\n');
     const r = await cli(['--log', file, ...RUN]);
     expect(r.code).toBe(0);
@@ -198,13 +185,7 @@ describeAsRoot('jail CLI: log flags', () => {
 });
 
 describeAsRoot('jail CLI: bad input is refused before anything runs', () => {
-  let tmp: ReturnType<typeof tempDir>;
-  beforeAll(() => {
-    assertBuilt();
-    tmp = tempDir();
-  });
-  afterEach(() => killSpawned());
-  afterAll(() => tmp?.remove());
+  const tmp = cliFixture();
 
   it.each([
     [['-t', 'abc'], /time_limit.*abc/],
@@ -215,9 +196,9 @@ describeAsRoot('jail CLI: bad input is refused before anything runs', () => {
     [['--cap', 'CAP_NOPE'], /CAP_NOPE/],
     [['--nice_level', 'high'], /nice_level.*high/],
   ])('%j: exit 255, a short message naming it, nothing launched', async (bad, pattern) => {
-    const marker = path.join(tmp.dir, `launched-${Math.random().toString(36).slice(2)}`);
+    const marker = path.join(tmp().dir, `launched-${Math.random().toString(36).slice(2)}`);
     // If the jail ran, /bin/touch would create the marker through the writable bind.
-    const r = await cli(['--chroot', '/', '-B', `${tmp.dir}:/mnt`, ...bad, '--', '/bin/touch', `/mnt/${path.basename(marker)}`]);
+    const r = await cli(['--chroot', '/', '-B', `${tmp().dir}:/mnt`, ...bad, '--', '/bin/touch', `/mnt/${path.basename(marker)}`]);
     expect(r.code).toBe(255);
     expect(r.stdout).toBe('');
     const msg = lines(r.stderr).filter((l) => !/^\s+hint:/.test(l));

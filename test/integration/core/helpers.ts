@@ -13,6 +13,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Command } from 'commander';
+import { afterAll, afterEach, beforeAll } from 'vitest';
 import { configFromFlags, defineJailFlags } from '../../../src/config';
 import { run, type RunOptions, type RunResult } from '../../../src/index';
 
@@ -337,6 +338,22 @@ export function tempDir(prefix = 'jail-it-'): { dir: string; remove: () => void 
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
   fs.chmodSync(dir, 0o755);
   return { dir, remove: () => fs.rmSync(dir, { recursive: true, force: true }) };
+}
+
+/**
+ * The usual fixture of a describe block: the CLI built (and the probe, when asked), a temporary
+ * directory, and every process a test spawned killed after it. Returns the directory's getter.
+ */
+export function cliFixture(opts: { probe?: boolean } = {}): () => { dir: string; remove: () => void } {
+  let tmp: { dir: string; remove: () => void } | undefined;
+  beforeAll(() => {
+    assertBuilt();
+    if (opts.probe) probePath();
+    tmp = tempDir();
+  });
+  afterEach(() => killSpawned());
+  afterAll(() => tmp?.remove());
+  return () => tmp!;
 }
 
 /** Which tool exists on PATH (for describeIf reasons). */

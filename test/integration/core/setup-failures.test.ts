@@ -5,22 +5,15 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { describeAsRoot } from '../../helpers/env';
 import { run } from '../../../src/index';
-import { assertBuilt, childrenOfThisProcess, cli, killSpawned, probeDir, probePath, runFlags, tempDir } from './helpers';
+import { childrenOfThisProcess, cli, probeDir, runFlags, cliFixture } from './helpers';
 
 const CHROOT = ['--chroot', '/'];
 
 describeAsRoot('setup failures', () => {
-  let tmp: ReturnType<typeof tempDir>;
-  beforeAll(() => {
-    assertBuilt();
-    probePath();
-    tmp = tempDir();
-  });
-  afterEach(() => killSpawned());
-  afterAll(() => tmp?.remove());
+  const tmp = cliFixture({ probe: true });
 
   it('a missing bind source is refused before launch, naming the mount (library: a thrown error, no onStart)', async () => {
     let started = false;
@@ -43,19 +36,19 @@ describeAsRoot('setup failures', () => {
   });
 
   it('a bind onto a missing mount point inside the read-only chroot: stage mount, EROFS, names the mount, hints', async () => {
-    const r = await runFlags([...CHROOT, '-R', `${tmp.dir}:/no-such-dir-jail-it`], ['/bin/true']);
+    const r = await runFlags([...CHROOT, '-R', `${tmp().dir}:/no-such-dir-jail-it`], ['/bin/true']);
     expect(r.outcome).toBe('setup-failed');
     expect(r.exitCode).toBe(255);
     expect(r.error?.stage).toBe('mount');
     expect(r.error?.errno).toBe('EROFS');
-    expect(r.error?.message).toContain(`${tmp.dir} -> /no-such-dir-jail-it`);
+    expect(r.error?.message).toContain(`${tmp().dir} -> /no-such-dir-jail-it`);
     expect(r.error?.message).toMatch(/hint:/);
     // and nothing was created on the host
     expect(fs.existsSync('/no-such-dir-jail-it')).toBe(false);
   });
 
   it('CLI: the same failure exits 255 and the error line names the mount', async () => {
-    const r = await cli(['-q', '--report', 'json', ...CHROOT, '-R', `${tmp.dir}:/no-such-dir-jail-it`, '--', '/bin/true']);
+    const r = await cli(['-q', '--report', 'json', ...CHROOT, '-R', `${tmp().dir}:/no-such-dir-jail-it`, '--', '/bin/true']);
     expect(r.code).toBe(255);
     expect(r.stderr).toMatch(/^\[E\].*no-such-dir-jail-it.*EROFS/m);
     const report = JSON.parse(r.stderr.trim().split('\n').pop()!);
@@ -73,7 +66,7 @@ describeAsRoot('setup failures', () => {
   });
 
   it('exec of a file without execute permission: EACCES', async () => {
-    const file = path.join(tmp.dir, 'not-executable');
+    const file = path.join(tmp().dir, 'not-executable');
     fs.writeFileSync(file, '#!/bin/sh\necho hi\n', { mode: 0o644 });
     fs.chmodSync(file, 0o644);
     const r = await runFlags(CHROOT, [file]);
@@ -83,7 +76,7 @@ describeAsRoot('setup failures', () => {
   });
 
   it('exec of an executable that is no program (no ELF, no #!): ENOEXEC by name', async () => {
-    const file = path.join(tmp.dir, 'garbage');
+    const file = path.join(tmp().dir, 'garbage');
     fs.writeFileSync(file, 'this is not a program\n');
     fs.chmodSync(file, 0o755);
     const r = await runFlags(CHROOT, [file]);

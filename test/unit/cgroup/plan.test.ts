@@ -6,12 +6,12 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseConfigText } from '../../../src/config/load';
 import type { LoadedConfig } from '../../../src/config/types';
-import { JailError } from '../../../src/errors';
 import { chooseCgroupVersion, planCgroup } from '../../../src/sandbox/cgroup';
 import type { CgroupFacts } from '../../../src/sandbox/cgroup-host';
 import type { CgroupPlan } from '../../../src/sandbox/plan';
 import { configOfFlags } from './flags';
 import { fakeCgroups, hostWith, hybridV1, NAME, OWNER, unifiedV2, USER_SCOPE } from './fake-cgroups';
+import { thrown } from '../../helpers/thrown';
 
 const golden = (name: string) => join(__dirname, 'golden', `${name}.json`);
 const json = (p: unknown) => JSON.stringify(p, null, 2) + '\n';
@@ -21,15 +21,6 @@ function plan(loaded: LoadedConfig, facts: CgroupFacts, euid = 0): CgroupPlan | 
   return planCgroup(loaded, hostWith(facts, euid));
 }
 
-function thrown(fn: () => unknown): JailError {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof JailError) return e;
-    throw e;
-  }
-  throw new Error('expected a JailError');
-}
 
 /** The setup writes as "path = content" lines, for compact assertions. */
 const writes = (p: CgroupPlan | null) => (p?.setup ?? []).map((w) => `${w.path} = ${w.content}`);

@@ -6,7 +6,6 @@
 import * as fs from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parseConfigText } from '../../../src/config/load';
-import { JailError } from '../../../src/errors';
 import { planCgroup } from '../../../src/sandbox/cgroup';
 import { processStartTime } from '../../../src/sandbox/cgroup-host';
 import type { CgroupPlan } from '../../../src/sandbox/plan';
@@ -14,6 +13,7 @@ import { openCgroupSession } from '../../../src/supervisor/cgroup';
 import { makeLogger } from '../../../src/supervisor/log';
 import { FakeCgroupFs } from './fake-cgroupfs';
 import { hostWith, hybridV1, NAME, OWNER, unifiedV2 } from './fake-cgroups';
+import { thrown } from '../../helpers/thrown';
 
 /** Made-up pids of "jailed processes": above any pid_max, so nothing real is ever meant. */
 const P1 = 5_000_001;
@@ -36,15 +36,6 @@ function logger() {
   return { lines, log: makeLogger((e) => lines.push(`${e.level} ${e.message}`), 'debug') };
 }
 
-function thrown(fn: () => unknown): JailError {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof JailError) return e;
-    throw e;
-  }
-  throw new Error('expected a JailError');
-}
 
 describe('cgroup v1 session', () => {
   const LIMITS = 'cgroup_mem_max: 268435456\ncgroup_pids_max: 64\ncgroup_cpu_ms_per_sec: 100';
