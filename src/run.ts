@@ -93,7 +93,9 @@ export function compileConfigPolicy(loaded: LoadedConfig, cwd: string): Filter |
   return null;
 }
 
-export interface PlanJailOptions extends Pick<RunOptions, 'command' | 'config' | 'env' | 'cwd'> {
+export interface PlanJailOptions extends Pick<RunOptions, 'config' | 'env' | 'cwd'> {
+  /** argv as after `--`; null checks everything but the command (see PlanOptions.command). */
+  command?: string[] | null;
   /** Modes the caller can run (default ONCE; the CLI also runs EXECVE). */
   modes?: Mode[];
 }
@@ -111,7 +113,7 @@ export function planJail(options: PlanJailOptions): PlannedJail {
     });
   }
   const filter = compileConfigPolicy(loaded, cwd);
-  return buildPlan(loaded, { command: options.command ?? [], env: options.env ?? process.env, cwd, filter });
+  return buildPlan(loaded, { command: options.command === undefined ? [] : options.command, env: options.env ?? process.env, cwd, filter });
 }
 
 export async function run(options: RunOptions = {}): Promise<RunResult> {

@@ -7,9 +7,8 @@ import { Command, Option } from 'commander';
 import { JailError } from '../errors';
 import { EXIT_CODE_TABLE } from '../exit-codes';
 import { configFromFlags, defineJailFlags } from '../config/flags';
-import { assertSupported } from '../config/supported';
 import type { LoadedConfig } from '../config/types';
-import { compileConfigPolicy, planJail } from '../run';
+import { planJail } from '../run';
 import { formatLogLine, makeLogger, type LogEvent, type Logger, type LogLevel } from '../supervisor/log';
 import type { ExitReport } from '../supervisor/report';
 import type { CliIO } from './io';
@@ -97,9 +96,10 @@ export async function runJailCommand(kind: Kind, argv: string[], io: CliIO): Pro
   }
 
   if (kind === 'check') {
-    assertSupported(loaded);
-    compileConfigPolicy(loaded, io.cwd);
-    if (command.length > 0 || loaded.config.execBin) planJail({ command, config: loaded, env: io.env, cwd: io.cwd, modes: ['ONCE', 'EXECVE'] });
+    // Everything a launch would check first: fields, the policy, mounts, ids, limits, and the
+    // command when there is one.
+    const hasCommand = command.length > 0 || loaded.config.execBin !== undefined;
+    planJail({ command: hasCommand ? command : null, config: loaded, env: io.env, cwd: io.cwd, modes: ['ONCE', 'EXECVE'] });
     io.stdout('OK\n');
     return 0;
   }

@@ -30,8 +30,11 @@ import { PLAN_VERSION, type JailPlan } from './plan';
 import { planRlimits } from './rlimits';
 
 export interface PlanOptions {
-  /** The command after `--` (may be empty when the config has exec_bin). */
-  command: string[];
+  /**
+   * The command after `--` (may be empty when the config has exec_bin). null checks everything
+   * but the command (`jail check` without one); such a plan has an empty exec and cannot run.
+   */
+  command: string[] | null;
   /** The caller's environment: PATH lookup, keep_env, envar, prefix_*_env. */
   env?: NodeJS.ProcessEnv;
   /** The caller's working directory, for a relative --execute_fd path (default process.cwd()). */
@@ -127,13 +130,16 @@ export function buildPlan(loaded: LoadedConfig, options: PlanOptions): PlannedJa
   const mounts = planMounts(loaded, host, env);
   const canRaiseLimits = !config.cloneNewuser && host.euid === 0;
   const rlimits = planRlimits(loaded, host, canRaiseLimits);
-  const cmd = resolveCommand(config, options.command);
   const environment = buildEnvironment(config, env);
   const useExecFd = config.executeFd || config.execBin?.execFd === true;
-  // --execute_fd opens the binary on the host, before the jail exists: look it up there.
-  const execPath = useExecFd
-    ? path.resolve(options.cwd ?? process.cwd(), lookupCommand(cmd.path, [], env, [{ hostPath: '/', jailPath: '/' }], host))
-    : lookupCommand(cmd.path, environment.envp, env, mounts.binds, host);
+  const cmd = options.command === null ? { path: '', argv: [] } : resolveCommand(config, options.command);
+  let execPath = '';
+  if (options.command !== null) {
+    // --execute_fd opens the binary on the host, before the jail exists: look it up there.
+    execPath = useExecFd
+      ? path.resolve(options.cwd ?? process.cwd(), lookupCommand(cmd.path, [], env, [{ hostPath: '/', jailPath: '/' }], host))
+      : lookupCommand(cmd.path, environment.envp, env, mounts.binds, host);
+  }
   warnings.push(...ids.warnings, ...mounts.warnings, ...environment.warnings);
 
   const plan: JailPlan = {

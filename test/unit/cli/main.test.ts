@@ -101,6 +101,14 @@ describe('jail check', () => {
     expect(r.err).toMatch(/bad\.cfg:2:\d+: /);
   });
 
+  it('255 for what the plan would refuse, even without a command: a missing bind source, at its line', async () => {
+    const cfg = file('missing.cfg', 'hostname: "box"\nmount { src: "/nonexistent/jail-check" dst: "/x" is_bind: true }\n');
+    const r = await jail('check', '-C', cfg);
+    expect(r.code).toBe(255);
+    expect(r.out).toBe('');
+    expect(r.err).toMatch(/missing\.cfg:2:\d+: mount\[0\]\.src: mount #1 \/nonexistent\/jail-check -> \/x \(bind, ro\): the source .* does not exist on the host/);
+  });
+
   it('255 for a seccomp policy that does not compile', async () => {
     const r = await jail('check', '--seccomp_string', 'ALLOW { no_such_syscall } DEFAULT KILL');
     expect(r.code).toBe(255);
