@@ -83,6 +83,7 @@ std::string SerializeJail(const PreparedJail& j, const ExecveExtras& extras) {
   w.U64(s.gid);
   w.U64(s.set_groups);
   w.OptCStr(s.hostname);
+  w.OptCStr(s.root);
   w.U64(s.loopback_up);
   w.U64(s.set_affinity);
   for (unsigned long word : s.cpu_mask) w.U64(word);
@@ -160,6 +161,7 @@ std::unique_ptr<PreparedJail> DeserializeJail(const std::string& bytes, ExecveEx
   s.gid = (gid_t)r.U64();
   s.set_groups = r.U64();
   s.hostname = r.OptCStr(*j);
+  s.root = r.OptCStr(*j);
   s.loopback_up = r.U64();
   s.set_affinity = r.U64();
   for (unsigned long& word : s.cpu_mask) word = r.U64();

@@ -353,7 +353,11 @@ std::unique_ptr<PreparedJail> PrepareJail(Napi::Env env, Napi::Object plan, Napi
     }
   }
   s.core_scheduling = r.Bool(r.Field(plan, "coreScheduling", "plan"), "plan.coreScheduling");
-  r.Str(r.Field(plan, "rootDir", "plan"), "plan.rootDir");
+  std::string root = r.Str(r.Field(plan, "rootDir", "plan"), "plan.rootDir");
+  if (!root.empty()) {
+    if (root[0] != '/' || root.back() == '/') r.Fail("plan.rootDir", "expected an absolute path without a trailing slash");
+    s.root = j->Keep(root);
+  }
   Napi::Array mounts = r.Arr(r.Field(plan, "mounts", "plan"), "plan.mounts", 100000);
   j->mounts.reserve(mounts.Length());
   for (uint32_t i = 0; i < mounts.Length() && r.ok(); i++) {

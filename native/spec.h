@@ -106,6 +106,7 @@ struct ChildSpec {
   unsigned long cpu_mask[1024 / (8 * sizeof(unsigned long))];  // cpu_set_t layout, 1024 CPUs
   bool core_scheduling;
 
+  const char* root;  // where the jail's root is assembled; null without a mount namespace
   const MountOpSpec* mounts;
   size_t mounts_len;
   const char* cwd;  // null = stay
