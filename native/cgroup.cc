@@ -5,6 +5,7 @@
 //
 // Runs in: the Node main thread (small synchronous writes to a pseudo filesystem).
 #include "cgroup.h"
+#include "wait.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -95,19 +96,11 @@ Napi::Value CgroupRead(const Napi::CallbackInfo& info) {
 // neither exit nor fork until it is thawed and the pid cannot have been recycled. Returns 0 or an
 // errno (ESRCH when it is gone).
 Napi::Value CgroupKillPid(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  if (info.Length() != 2 || !info[0].IsNumber() || !info[1].IsNumber()) {
-    Napi::TypeError::New(env, "cgroupKillPid(pid: number, signal: number)").ThrowAsJavaScriptException();
-    return env.Undefined();
-  }
-  int64_t pid = info[0].As<Napi::Number>().Int64Value();
-  int64_t sig = info[1].As<Napi::Number>().Int64Value();
-  // pid <= 0 would signal a process group or everything; only single processes are meant.
-  if (pid <= 0 || pid > 0x3fffffff || sig < 0 || sig > 64) {
-    Napi::RangeError::New(env, "cgroupKillPid: pid must be > 0 and signal 0..64").ThrowAsJavaScriptException();
-    return env.Undefined();
-  }
-  return Napi::Number::New(env, kill((pid_t)pid, (int)sig) < 0 ? errno : 0);
+  // pid 0 or less would signal a process group or everything; only single processes are meant.
+  pid_t pid;
+  int sig;
+  if (!ReadKillTarget(info, "cgroupKillPid", 1, &pid, &sig)) return info.Env().Undefined();
+  return Napi::Number::New(info.Env(), kill(pid, sig) < 0 ? errno : 0);
 }
 
 // fsType(path): statfs f_type (CGROUP2_SUPER_MAGIC 0x63677270, CGROUP_SUPER_MAGIC 0x27e0eb, ...),

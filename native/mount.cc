@@ -213,7 +213,7 @@ int SetAttr(const ChildSpec& spec, const MountOpSpec& op) {
   unsigned int flags = op.recursive ? AT_RECURSIVE : 0;
   const char* rel = UnderRoot(spec, op.target);
   if (rel == nullptr) return SysErr(Sys(SYS_mount_setattr, AT_FDCWD, op.target, flags, &attr, sizeof(attr)));
-  // Opened after the mount, so the fd is the new mount's root.
+  // Opened after the mount, so the fd refers to the mounted filesystem's root.
   long fd = OpenInRoot(spec, rel, 0);
   if (fd < 0) return SysErr(fd);
   int err = SysErr(Sys(SYS_mount_setattr, fd, "", flags | AT_EMPTY_PATH, &attr, sizeof(attr)));

@@ -13,6 +13,8 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include <string>
+
 namespace jail {
 
 namespace {
@@ -122,22 +124,32 @@ Napi::Value Kill(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, rc < 0 ? errno : 0);
 }
 
-// killGroup(pgid, signal): kill(-pgid); the jail's init leads its own process group (setsid), so
-// this reaches its processes when there is no PID namespace. Returns 0 or an errno.
-Napi::Value KillGroup(const Napi::CallbackInfo& info) {
+bool ReadKillTarget(const Napi::CallbackInfo& info, const char* name, int64_t min_pid, pid_t* pid, int* sig) {
   Napi::Env env = info.Env();
   if (info.Length() != 2 || !info[0].IsNumber() || !info[1].IsNumber()) {
-    Napi::TypeError::New(env, "killGroup(pgid: number, signal: number)").ThrowAsJavaScriptException();
-    return env.Undefined();
+    Napi::TypeError::New(env, std::string(name) + "(pid: number, signal: number)").ThrowAsJavaScriptException();
+    return false;
   }
-  int64_t pgid = info[0].As<Napi::Number>().Int64Value();
-  int64_t sig = info[1].As<Napi::Number>().Int64Value();
-  // pgid 1 or less would mean init's group or every process.
-  if (pgid <= 1 || pgid > 0x3fffffff || sig < 0 || sig > 64) {
-    Napi::RangeError::New(env, "killGroup: pgid must be > 1 and signal 0..64").ThrowAsJavaScriptException();
-    return env.Undefined();
+  int64_t p = info[0].As<Napi::Number>().Int64Value();
+  int64_t s = info[1].As<Napi::Number>().Int64Value();
+  if (p < min_pid || p > 0x3fffffff || s < 0 || s > 64) {
+    Napi::RangeError::New(env, std::string(name) + ": pid must be >= " + std::to_string(min_pid) + " and signal 0..64")
+        .ThrowAsJavaScriptException();
+    return false;
   }
-  return Napi::Number::New(env, kill(-(pid_t)pgid, (int)sig) < 0 ? errno : 0);
+  *pid = (pid_t)p;
+  *sig = (int)s;
+  return true;
+}
+
+// killGroup(pgid, signal): kill(-pgid); the jail's init leads its own process group (setsid), so
+// this reaches its processes when there is no PID namespace. Returns 0 or an errno. A pgid of 1
+// or less would mean init's group or every process, so it is refused.
+Napi::Value KillGroup(const Napi::CallbackInfo& info) {
+  pid_t pgid;
+  int sig;
+  if (!ReadKillTarget(info, "killGroup", 2, &pgid, &sig)) return info.Env().Undefined();
+  return Napi::Number::New(info.Env(), kill(-pgid, sig) < 0 ? errno : 0);
 }
 
 }  // namespace jail
