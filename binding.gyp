@@ -7,6 +7,7 @@
         "native/prepare.cc",
         "native/prepared.cc",
         "native/launch.cc",
+        "native/launch_session.cc",
         "native/clone.cc",
         "native/userns.cc",
         "native/wait.cc",

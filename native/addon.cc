@@ -1,7 +1,7 @@
 // The N-API surface of the addon: argument checking and conversion only. Each export says who
 // owns what it returns. Typed for TypeScript in src/native/types.ts.
 //
-// Runs in: the Node main thread, except LaunchWorker::Execute (a libuv worker thread).
+// Runs in: the Node main thread.
 #include <errno.h>
 #include <fcntl.h>
 #include <napi.h>
@@ -11,7 +11,7 @@
 #include "audit.h"
 #include "cgroup.h"
 #include "execve_mode.h"
-#include "launch.h"
+#include "launch_session.h"
 #include "prepare.h"
 #include "wait.h"
 
@@ -20,57 +20,7 @@ namespace jail {
 namespace {
 
 // Bumped whenever an export changes shape; src/native/addon.ts refuses a mismatched build.
-constexpr int kAbiVersion = 1;
-
-class LaunchWorker : public Napi::AsyncWorker {
- public:
-  LaunchWorker(Napi::Env env, std::unique_ptr<PreparedJail> jail)
-      : Napi::AsyncWorker(env, "jail.launch"), jail_(std::move(jail)), deferred_(Napi::Promise::Deferred::New(env)) {}
-
-  Napi::Promise Promise() { return deferred_.Promise(); }
-
- protected:
-  void Execute() override { outcome_ = Launch(*jail_); }
-
-  void OnOK() override {
-    Napi::Env env = Env();
-    Napi::Object r = Napi::Object::New(env);
-    if (outcome_.stage == kStageNone) {
-      r.Set("ok", true);
-      r.Set("pid", outcome_.pid);
-      r.Set("pidfd", outcome_.pidfd);
-    } else {
-      r.Set("ok", false);
-      r.Set("stage", StageName(outcome_.stage));
-      r.Set("opIndex", outcome_.op_index);
-      r.Set("errno", outcome_.err);
-    }
-    deferred_.Resolve(r);
-  }
-
-  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
-
- private:
-  std::unique_ptr<PreparedJail> jail_;
-  Napi::Promise::Deferred deferred_;
-  LaunchOutcome outcome_;
-};
-
-// launch(plan, resources): Promise<LaunchResult>. On success the caller owns the returned pidfd
-// (close it after the exit callback). The resources' fds stay owned by the caller.
-Napi::Value LaunchJs(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  if (info.Length() != 2 || !info[0].IsObject() || !info[1].IsObject()) {
-    Napi::TypeError::New(env, "launch(plan: object, resources: object)").ThrowAsJavaScriptException();
-    return env.Undefined();
-  }
-  std::unique_ptr<PreparedJail> jail = PrepareJail(env, info[0].As<Napi::Object>(), info[1].As<Napi::Object>());
-  if (!jail) return env.Undefined();
-  LaunchWorker* worker = new LaunchWorker(env, std::move(jail));
-  Napi::Promise promise = worker->Promise();
-  worker->Queue();
-  return promise;
-}
+constexpr int kAbiVersion = 2;
 
 Napi::Value ThrowErrno(Napi::Env env, const std::string& what, int err) {
   Napi::Error e = Napi::Error::New(env, what + ": " + strerror(err));

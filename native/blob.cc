@@ -137,6 +137,7 @@ std::string SerializeJail(const PreparedJail& j, const ExecveExtras& extras) {
   w.Str(j.setgroups);
   w.Strs(j.newuidmap);
   w.Strs(j.newgidmap);
+  w.U64(j.clone_vm);
   w.U64(j.cgroup_writes.size());
   for (const FileWrite& f : j.cgroup_writes) {
     w.Str(f.path);
@@ -221,6 +222,7 @@ std::unique_ptr<PreparedJail> DeserializeJail(const std::string& bytes, ExecveEx
   j->setgroups = r.Str();
   j->newuidmap = r.Strs();
   j->newgidmap = r.Strs();
+  j->clone_vm = r.U64() != 0;
   for (uint64_t n = r.U64(), i = 0; i < n && r.ok(); i++) {
     std::string path = r.Str();
     std::string content = r.Str();

@@ -16,7 +16,11 @@
 #include <linux/securebits.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <linux/keyctl.h>
+#include <poll.h>
+#include <sched.h>
 #include <sys/resource.h>
+#include <time.h>
 
 #include "sys.h"
 
@@ -25,6 +29,9 @@ namespace jail {
 namespace {
 
 // The kernel's struct sigaction for rt_sigaction (not glibc's).
+// _NSIG on every architecture jail supports.
+constexpr int kMaxSignal = 64;
+
 struct KernelSigaction {
   unsigned long handler;
   unsigned long flags;
@@ -32,7 +39,9 @@ struct KernelSigaction {
   unsigned long mask;
 };
 
-// Blocks until the parent's go byte. EOF means the parent died or gave up: exit quietly.
+// Blocks until the parent's go byte. EOF means the parent died or gave up: exit quietly. The fd
+// stays open: the parent holds the write end until the launch is over, so a hang-up on it later
+// tells the child that its parent is gone (ChildRearmDeathSignal).
 void ChildWaitForGo(const ChildSpec& spec) {
   char byte = 0;
   for (;;) {
@@ -41,7 +50,32 @@ void ChildWaitForGo(const ChildSpec& spec) {
     if (n == -EINTR) continue;
     SysExit(255);
   }
+}
+
+// The kernel clears the parent-death signal whenever the effective ids change (commit_creds), so
+// after ChildSetIds a jail running as another uid would survive a SIGKILLed supervisor. Arm it
+// again, then look whether the parent died before that: its end of the go pipe hangs up when the
+// last of its fds closes. Without a PID namespace the jail also sees its parent's pid change.
+int ChildRearmDeathSignal(const ChildSpec& spec) {
+  int err = SysErr(Sys(SYS_prctl, PR_SET_PDEATHSIG, spec.death_signal));
+  if (err) return err;
+  struct pollfd pfd = {spec.go_fd, POLLIN, 0};
+  struct timespec zero = {0, 0};
+  long n = Sys(SYS_ppoll, &pfd, 1, &zero, nullptr, 0);
+  if (n < 0) return SysErr(n);
+  bool hung_up = n == 1 && (pfd.revents & (POLLHUP | POLLERR)) != 0;
+  bool reparented = (spec.clone_flags & CLONE_NEWPID) == 0 && Sys(SYS_getppid) != spec.parent_pid;
+  if (hung_up || reparented) SysExit(255);
   Sys(SYS_close, spec.go_fd);
+  return 0;
+}
+
+// A fresh anonymous session keyring: the one inherited from the caller may hold its secrets
+// (`keyctl add user s ... @s`), and keyctl(2) reaches it by the special id @s. Kernels built
+// without keys have nothing to leak (ENOSYS).
+int ChildJoinFreshKeyring() {
+  long serial = Sys(SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, nullptr);
+  return serial == -ENOSYS ? 0 : SysErr(serial);
 }
 
 // setresgid/setgroups/setresuid to the jail's ids while keeping every capability the user
@@ -123,11 +157,12 @@ int ChildMarkFdsCloexec(const ChildSpec& spec) {
 }
 
 // Node ignores SIGPIPE and handles several signals; ignored dispositions survive execve, and
-// the parent blocked every signal around clone. Reset 1-31 to default and unblock everything.
+// the parent blocked every signal around clone. Reset every signal the kernel knows (1-64, the
+// real-time ones included) to default and unblock everything.
 int ChildResetSignals() {
   KernelSigaction dfl = {0 /* SIG_DFL */, 0, 0, 0};
   int err;
-  for (int sig = 1; sig < 32; sig++) {
+  for (int sig = 1; sig <= kMaxSignal; sig++) {
     if (sig == SIGKILL || sig == SIGSTOP) continue;
     if ((err = SysErr(Sys(SYS_rt_sigaction, sig, &dfl, nullptr, sizeof(unsigned long))))) return err;
   }
@@ -154,6 +189,8 @@ void ChildFail(const ChildSpec& spec, Stage stage, int op_index, int err) {
   SysExit(255);
 }
 
+void ChildEntry(void* spec) { ChildMain(*static_cast<const ChildSpec*>(spec)); }
+
 void ChildMain(const ChildSpec& spec) {
   int op = -1;
   int err;
@@ -163,9 +200,13 @@ void ChildMain(const ChildSpec& spec) {
   if ((err = SysErr(Sys(SYS_prctl, PR_SET_PDEATHSIG, spec.death_signal)))) ChildFail(spec, kStageGo, -1, err);
   ChildWaitForGo(spec);
 
+  // Per process only because the launch gives this child memory of its own when the plan sets
+  // it (clone.cc): with CLONE_VM the kernel would apply it to the supervisor too.
   if (spec.set_oom_score_adj && (err = ChildWriteOomScoreAdj(spec))) ChildFail(spec, kStageOomScoreAdj, -1, err);
-  if (spec.setsid && (err = SysErr(Sys(SYS_setsid)))) ChildFail(spec, kStageSetsid, -1, err);
   if ((err = ChildSetIds(spec))) ChildFail(spec, kStageSetid, -1, err);
+  if ((err = ChildRearmDeathSignal(spec))) ChildFail(spec, kStageGo, -1, err);
+  if ((err = ChildJoinFreshKeyring())) ChildFail(spec, kStageKeyring, -1, err);
+  if (spec.setsid && (err = SysErr(Sys(SYS_setsid)))) ChildFail(spec, kStageSetsid, -1, err);
   if (spec.hostname != nullptr && (err = ChildSetHostname(spec))) ChildFail(spec, kStageHostname, -1, err);
   if (spec.loopback_up && (err = ChildLoopbackUp())) ChildFail(spec, kStageLoopback, -1, err);
   if ((err = ChildApplyMounts(spec, &op))) ChildFail(spec, kStageMount, op, err);

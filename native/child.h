@@ -10,6 +10,9 @@ namespace jail {
 // Runs the whole ordered child sequence and execs; never returns.
 [[noreturn]] void ChildMain(const ChildSpec& spec);
 
+// The CLONE_VM child's entry (clone.cc's trampoline calls it with the ChildSpec).
+void ChildEntry(void* spec);
+
 // Reports a failed step to the parent and exits 255. Never returns.
 [[noreturn]] void ChildFail(const ChildSpec& spec, Stage stage, int op_index, int err);
 

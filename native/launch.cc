@@ -1,9 +1,12 @@
 // Launching one jail: clone, the parent's steps, the handshake.
 //
-// Runs in: a libuv worker thread (LaunchWorker::Execute), so the Node event loop keeps running
-// while the child builds its jail. Only the clone itself and ChildMain cross into the child.
-// Phase: prepare (main thread, PrepareJail) -> clone -> parent steps (id maps, cgroup writes) ->
-// go byte -> wait for EOF (exec succeeded) or a FailureRecord on the report pipe.
+// Runs in: the thread that calls it. In the addon that is the Node main thread: every step here
+// is a short non-blocking syscall, and the two things that can take long (the setuid id-map
+// helpers and the child's own setup) are watched from the event loop by launch_session.cc, never
+// waited for on a thread (a hung FUSE mount in a bind source must not stall libuv's pool). The
+// -Me launcher (exec_main.cc) is single-threaded and uses the blocking Launch() at the end.
+// Phase: prepare (PrepareJail) -> clone -> parent steps (id maps, cgroup writes) -> go byte ->
+// EOF (exec succeeded) or a FailureRecord on the report pipe.
 #include "launch.h"
 
 #include <errno.h>
@@ -18,6 +21,7 @@
 
 #include "child.h"
 #include "clone.h"
+#include "sys.h"
 #include "userns.h"
 
 #ifndef CLONE_CLEAR_SIGHAND  // linux/sched.h of older headers
@@ -31,49 +35,19 @@ namespace jail {
 
 namespace {
 
-struct Pipe {
-  int read = -1;
-  int write = -1;
-  ~Pipe() {
-    if (read >= 0) close(read);
-    if (write >= 0) close(write);
-  }
-};
-
-int OpenPipe(Pipe* p) {
-  int fds[2];
-  if (pipe2(fds, O_CLOEXEC) < 0) return errno;
-  p->read = fds[0];
-  p->write = fds[1];
-  return 0;
-}
+constexpr size_t kChildStackSize = 256 * 1024;
+constexpr size_t kGuardSize = 4096;
 
 void CloseFd(int* fd) {
   if (*fd >= 0) close(*fd);
   *fd = -1;
 }
 
-constexpr size_t kChildStackSize = 256 * 1024;
-
-// The child's stack for a CLONE_VM launch, with a guard page below it.
-struct ChildStack {
-  void* base = MAP_FAILED;
-  size_t size = kChildStackSize + 4096;
-  ~ChildStack() {
-    if (base != MAP_FAILED) munmap(base, size);
-  }
-  bool Allocate() {
-    base = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
-    return base != MAP_FAILED && mprotect(base, 4096, PROT_NONE) == 0;
-  }
-};
-
-void ChildEntry(void* spec) { ChildMain(*static_cast<const ChildSpec*>(spec)); }
-
-// Clones the jail init with a pidfd. First choice: clone3 with CLONE_VM on `stack` (clone.cc
-// says why and why it is safe). Fallbacks, each like fork(): clone3 without CLONE_VM (the child
-// continues on its copy of this stack), then clone(2) for kernels without clone3 or
-// CLONE_CLEAR_SIGHAND. Returns the pid (0 in a fork-like child) or -errno.
+// Clones the jail init with a pidfd. With j.clone_vm: clone3 with CLONE_VM on `stack` (clone.cc
+// says why and why it is safe). Otherwise, and as fallbacks, like fork(): clone3 without CLONE_VM
+// (the child continues on its copy of this stack), then clone(2) for kernels without clone3 or
+// CLONE_CLEAR_SIGHAND. Raw syscalls, so a fork-like child returns through no libc code. Returns
+// the pid (0 in a fork-like child, which then runs ChildMain) or -errno.
 long CloneChild(PreparedJail& j, int* pidfd, ChildStack* stack) {
   struct clone_args args;
   memset(&args, 0, sizeof(args));
@@ -84,20 +58,22 @@ long CloneChild(PreparedJail& j, int* pidfd, ChildStack* stack) {
     args.flags |= CLONE_INTO_CGROUP;
     args.cgroup = (uint64_t)j.cgroup_fd;
   }
-  if (stack->Allocate()) {
+  // oom_score_adj is per memory owner: the child must have memory of its own to set it, whatever
+  // the plan says.
+  if (j.clone_vm && !j.spec.set_oom_score_adj && stack->Allocate()) {
     struct clone_args vm = args;
     vm.flags |= CLONE_VM;
-    vm.stack = (uint64_t)(uintptr_t)stack->base + 4096;
+    vm.stack = (uint64_t)(uintptr_t)stack->base + kGuardSize;
     vm.stack_size = kChildStackSize;
     long pid = CloneVm(&vm, ChildEntry, &j.spec);
     if (pid >= 0 || (pid != -ENOSYS && pid != -EINVAL && pid != -E2BIG)) return pid;
   }
-  long pid = syscall(SYS_clone3, &args, sizeof(args));
-  if (pid < 0 && (errno == ENOSYS || errno == E2BIG || errno == EINVAL) && !j.clone_into_cgroup) {
+  long pid = Sys(SYS_clone3, &args, sizeof(args));
+  if ((pid == -ENOSYS || pid == -E2BIG || pid == -EINVAL) && !j.clone_into_cgroup) {
     unsigned long flags = (unsigned long)j.spec.clone_flags | CLONE_PIDFD | SIGCHLD;
-    pid = syscall(SYS_clone, flags, nullptr, pidfd, nullptr, 0);
+    pid = Sys(SYS_clone, flags, nullptr, pidfd, nullptr, 0);
   }
-  return pid < 0 ? -errno : pid;
+  return pid;
 }
 
 // The parent's writes into the cgroup files of the jail ("{pid}" becomes the child's pid).
@@ -117,90 +93,149 @@ int WriteCgroupFiles(const PreparedJail& j, pid_t pid, int* op_index) {
   return 0;
 }
 
-// Kills and reaps a child that will not be handed to JavaScript.
-void Discard(pid_t pid, int pidfd) {
-  syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, nullptr, 0);
-  int status;
-  while (waitpid(pid, &status, __WALL) < 0 && errno == EINTR) {
-  }
-}
-
 }  // namespace
 
-LaunchOutcome Launch(PreparedJail& j) {
-  LaunchOutcome out;
-  Pipe go, report;
-  if ((out.err = OpenPipe(&go)) != 0 || (out.err = OpenPipe(&report)) != 0) {
-    out.stage = kStageClone;
-    return out;
+ChildStack::~ChildStack() {
+  if (base != nullptr) munmap(base, size);
+}
+
+bool ChildStack::Allocate() {
+  size = kChildStackSize + kGuardSize;
+  void* p = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+  if (p == MAP_FAILED) return false;
+  base = p;
+  return mprotect(base, kGuardSize, PROT_NONE) == 0;
+}
+
+LaunchState::~LaunchState() {
+  CloseFd(&go_write);
+  CloseFd(&report_read);
+}
+
+int LaunchClone(PreparedJail& j, LaunchState* st) {
+  int go[2], report[2];
+  if (pipe2(go, O_CLOEXEC) < 0) return errno;
+  if (pipe2(report, O_CLOEXEC) < 0) {
+    int err = errno;
+    close(go[0]);
+    close(go[1]);
+    return err;
   }
-  j.spec.go_fd = go.read;
-  j.spec.report_fd = report.write;
+  st->go_write = go[1];
+  st->report_read = report[0];
+  fcntl(st->report_read, F_SETFL, O_NONBLOCK);
+  j.spec.go_fd = go[0];
+  j.spec.report_fd = report[1];
+  j.spec.parent_pid = getpid();
 
   // With every signal blocked the child cannot run one of Node's handlers before it resets them.
   sigset_t all, old;
   sigfillset(&all);
   pthread_sigmask(SIG_SETMASK, &all, &old);
-  int pidfd = -1;
-  ChildStack stack;  // freed on return: by then the child has exec'd or been reaped
-  long cloned = CloneChild(j, &pidfd, &stack);
+  long cloned = CloneChild(j, &st->pidfd, &st->stack);
   if (cloned == 0) ChildMain(j.spec);
   pthread_sigmask(SIG_SETMASK, &old, nullptr);
-  CloseFd(&go.read);
-  CloseFd(&report.write);
-  if (cloned < 0) {
-    out.stage = kStageClone;
-    out.err = (int)-cloned;
-    return out;
-  }
-  pid_t pid = (pid_t)cloned;
+  close(go[0]);
+  close(report[1]);
+  if (cloned < 0) return (int)-cloned;
+  st->pid = (pid_t)cloned;
+  return 0;
+}
 
-  int op = -1;
-  if ((out.err = WriteIdMaps(j, pid, &op)) != 0) {
-    out.stage = kStageIdmap;
-  } else if ((out.err = WriteCgroupFiles(j, pid, &op)) != 0) {
-    out.stage = kStageCgroup;
-  } else if (write(go.write, "G", 1) != 1) {
-    out.stage = kStageGo;
-    out.err = errno;
+int RunParentStep(PreparedJail& j, LaunchState& st, int step, pid_t* helper, Stage* stage, int* op_index) {
+  *helper = -1;
+  *stage = kStageIdmap;
+  switch (step) {
+    case kStepSetgroups:
+      *op_index = 0;
+      return j.setgroups.empty() ? 0 : WriteProcFile(st.pid, "setgroups", j.setgroups);
+    case kStepGidMap:
+      *op_index = 1;
+      return j.gid_map.empty() ? 0 : WriteProcFile(st.pid, "gid_map", j.gid_map);
+    case kStepNewgidmap:
+      *op_index = 3;
+      return j.newgidmap.empty() ? 0 : SpawnIdmapHelper(j.newgidmap, st.pid, helper);
+    case kStepUidMap:
+      *op_index = 2;
+      return j.uid_map.empty() ? 0 : WriteProcFile(st.pid, "uid_map", j.uid_map);
+    case kStepNewuidmap:
+      *op_index = 4;
+      return j.newuidmap.empty() ? 0 : SpawnIdmapHelper(j.newuidmap, st.pid, helper);
+    case kStepCgroup:
+      *stage = kStageCgroup;
+      return WriteCgroupFiles(j, st.pid, op_index);
+    case kStepGo:
+      *stage = kStageGo;
+      *op_index = -1;
+      return write(st.go_write, "G", 1) == 1 ? 0 : errno;
   }
-  CloseFd(&go.write);
-  if (out.stage != kStageNone) {
-    out.op_index = op;
-    Discard(pid, pidfd);
-    close(pidfd);
-    return out;
-  }
+  *stage = kStageGo;
+  return EINVAL;
+}
 
-  FailureRecord rec;
+int ReadReport(int fd, FailureRecord* rec) {
   ssize_t n;
   do {
-    n = read(report.read, &rec, sizeof(rec));
+    n = read(fd, rec, sizeof(*rec));
   } while (n < 0 && errno == EINTR);
-  if (n == 0) {
-    out.pid = pid;
-    out.pidfd = pidfd;
+  if (n < 0) return -errno;
+  if (n == 0) return 0;
+  if (n == (ssize_t)sizeof(*rec) && rec->stage > kStageNone && rec->stage < kStageCount) return 1;
+  return -EPROTO;  // the child died mid-report
+}
+
+LaunchOutcome Launch(PreparedJail& j) {
+  LaunchOutcome out;
+  LaunchState st;
+  if ((out.err = LaunchClone(j, &st)) != 0) {
+    out.stage = kStageClone;
     return out;
   }
-  if (n == (ssize_t)sizeof(rec) && rec.stage > kStageNone && rec.stage < kStageCount) {
+  int flags = fcntl(st.report_read, F_GETFL);
+  fcntl(st.report_read, F_SETFL, flags & ~O_NONBLOCK);
+  Stage stage = kStageNone;
+  for (int step = 0; step < kStepCount && out.err == 0; step++) {
+    pid_t helper = -1;
+    out.err = RunParentStep(j, st, step, &helper, &stage, &out.op_index);
+    int status = 0;
+    while (helper > 0 && waitpid(helper, &status, 0) < 0) {
+      if (errno != EINTR) out.err = errno;
+      if (errno != EINTR) break;
+    }
+    if (helper > 0 && out.err == 0) out.err = IdmapHelperResult(status);
+  }
+  FailureRecord rec;
+  int got = out.err == 0 ? ReadReport(st.report_read, &rec) : 0;
+  if (out.err == 0 && got == 0) {
+    out.pid = st.pid;
+    out.pidfd = st.pidfd;
+    return out;
+  }
+  if (out.err != 0) {
+    out.stage = stage;
+  } else if (got == 1) {
     out.stage = (Stage)rec.stage;
     out.op_index = rec.op_index;
     out.err = rec.err;
   } else {
-    out.stage = kStageGo;  // a torn record: the child died mid-report
-    out.err = n < 0 ? errno : EPROTO;
+    out.stage = kStageGo;
+    out.err = -got;
   }
-  Discard(pid, pidfd);
-  close(pidfd);
+  // The child must not go on (or be left waiting for a go byte that never comes).
+  syscall(SYS_pidfd_send_signal, st.pidfd, SIGKILL, nullptr, 0);
+  int status;
+  while (waitpid(st.pid, &status, __WALL) < 0 && errno == EINTR) {
+  }
+  close(st.pidfd);
   return out;
 }
 
 const char* StageName(int32_t stage) {
   static const char* const names[kStageCount] = {
-      "none",        "clone",  "idmap",    "cgroup",       "handshake", "oom_score_adj", "setsid",
-      "setid",       "hostname", "loopback", "mount",      "chdir",     "rlimit",        "personality",
-      "disable_tsc", "nice",   "affinity", "core_scheduling", "caps",   "no_new_privs",  "stdio",
-      "fds",         "signals", "seccomp", "execve"};
+      "none",     "clone",       "idmap",    "cgroup", "handshake",       "oom_score_adj", "setsid",
+      "setid",    "keyring",     "hostname", "loopback", "mount",         "chdir",         "rlimit",
+      "personality", "disable_tsc", "nice",   "affinity", "core_scheduling", "caps",        "no_new_privs",
+      "stdio",    "fds",         "signals",  "seccomp", "execve"};
   return stage >= 0 && stage < kStageCount ? names[stage] : "unknown";
 }
 

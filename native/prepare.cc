@@ -325,7 +325,7 @@ std::unique_ptr<PreparedJail> PrepareJail(Napi::Env env, Napi::Object plan, Napi
              {"version", "cloneFlags", "idmap", "uid", "gid", "groups", "hostname", "loopbackUp", "cpus", "coreScheduling",
               "rootDir", "mounts", "cwd",
               "rlimits", "caps", "noNewPrivs", "personality", "disableTsc", "niceLevel", "oomScoreAdj", "setsid",
-              "devNullFds", "deathSignal", "seccomp", "cgroup", "exec"});
+              "devNullFds", "deathSignal", "cloneVm", "seccomp", "cgroup", "exec"});
   if (r.Int(r.Field(plan, "version", "plan"), "plan.version", 0, 1 << 20) != kPlanVersion)
     r.Fail("plan.version", "this addon applies plan version " + std::to_string(kPlanVersion) + " only");
   ChildSpec& s = j->spec;
@@ -404,6 +404,7 @@ std::unique_ptr<PreparedJail> PrepareJail(Napi::Env env, Napi::Object plan, Napi
   for (uint32_t i = 0; i < devnull.Length() && r.ok(); i++)
     to_null[r.Int(devnull.Get(i), "plan.devNullFds[" + std::to_string(i) + "]", 0, 2)] = true;
   s.death_signal = (int)r.Int(r.Field(plan, "deathSignal", "plan"), "plan.deathSignal", 1, 64);
+  j->clone_vm = r.Bool(r.Field(plan, "cloneVm", "plan"), "plan.cloneVm");
   ReadSeccomp(r, plan, *j);
   ReadCgroup(r, plan, *j);
   Napi::Object exec = r.Obj(r.Field(plan, "exec", "plan"), "plan.exec");

@@ -16,7 +16,7 @@
 
 namespace jail {
 
-constexpr int kPlanVersion = 1;
+constexpr int kPlanVersion = 2;
 
 struct FileWrite {
   std::string path;
@@ -34,6 +34,9 @@ struct PreparedJail {
   std::vector<std::string> newgidmap;
   std::vector<FileWrite> cgroup_writes;
   bool clone_into_cgroup = false;
+  // Clone with CLONE_VM (the child runs in this process's memory until execve). The plan turns it
+  // off when a step of the child would change what the kernel keeps per memory owner.
+  bool clone_vm = false;
   int cgroup_fd = -1;   // borrowed from the caller, not closed here
   int devnull_fd = -1;  // owned
 

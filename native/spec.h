@@ -23,6 +23,7 @@ enum Stage : int32_t {
   kStageOomScoreAdj,
   kStageSetsid,
   kStageSetid,
+  kStageKeyring,
   kStageHostname,
   kStageLoopback,
   kStageMount,
@@ -92,6 +93,7 @@ struct RlimitSpec {
 struct ChildSpec {
   uint64_t clone_flags;
   int death_signal;
+  pid_t parent_pid;  // the launching process (set at launch), to notice a reparenting
 
   // ids
   uid_t uid;

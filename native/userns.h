@@ -3,12 +3,19 @@
 
 #include <sys/types.h>
 
-#include "prepared.h"
+#include <string>
+#include <vector>
 
 namespace jail {
 
-// Writes setgroups, gid_map and uid_map of the child (directly or through newgidmap/newuidmap).
-// Returns 0 or an errno; *op_index is 0 setgroups, 1 gid_map, 2 uid_map, 3 newgidmap, 4 newuidmap.
-int WriteIdMaps(const PreparedJail& j, pid_t pid, int* op_index);
+// Writes /proc/PID/<name> (setgroups, gid_map, uid_map) in one write. Returns 0 or an errno.
+int WriteProcFile(pid_t pid, const char* name, const std::string& text);
+
+// Starts newuidmap/newgidmap (argv without the pid) for `pid`; *helper is its pid, to be reaped
+// by the caller. Returns 0 or an errno.
+int SpawnIdmapHelper(const std::vector<std::string>& argv, pid_t pid, pid_t* helper);
+
+// The errno of a reaped helper's wait status: 0 when it exited 0, else EPERM.
+int IdmapHelperResult(int wstatus);
 
 }  // namespace jail

@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <signal.h>
+#include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -19,6 +20,17 @@ namespace jail {
 
 namespace {
 
+// PIDFD_GET_INFO (Linux >= 6.15; linux/pidfd.h of older headers lacks it).
+struct PidfdInfo {
+  uint64_t mask;
+  uint64_t cgroupid;
+  uint32_t pid, tgid, ppid, ruid, rgid, euid, egid, suid, sgid, fsuid, fsgid;
+  int32_t exit_code;
+};
+static_assert(sizeof(PidfdInfo) == 64, "PIDFD_INFO_SIZE_VER0");
+constexpr uint64_t kPidfdInfoExit = 1ULL << 3;
+constexpr unsigned long kPidfdGetInfo = _IOWR(0xFF, 11, PidfdInfo);
+
 struct ExitWatch {
   uv_poll_t poll;
   napi_env env;
@@ -28,9 +40,10 @@ struct ExitWatch {
   pid_t pid;
 };
 
-Napi::Object ExitInfoObject(Napi::Env env, const siginfo_t& si, int status, const struct rusage& ru) {
+Napi::Object ExitInfoObject(Napi::Env env, const siginfo_t& si, int status, const struct rusage& ru, bool reaped_elsewhere) {
   Napi::Object o = Napi::Object::New(env);
   bool signaled = WIFSIGNALED(status);
+  o.Set("reapedElsewhere", reaped_elsewhere);
   o.Set("kind", signaled ? "signaled" : "exited");
   o.Set("code", signaled ? 0 : WEXITSTATUS(status));
   o.Set("signal", signaled ? WTERMSIG(status) : 0);
@@ -56,19 +69,29 @@ void OnReadable(uv_poll_t* handle, int status, int events) {
   ExitWatch* w = static_cast<ExitWatch*>(handle->data);
   // Peek first: a spurious wake-up must not reap anything.
   siginfo_t si = {};
-  if (syscall(SYS_waitid, P_PIDFD, w->pidfd, &si, WEXITED | WNOHANG | WNOWAIT, nullptr) < 0 || si.si_pid == 0) return;
   int wstatus = 0;
   struct rusage ru = {};
-  pid_t got;
-  do {
-    got = wait4(w->pid, &wstatus, WNOHANG | __WALL, &ru);
-  } while (got < 0 && errno == EINTR);
-  if (got != w->pid) return;
+  bool elsewhere = false;
+  if (syscall(SYS_waitid, P_PIDFD, w->pidfd, &si, WEXITED | WNOHANG | WNOWAIT, nullptr) < 0) {
+    // ECHILD with a readable pidfd: the process has ended and something else reaped it (the host
+    // program ignores SIGCHLD, or called waitpid(-1)). Polling again would spin forever.
+    if (errno != ECHILD) return;
+    elsewhere = true;
+    if (!ExitStatusOfReaped(w->pidfd, &wstatus)) wstatus = -1;
+  } else {
+    if (si.si_pid == 0) return;
+    pid_t got;
+    do {
+      got = wait4(w->pid, &wstatus, WNOHANG | __WALL, &ru);
+    } while (got < 0 && errno == EINTR);
+    if (got != w->pid) return;
+  }
   uv_poll_stop(handle);
 
   Napi::Env env(w->env);
   Napi::HandleScope scope(env);
-  Napi::Object info = ExitInfoObject(env, si, wstatus, ru);
+  Napi::Object info = ExitInfoObject(env, si, wstatus, ru, elsewhere);
+  if (wstatus == -1) info.Set("kind", "unknown");
   // MakeCallback (not Call) so promise jobs queued by the callback run right after it.
   w->callback.MakeCallback(env.Global(), {info}, *w->context);
   w->callback.Reset();
@@ -76,6 +99,14 @@ void OnReadable(uv_poll_t* handle, int status, int events) {
 }
 
 }  // namespace
+
+bool ExitStatusOfReaped(int pidfd, int* wstatus) {
+  PidfdInfo info = {};
+  info.mask = kPidfdInfoExit;
+  if (ioctl(pidfd, kPidfdGetInfo, &info) < 0 || (info.mask & kPidfdInfoExit) == 0) return false;
+  *wstatus = info.exit_code;
+  return true;
+}
 
 // watchExit(pidfd, pid, callback): calls callback(ExitInfo) once, when the process has exited and
 // been reaped. The pidfd stays owned by the caller and must stay open until then.

@@ -7,6 +7,10 @@
 
 namespace jail {
 
+// The wait status of an ended process that something else has already reaped, from its pidfd
+// (PIDFD_GET_INFO, Linux >= 6.15). False when the kernel cannot say.
+bool ExitStatusOfReaped(int pidfd, int* wstatus);
+
 Napi::Value WatchExit(const Napi::CallbackInfo& info);
 Napi::Value Kill(const Napi::CallbackInfo& info);
 Napi::Value KillGroup(const Napi::CallbackInfo& info);

@@ -27,7 +27,11 @@ export interface SetupFailure {
   errno: number;
 }
 
-export type LaunchResult = { ok: true; pid: number; pidfd: number } | ({ ok: false } & SetupFailure);
+/** What launch() returns at once: the cloned child, or why clone failed. */
+export type LaunchStart = { ok: true; pid: number; pidfd: number } | ({ ok: false } & SetupFailure);
+
+/** How the child's setup ended: it exec'd the program, or a step failed (the child was then sent SIGKILL). */
+export type SetupResult = { ok: true } | ({ ok: false } & SetupFailure);
 
 /** Resource usage of the reaped jail init, from wait4(). */
 export interface Rusage {
@@ -38,7 +42,10 @@ export interface Rusage {
 
 /** How the jail's init ended. */
 export interface ExitInfo {
-  kind: 'exited' | 'signaled';
+  /** 'unknown': something else in this process reaped it, and the kernel is too old to say how it ended. */
+  kind: 'exited' | 'signaled' | 'unknown';
+  /** Something else in this process reaped it first (SIGCHLD ignored, or a waitpid(-1)); rusage is then zero. */
+  reapedElsewhere: boolean;
   /** Exit status when kind is 'exited'. */
   code: number;
   /** Signal number when kind is 'signaled'. */
@@ -52,8 +59,12 @@ export interface ExitInfo {
 export interface NativeAddon {
   readonly abiVersion: number;
   readonly planVersion: number;
-  /** Clones and sets up one jail; resolves once it has exec'd or failed (a failed child is reaped). */
-  launch(plan: JailPlan, resources: LaunchResources): Promise<LaunchResult>;
+  /**
+   * Clones one jail and returns at once; nothing blocks a thread. When ok, onSetup is called once,
+   * later, when the program has exec'd or a setup step failed. The caller owns the pidfd and must
+   * watch the exit (watchExit) in every case: a failed child is killed, not reaped.
+   */
+  launch(plan: JailPlan, resources: LaunchResources, onSetup: (result: SetupResult) => void): LaunchStart;
   /** Calls back once the process has exited and been reaped; keep pidfd open until then. */
   watchExit(pidfd: number, pid: number, callback: (info: ExitInfo) => void): void;
   /** pidfd_send_signal; returns 0 or an errno (ESRCH when it already exited). */

@@ -16,6 +16,9 @@ export interface IdPlan {
   uid: number;
   gid: number;
   groups: number[];
+  /** The jail's uid and gid as the host's user namespace sees them; null when a helper maps them. */
+  hostUid: number | null;
+  hostGid: number | null;
   warnings: string[];
 }
 
@@ -84,6 +87,8 @@ export function planIds(loaded: LoadedConfig, host: HostFacts): IdPlan {
       uid,
       gid,
       groups: gidMaps.slice(1).map((m) => m.inside),
+      hostUid: uid,
+      hostGid: gid,
       warnings,
     };
   }
@@ -108,6 +113,12 @@ export function planIds(loaded: LoadedConfig, host: HostFacts): IdPlan {
 
   const outsideOf = (maps: ResolvedMap[], inside: number) =>
     maps.find((m) => inside >= m.inside && inside < m.inside + m.count);
+  const hostIdOf = (maps: ResolvedMap[], inside: number) => {
+    const m = maps.find((r) => inside >= r.inside && inside < r.inside + r.count);
+    return m && !m.useNewidmap ? m.outside + (inside - m.inside) : null;
+  };
+  const hostUid = hostIdOf(uidMaps, uid);
+  const hostGid = hostIdOf(gidMaps, gid);
   const uidOut = outsideOf(uidMaps, uid);
   if (uidOut && uidOut.outside + (uid - uidOut.inside) === 0) {
     warnings.push(`the jailed process runs as uid ${uid}, which is uid 0 (root) in the host user namespace`);
@@ -132,6 +143,8 @@ export function planIds(loaded: LoadedConfig, host: HostFacts): IdPlan {
     uid,
     gid,
     groups: [],
+    hostUid,
+    hostGid,
     warnings,
   };
 }

@@ -28,6 +28,7 @@ import { planMounts, type MountEntry } from './mounts';
 import { planCgroup } from './cgroup';
 import { PLAN_VERSION, type JailPlan } from './plan';
 import { planRlimits } from './rlimits';
+import { mayShareMemory } from './share-memory';
 
 export interface PlanOptions {
   /**
@@ -141,6 +142,27 @@ export function buildPlan(loaded: LoadedConfig, options: PlanOptions): PlannedJa
       : lookupCommand(cmd.path, environment.envp, env, mounts.binds, host);
   }
   warnings.push(...ids.warnings, ...mounts.warnings, ...environment.warnings);
+  const cgroup = planCgroup(loaded, host);
+  if (!config.cloneNewpid && config.mode === 'EXECVE') {
+    // The -Me launcher waits for the jail's init only; without a PID namespace the init's end
+    // does not end the rest.
+    throw fieldProblem(
+      loaded,
+      ['clone_newpid', 'mode'],
+      '-Me (execve mode) needs a PID namespace: without one, processes the program starts would outlive it and its time limit',
+      'keep the PID namespace (drop --disable_clone_newpid), or use the default mode (-Mo)',
+    );
+  }
+  if (!config.cloneNewpid && cgroup === null) {
+    // Without a PID namespace the jail's processes are found only through its cgroup: a process
+    // that calls setsid leaves the process group, and would outlive the time limit and jail.
+    throw fieldProblem(
+      loaded,
+      ['clone_newpid'],
+      'without a PID namespace jail needs a cgroup to find and stop every process the program starts, and it cannot create one here',
+      'keep the PID namespace (drop --disable_clone_newpid), or run where jail can create cgroups (as root, or in a delegated cgroup v2 subtree)',
+    );
+  }
 
   const plan: JailPlan = {
     version: PLAN_VERSION,
@@ -166,13 +188,14 @@ export function buildPlan(loaded: LoadedConfig, options: PlanOptions): PlannedJa
     setsid: !config.skipSetsid,
     devNullFds: config.silent ? [0, 1, 2] : config.stderrToNull ? [2] : [],
     deathSignal: SIGKILL,
+    cloneVm: mayShareMemory(config, ids, host, cgroup),
     seccomp: options.filter
       ? {
           insns: options.filter.insns.map((i) => [i.code, i.jt, i.jf, i.k] as [number, number, number, number]),
           flags: config.seccompLog ? SECCOMP_FILTER_FLAG_LOG : 0,
         }
       : null,
-    cgroup: planCgroup(loaded, host),
+    cgroup,
     exec: { path: execPath, argv: cmd.argv, envp: environment.envp },
   };
   return {

@@ -8,7 +8,7 @@
  */
 
 /** Bumped whenever the shape below changes; the addon refuses a plan of another version. */
-export const PLAN_VERSION = 1;
+export const PLAN_VERSION = 2;
 
 export type MountOp =
   /** mount(2). `source`/`fstype`/`data` null = NULL. */
@@ -110,6 +110,12 @@ export interface JailPlan {
   devNullFds: number[];
   /** Signal the kernel sends the jail init when the launching thread dies. */
   deathSignal: number;
+  /**
+   * clone3 with CLONE_VM: the child runs in the supervisor's memory until execve, which saves
+   * copying its page tables. Off whenever a step before execve would change state the kernel
+   * keeps per memory owner, and so change the supervisor (see sandbox/share-memory.ts).
+   */
+  cloneVm: boolean;
   seccomp: SeccompPlan | null;
   cgroup: CgroupPlan | null;
   exec: {

@@ -5,7 +5,7 @@
 import type { PlannedJail } from '../sandbox';
 import type { SetupFailure } from '../native/types';
 import { RLIMIT } from '../sandbox/kernel';
-import { EACCES, EINVAL, ENOENT, ENOEXEC, ENOSPC, ENOTDIR, EPERM, EROFS, errnoName, errnoText } from './errno';
+import { EACCES, EDQUOT, EINVAL, ENOENT, ENOEXEC, ENOSPC, ENOTDIR, EPERM, EROFS, errnoName, errnoText } from './errno';
 import type { SetupError } from './report';
 
 function describeMountOp(planned: PlannedJail, opIndex: number): string {
@@ -70,6 +70,8 @@ export function describeStep(planned: PlannedJail, stage: string, opIndex: numbe
       return `sethostname('${plan.hostname}')`;
     case 'seccomp':
       return 'installing the seccomp filter';
+    case 'keyring':
+      return "joining a fresh session keyring (so the jail cannot reach the caller's keys)";
     case 'loopback':
       return "bringing up the jail's loopback interface";
     case 'affinity':
@@ -108,6 +110,10 @@ function stageHint(planned: PlannedJail, f: SetupFailure): string | undefined {
     case 'setid':
       return f.errno === EINVAL
         ? `uid ${plan.uid} or gid ${plan.gid} is not mapped in the jail's user namespace: the first -u/-g (uidmap/gidmap) entry must cover it`
+        : undefined;
+    case 'keyring':
+      return f.errno === EDQUOT
+        ? "the jail user's quota of kernel keys is used up (see /proc/key-users, sysctl kernel.keys.maxkeys): fewer jails at once as this user, or raise the quota"
         : undefined;
     case 'core_scheduling':
       return f.errno === EINVAL ? 'this kernel has no core scheduling (CONFIG_SCHED_CORE); drop --use_core_scheduling' : undefined;

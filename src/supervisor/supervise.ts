@@ -1,23 +1,27 @@
 /**
- * Supervising one jail: launch it, enforce the wall-time limit, stop it on request, wait for
- * its end and write the ExitReport. All kernel work goes through the addon.
+ * Supervising one jail, in four steps: acquire what the jail needs (exec fd, seccomp audit
+ * reader, cgroups) -> launch -> await its end (the deadline and abort armed from the moment of
+ * launch, so a setup that hangs is killed too) -> classify how it ended into an ExitReport.
+ * Everything acquired is held by one `Held` and released in supervise()'s single `finally`:
+ * a new resource (a network stack, a box session) is one more field there, not another branch.
+ * All kernel work goes through the addon.
  */
 import { JailError } from '../errors';
 import { EXIT_OOM, EXIT_SECCOMP, EXIT_SETUP_FAILED, EXIT_TIMEOUT } from '../exit-codes';
-import type { ExitInfo, NativeAddon } from '../native/types';
+import type { ExitInfo, NativeAddon, SetupFailure, SetupResult } from '../native/types';
 import type { PlannedJail } from '../sandbox';
 import { CLONE_NEWPID, SIGKILL } from '../sandbox/kernel';
 import { openCgroupSession, type CgroupSession } from './cgroup';
 import type { Logger } from './log';
-import { type ExitReport, signalName } from './report';
+import { type CgroupStats, type ExitReport, signalName } from './report';
 import { describeSetupFailure } from './setup-error';
-import { openViolationReader } from './violation';
+import { openViolationReader, type ViolationReader } from './violation';
 import type { Captured, JailStdio } from './stdio';
 
 const SIGSYS = 31;
 
 export interface SuperviseOptions {
-  /** Seconds; 0 = no limit. */
+  /** Seconds; 0 = no limit. Counted from the launch, so it covers the jail's setup too. */
   timeLimit: number;
   stdio: JailStdio;
   log: Logger;
@@ -57,143 +61,212 @@ function msSince(start: bigint): number {
   return Number(process.hrtime.bigint() - start) / 1e6;
 }
 
-export async function supervise(addon: NativeAddon, planned: PlannedJail, opts: SuperviseOptions): Promise<SupervisedResult> {
-  const start = process.hrtime.bigint();
-  const { plan } = planned;
-  let execFd = -1;
+/** What one jail holds while it runs. release() gives back whatever is still held, once. */
+class Held {
+  execFd = -1;
+  violations: ViolationReader | null = null;
+  cgroup: CgroupSession | null = null;
+  /** Set once the jail's init has been reaped: only then may the pidfd be closed. */
+  pidfd = -1;
+  stdioFinished = false;
+  private readonly stops: Array<() => void> = [];
+
+  constructor(
+    private readonly addon: NativeAddon,
+    private readonly stdio: JailStdio,
+  ) {}
+
+  /** Something to undo at release (a timer, a listener). */
+  onRelease(stop: () => void): void {
+    this.stops.push(stop);
+  }
+
+  closeExecFd(): void {
+    if (this.execFd >= 0) this.addon.close(this.execFd);
+    this.execFd = -1;
+  }
+
+  /** The cgroup's accounting, after killing what is left in it and removing it. */
+  async finishCgroup(): Promise<CgroupStats | undefined> {
+    const cgroup = this.cgroup;
+    this.cgroup = null;
+    return cgroup ? await cgroup.finish() : undefined;
+  }
+
+  release(): void {
+    for (const stop of this.stops.splice(0)) stop();
+    this.closeExecFd();
+    this.violations?.close();
+    this.violations = null;
+    this.cgroup?.destroy();
+    this.cgroup = null;
+    if (this.pidfd >= 0) this.addon.close(this.pidfd);
+    this.pidfd = -1;
+    if (!this.stdioFinished) this.stdio.destroy();
+  }
+}
+
+/** Step 1: the exec fd, the audit reader (open before launch so no record is missed), cgroups. */
+function acquire(addon: NativeAddon, planned: PlannedJail, opts: SuperviseOptions, held: Held): void {
   if (planned.execFdPath !== null) {
     try {
-      execFd = addon.openPath(planned.execFdPath, false);
+      held.execFd = addon.openPath(planned.execFdPath, false);
     } catch (e) {
-      opts.stdio.destroy();
       throw new JailError('not-found', `--execute_fd: cannot open '${planned.execFdPath}': ${(e as Error).message}`);
     }
   }
+  const { plan } = planned;
   for (const m of planned.mounts) opts.log.debug(m.describe);
   opts.log.debug(`namespaces: 0x${plan.cloneFlags.toString(16)}, uid ${plan.uid}, gid ${plan.gid}, hostname ${plan.hostname ?? '(host)'}, time limit ${opts.timeLimit} s`);
-  let cgroup: CgroupSession | null = null;
-  // Opened before launch so the kernel's record of a seccomp kill cannot be missed.
-  const violations = plan.seccomp ? openViolationReader(addon) : null;
-  let launched;
+  if (plan.seccomp) held.violations = openViolationReader(addon);
+  if (plan.cgroup) held.cgroup = openCgroupSession(addon, plan.cgroup, opts.log);
+}
+
+/** A launched jail: its handle, its setup and exit as promises, and why it was killed. */
+interface Launched {
+  handle: JailHandle;
+  setup: Promise<SetupResult>;
+  exit: Promise<ExitInfo>;
+  timedOut: boolean;
+}
+
+/** Step 2: clone, and watch the exit at once, so the child is reaped whatever happens next. */
+function launch(addon: NativeAddon, planned: PlannedJail, opts: SuperviseOptions, held: Held): Launched | SetupFailure {
+  const { plan } = planned;
+  let onSetup!: (r: SetupResult) => void;
+  const setup = new Promise<SetupResult>((resolve) => (onSetup = resolve));
+  let started;
   try {
-    if (plan.cgroup) cgroup = openCgroupSession(addon, plan.cgroup, opts.log);
-    launched = await addon.launch(plan, {
-      stdio: opts.stdio.fds,
-      passFds: planned.passFds,
-      execFd,
-      cgroupFd: cgroup?.cloneFd ?? -1,
-    });
+    started = addon.launch(plan, { stdio: opts.stdio.fds, passFds: planned.passFds, execFd: held.execFd, cgroupFd: held.cgroup?.cloneFd ?? -1 }, onSetup);
   } catch (e) {
-    opts.stdio.destroy();
-    cgroup?.destroy();
-    violations?.close();
     if (e instanceof JailError) throw e;
     throw new JailError('internal', `the addon refused the plan: ${(e as Error).message}`, { cause: e });
-  } finally {
-    if (execFd >= 0) addon.close(execFd);
   }
+  held.closeExecFd();
   opts.stdio.closeChildEnds();
+  if (!started.ok) return started;
 
-  if (!launched.ok) {
-    const error = describeSetupFailure(planned, launched);
-    opts.log.error(error.message);
-    opts.stdio.destroy();
-    cgroup?.destroy();
-    violations?.close();
-    return {
-      report: {
-        outcome: 'setup-failed',
-        exitCode: EXIT_SETUP_FAILED,
-        signal: null,
-        wallTimeMs: msSince(start),
-        userTimeMs: 0,
-        systemTimeMs: 0,
-        maxRssKb: 0,
-        error,
-      },
-    };
-  }
-
-  const { pid, pidfd } = launched;
+  const { pid, pidfd } = started;
+  held.pidfd = pidfd;
   const hasPidns = (plan.cloneFlags & CLONE_NEWPID) !== 0;
   let exited = false;
-  let timedOut = false;
+  const exit = new Promise<ExitInfo>((resolve) =>
+    addon.watchExit(pidfd, pid, (info) => {
+      exited = true;
+      resolve(info);
+    }),
+  );
   const handle: JailHandle = {
     pid,
     kill(signal) {
+      // After the reaping the pid may belong to someone else: never signal by number then.
       if (exited) return;
       addon.kill(pidfd, signal);
-      if (signal === SIGKILL) cgroup?.killAll();
+      if (signal === SIGKILL) held.cgroup?.killAll();
       // With a PID namespace, killing its init kills everything in it. Without one, the jail's
-      // init leads its own session and process group (setsid), which reaches most of it.
+      // init leads its own session and process group (setsid), and the cgroup has the rest.
       if (!hasPidns && plan.setsid && signal === SIGKILL) addon.killGroup(pid, signal);
     },
   };
-  // Watched before anything else can go wrong, so the jail is always reaped.
-  const exit = new Promise<ExitInfo>((resolve) => addon.watchExit(pidfd, pid, resolve));
-  opts.log.info(`pid=${pid} executing '${plan.exec.path}' (argv: ${JSON.stringify(plan.exec.argv)})`);
-  let startError: unknown;
-  try {
-    opts.onStart?.(handle);
-  } catch (e) {
-    // The caller's callback failed: the jail must not outlive the call that started it.
-    startError = e;
-    handle.kill(SIGKILL);
+  return { handle, setup, exit, timedOut: false };
+}
+
+/** The deadline and the caller's abort, both armed from the launch on. */
+function armLimits(jail: Launched, opts: SuperviseOptions, held: Held): void {
+  const { pid } = jail.handle;
+  if (opts.timeLimit > 0) {
+    const timer = longTimeout(() => {
+      jail.timedOut = true;
+      opts.log.info(`pid=${pid} run time >= time limit (${opts.timeLimit} s): killing the jail`);
+      jail.handle.kill(SIGKILL);
+    }, opts.timeLimit * 1000);
+    held.onRelease(() => timer.cancel());
   }
+  const signal = opts.signal;
+  if (signal) {
+    const onAbort = () => {
+      opts.log.info(`pid=${pid} stopped on request: killing the jail`);
+      jail.handle.kill(SIGKILL);
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+    held.onRelease(() => signal.removeEventListener('abort', onAbort));
+    if (signal.aborted) onAbort();
+  }
+}
 
-  const timer =
-    opts.timeLimit > 0
-      ? longTimeout(() => {
-          timedOut = true;
-          opts.log.info(`pid=${pid} run time >= time limit (${opts.timeLimit} s): killing the jail`);
-          handle.kill(SIGKILL);
-        }, opts.timeLimit * 1000)
-      : undefined;
-  const onAbort = () => {
-    opts.log.info(`pid=${pid} stopped on request: killing the jail`);
-    handle.kill(SIGKILL);
-  };
-  opts.signal?.addEventListener('abort', onAbort, { once: true });
-  if (opts.signal?.aborted) onAbort();
+function setupFailedReport(planned: PlannedJail, failure: SetupFailure, opts: SuperviseOptions, start: bigint): ExitReport {
+  const error = describeSetupFailure(planned, failure);
+  opts.log.error(error.message);
+  return { outcome: 'setup-failed', exitCode: EXIT_SETUP_FAILED, signal: null, wallTimeMs: msSince(start), userTimeMs: 0, systemTimeMs: 0, maxRssKb: 0, error };
+}
 
-  const info = await exit;
-  exited = true;
-  timer?.cancel();
-  opts.signal?.removeEventListener('abort', onAbort);
-  addon.close(pidfd);
-  const stats = cgroup ? await cgroup.finish() : undefined;
-  const wallTimeMs = msSince(start);
-
+/** Step 4: how the jail ended, in the report's words. */
+async function classify(info: ExitInfo, jail: Launched, stats: CgroupStats | undefined, held: Held, opts: SuperviseOptions, start: bigint): Promise<ExitReport> {
+  const { pid } = jail.handle;
+  if (info.kind === 'unknown') {
+    throw new JailError('internal', `pid=${pid}: something else in this process reaped the jail before jail could, and the kernel cannot say how it ended`, {
+      hint: "don't ignore SIGCHLD or call waitpid(-1) in a program that runs jails (Linux >= 6.15 reports the status anyway)",
+    });
+  }
+  if (info.reapedElsewhere) opts.log.warn(`pid=${pid} was reaped by something else in this process (SIGCHLD ignored?): its CPU times are unknown`);
   const base = {
-    wallTimeMs,
+    wallTimeMs: msSince(start),
     userTimeMs: info.rusage.userTimeUs / 1000,
     systemTimeMs: info.rusage.systemTimeUs / 1000,
     maxRssKb: info.rusage.maxRssKb,
   };
-  let report: ExitReport;
   if (info.kind === 'exited') {
-    report = { outcome: 'exited', exitCode: info.code, signal: null, ...base };
     opts.log.info(`pid=${pid} exited with status: ${info.code}`);
-  } else if (timedOut && info.signal === SIGKILL) {
-    report = { outcome: 'timeout', exitCode: EXIT_TIMEOUT, signal: 'SIGKILL', ...base };
-  } else if (info.signal === SIGKILL && stats?.oomKilled) {
-    // The cgroup session has already said so in words (which limit, how many processes).
-    report = { outcome: 'oom', exitCode: EXIT_OOM, signal: 'SIGKILL', ...base };
-  } else if (info.signal === SIGSYS) {
-    const seccomp = (await violations?.identify(pid)) ?? { syscall: null, nr: null, arch: null };
-    report = { outcome: 'seccomp-violation', exitCode: EXIT_SECCOMP, signal: 'SIGSYS', ...base, seccomp };
+    return { outcome: 'exited', exitCode: info.code, signal: null, ...base };
+  }
+  if (jail.timedOut && info.signal === SIGKILL) return { outcome: 'timeout', exitCode: EXIT_TIMEOUT, signal: 'SIGKILL', ...base };
+  // The cgroup session has already said so in words (which limit, how many processes).
+  if (info.signal === SIGKILL && stats?.oomKilled) return { outcome: 'oom', exitCode: EXIT_OOM, signal: 'SIGKILL', ...base };
+  if (info.signal === SIGSYS) {
+    const seccomp = (await held.violations?.identify(pid)) ?? { syscall: null, nr: null, arch: null };
     const which = seccomp.syscall ?? (seccomp.nr !== null ? `syscall #${seccomp.nr}` : 'a forbidden syscall');
     opts.log.warn(`pid=${pid} committed a syscall/seccomp violation and was killed by SIGSYS: ${which}${seccomp.arch ? ` (${seccomp.arch})` : ''}`);
-  } else {
-    report = { outcome: 'signaled', exitCode: 128 + info.signal, signal: signalName(info.signal), ...base };
-    opts.log.info(`pid=${pid} terminated with signal: ${signalName(info.signal)} (${info.signal})`);
+    return { outcome: 'seccomp-violation', exitCode: EXIT_SECCOMP, signal: 'SIGSYS', ...base, seccomp };
   }
-  violations?.close();
-  if (startError !== undefined) {
-    await opts.stdio.finish(0);
-    throw startError;
+  opts.log.info(`pid=${pid} terminated with signal: ${signalName(info.signal)} (${info.signal})`);
+  return { outcome: 'signaled', exitCode: 128 + info.signal, signal: signalName(info.signal), ...base };
+}
+
+export async function supervise(addon: NativeAddon, planned: PlannedJail, opts: SuperviseOptions): Promise<SupervisedResult> {
+  const start = process.hrtime.bigint();
+  const held = new Held(addon, opts.stdio);
+  try {
+    acquire(addon, planned, opts, held);
+    const jail = launch(addon, planned, opts, held);
+    if (!('handle' in jail)) return { report: setupFailedReport(planned, jail, opts, start) };
+    armLimits(jail, opts, held);
+
+    const setup = await jail.setup;
+    let startError: unknown;
+    if (setup.ok) {
+      opts.log.info(`pid=${jail.handle.pid} executing '${planned.plan.exec.path}' (argv: ${JSON.stringify(planned.plan.exec.argv)})`);
+      try {
+        opts.onStart?.(jail.handle);
+      } catch (e) {
+        // The caller's callback failed: the jail must not outlive the call that started it.
+        startError = e;
+        jail.handle.kill(SIGKILL);
+      }
+    }
+    const info = await jail.exit;
+    const stats = await held.finishCgroup();
+    // A setup step failed on its own (not killed by the deadline or an abort while setting up).
+    const failedSetup = !setup.ok && !jail.timedOut && !opts.signal?.aborted ? setup : null;
+    const report = failedSetup ? setupFailedReport(planned, failedSetup, opts, start) : await classify(info, jail, stats, held, opts, start);
+    if (stats && !failedSetup) Object.assign(report, stats);
+    held.stdioFinished = true;
+    if (startError !== undefined) {
+      await opts.stdio.finish(0);
+      throw startError;
+    }
+    const output = await opts.stdio.finish(opts.drainMs ?? 200);
+    return { report, ...output };
+  } finally {
+    held.release();
   }
-  if (stats) Object.assign(report, stats);
-  const output = await opts.stdio.finish(opts.drainMs ?? 200);
-  return { report, ...output };
 }

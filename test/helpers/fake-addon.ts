@@ -23,7 +23,7 @@ import * as fs from 'node:fs';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { ExitInfo, LaunchResources, LaunchResult, NativeAddon, Rusage, SetupFailure } from '../../src/native/types';
+import type { ExitInfo, LaunchResources, LaunchStart, NativeAddon, Rusage, SetupFailure, SetupResult } from '../../src/native/types';
 import type { JailPlan } from '../../src/sandbox/plan';
 
 const realSetImmediate = globalThis.setImmediate;
@@ -34,7 +34,7 @@ export const FAKE_PID_BASE = 5_000_000;
 
 /** The addon's launch stages in its order (native/launch.cc StageName); a native test keeps this in step. */
 export const FAKE_STAGE_NAMES = [
-  'none', 'clone', 'idmap', 'cgroup', 'handshake', 'oom_score_adj', 'setsid', 'setid', 'hostname', 'loopback', 'mount', 'chdir',
+  'none', 'clone', 'idmap', 'cgroup', 'handshake', 'oom_score_adj', 'setsid', 'setid', 'keyring', 'hostname', 'loopback', 'mount', 'chdir',
   'rlimit', 'personality', 'disable_tsc', 'nice', 'affinity', 'core_scheduling', 'caps', 'no_new_privs', 'stdio', 'fds', 'signals',
   'seccomp', 'execve',
 ];
@@ -53,8 +53,13 @@ export interface ExitSpec {
 }
 
 export interface JailScript {
-  /** The launch fails at this step (the real addon has reaped the child already). */
+  /**
+   * The launch fails at this step: at clone (launch() says so at once), or later (onSetup says
+   * so, and the child, killed by the addon, exits 255 as the real one does after its report).
+   */
   fail?: SetupFailure;
+  /** The child's setup never ends by itself (a hung mount): only a kill ends it. */
+  setupHangs?: boolean;
   /** launch() throws this synchronously (the real addon throws a TypeError for a malformed plan). */
   throws?: Error;
   /** How the jail ends by itself once it is watched; 'never' = only kill() or end() ends it. Default { code: 0 }. */
@@ -78,6 +83,8 @@ export class FakeJail {
   /** Signals received through kill(), in order. */
   readonly signals: number[] = [];
   private callback: ((info: ExitInfo) => void) | null = null;
+  /** @internal Told when the jail ends (a hung setup ends with it). */
+  onEnd: ((info: ExitInfo) => void) | null = null;
   private pending: ExitInfo | null = null;
 
   constructor(
@@ -95,6 +102,7 @@ export class FakeJail {
     this.exited = true;
     const info = exitInfo(spec);
     this.info = info;
+    this.onEnd?.(info);
     if (info.kind === 'signaled' && info.signal === 31 && this.script.audit) this.fake.auditRecords.push(...this.script.audit(this.pid));
     this.pending = info;
     this.deliver();
@@ -125,9 +133,9 @@ function exitInfo(spec: ExitSpec): ExitInfo {
   const rusage: Rusage = { userTimeUs: 1500, systemTimeUs: 2500, maxRssKb: 4096, ...spec.rusage };
   if (spec.signal !== undefined) {
     const core = spec.coreDumped ?? false;
-    return { kind: 'signaled', code: 0, signal: spec.signal, coreDumped: core, rusage, siginfoCode: core ? 3 : 2 };
+    return { kind: 'signaled', reapedElsewhere: false, code: 0, signal: spec.signal, coreDumped: core, rusage, siginfoCode: core ? 3 : 2 };
   }
-  return { kind: 'exited', code: spec.code ?? 0, signal: 0, coreDumped: false, rusage, siginfoCode: 1 };
+  return { kind: 'exited', reapedElsewhere: false, code: spec.code ?? 0, signal: 0, coreDumped: false, rusage, siginfoCode: 1 };
 }
 
 let fifoDir: string | undefined;
@@ -148,8 +156,8 @@ export function realPipe(): [number, number] {
 }
 
 export class FakeAddon implements NativeAddon {
-  readonly abiVersion = 1;
-  readonly planVersion = 1;
+  readonly abiVersion = 2;
+  readonly planVersion = 2;
 
   /** Every call, in order. */
   readonly calls: Call[] = [];
@@ -210,22 +218,26 @@ export class FakeAddon implements NativeAddon {
     this.calls.push({ fn, args });
   }
 
-  launch(plan: JailPlan, resources: LaunchResources): Promise<LaunchResult> {
+  launch(plan: JailPlan, resources: LaunchResources, onSetup: (result: SetupResult) => void): LaunchStart {
     // A copy: what was asked at launch time, even if the caller mutates its objects afterwards.
     this.record('launch', [structuredClone(plan), structuredClone(resources)]);
     const script = this.scripts.shift() ?? this.defaultScript;
     if (script.throws) throw script.throws;
     script.onLaunch?.(plan, resources);
-    let result: LaunchResult;
-    if (script.fail) {
-      result = { ok: false, ...script.fail };
+    if (script.fail?.stage === 'clone') return { ok: false, ...script.fail };
+    const pid = this.nextPid++;
+    const pidfd = this.fakeFd(`pidfd ${pid}`);
+    const failed = script.fail;
+    const ends: JailScript = failed ? { ...script, exit: { code: 255 } } : script.setupHangs ? { ...script, exit: 'never' } : script;
+    const jail = new FakeJail(this, pid, pidfd, plan, resources, ends);
+    this.jails.push(jail);
+    if (script.setupHangs) {
+      // Setup ends only when the child dies, as the real addon's report pipe reaches EOF.
+      jail.onEnd = (info) => realSetImmediate(() => onSetup(info.kind === 'signaled' ? { ok: false, stage: 'handshake', opIndex: -1, errno: 10 } : { ok: true }));
     } else {
-      const pid = this.nextPid++;
-      const pidfd = this.fakeFd(`pidfd ${pid}`);
-      this.jails.push(new FakeJail(this, pid, pidfd, plan, resources, script));
-      result = { ok: true, pid, pidfd };
+      realSetImmediate(() => onSetup(failed ? { ok: false, ...failed } : { ok: true }));
     }
-    return new Promise((resolve) => realSetImmediate(() => resolve(result)));
+    return { ok: true, pid, pidfd };
   }
 
   watchExit(pidfd: number, pid: number, callback: (info: ExitInfo) => void): void {

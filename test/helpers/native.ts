@@ -7,7 +7,8 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { loadAddon } from '../../src/native/addon';
-import type { NativeAddon } from '../../src/native/types';
+import type { LaunchResources, NativeAddon, SetupFailure, SetupResult } from '../../src/native/types';
+import type { JailPlan } from '../../src/sandbox/plan';
 import { buildPlan, type PlannedJail } from '../../src/sandbox';
 import { realHost, type HostFacts } from '../../src/sandbox/host';
 import type { Filter } from '../../src/policy/types';
@@ -92,4 +93,24 @@ export function parseProbe(stdout: Buffer | string | undefined): Record<string, 
   const lines = (stdout ?? '').toString().split('\n').filter((l) => l.trim() !== '');
   if (lines.length === 0) throw new Error('the probe printed nothing');
   return JSON.parse(lines[lines.length - 1]) as Record<string, unknown>;
+}
+
+/**
+ * launch() until the program has exec'd: the jail's pid and pidfd (the caller watches the exit and
+ * closes the pidfd), or how clone or setup failed (a child that failed in setup is reaped here).
+ */
+export async function launchToExec(
+  addon: NativeAddon,
+  plan: JailPlan,
+  resources: LaunchResources,
+): Promise<{ ok: true; pid: number; pidfd: number } | ({ ok: false } & SetupFailure)> {
+  let onSetup!: (r: SetupResult) => void;
+  const setup = new Promise<SetupResult>((resolve) => (onSetup = resolve));
+  const started = addon.launch(plan, resources, onSetup);
+  if (!started.ok) return started;
+  const result = await setup;
+  if (result.ok) return started;
+  await new Promise((resolve) => addon.watchExit(started.pidfd, started.pid, resolve));
+  addon.close(started.pidfd);
+  return result;
 }

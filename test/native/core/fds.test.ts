@@ -11,7 +11,7 @@ import type { PlannedJail } from '../../../src/sandbox';
 import { silentLogger } from '../../../src/supervisor/log';
 import { openStdio, type InputOption, type OutputOption } from '../../../src/supervisor/stdio';
 import { supervise } from '../../../src/supervisor/supervise';
-import { childPids, hostPlan, openFds, parseProbe, probePath, requireAddon } from '../../helpers/native';
+import { childPids, hostPlan, launchToExec, openFds, parseProbe, probePath, requireAddon } from '../../helpers/native';
 
 let addon: NativeAddon;
 let probe: string;
@@ -85,7 +85,7 @@ describe('no fd leaks in the supervising process', () => {
       expect(addon.close(r)).toBe(0);
     }
     const planned = hostPlan(['--chroot', '/', '--', '/bin/true']);
-    const res = await addon.launch(planned.plan, { stdio: [-1, -1, -1], passFds: [], execFd: -1, cgroupFd: -1 });
+    const res = await launchToExec(addon, planned.plan, { stdio: [-1, -1, -1], passFds: [], execFd: -1, cgroupFd: -1 });
     if (!res.ok) throw new Error(`launch failed: ${JSON.stringify(res)}`);
     const info = await new Promise<ExitInfo>((resolve) => addon.watchExit(res.pidfd, res.pid, resolve));
     expect(info).toMatchObject({ kind: 'exited', code: 0, signal: 0, siginfoCode: 1 });

@@ -13,7 +13,7 @@ import { makeLogger } from '../../../src/supervisor/log';
 import { openStdio } from '../../../src/supervisor/stdio';
 import { supervise } from '../../../src/supervisor/supervise';
 import { JailError } from '../../../src/errors';
-import { childPids, hostPlan, hostWith, requireAddon } from '../../helpers/native';
+import { childPids, hostPlan, hostWith, launchToExec, probePath, requireAddon } from '../../helpers/native';
 
 let addon: NativeAddon;
 beforeAll(() => {
@@ -42,7 +42,7 @@ async function runPlanned(planned: PlannedJail, opts: { signal?: AbortSignal; ti
 
 /** launch() directly; a started jail is waited for and its pidfd closed. */
 async function launchRaw(plan: JailPlan): Promise<{ ok: true; info: ExitInfo } | { ok: false; stage: string; opIndex: number; errno: number }> {
-  const r = await addon.launch(plan, none());
+  const r = await launchToExec(addon, plan, none());
   if (!r.ok) return r;
   const info = await new Promise<ExitInfo>((resolve) => addon.watchExit(r.pidfd, r.pid, resolve));
   expect(addon.close(r.pidfd)).toBe(0);
@@ -68,8 +68,8 @@ describe('exit mapping through real launches', () => {
     expect(stderr!.data.toString()).toBe('err\n');
   });
 
-  it('kill -SEGV of itself without a PID namespace (and so without a fresh /proc, as nsjail): signaled 11, exit code 139', async () => {
-    const { report } = await runPlanned(hostPlan(['--disable_clone_newpid', '--disable_proc', '--chroot', '/', '--', '/bin/sh', '-c', 'kill -SEGV $$']));
+  it('a segmentation fault of the jail init (a real fault: init ignores a kill from inside its PID namespace): signaled 11, exit code 139', async () => {
+    const { report } = await runPlanned(hostPlan(['--chroot', '/', '--', probePath(), 'segv']));
     expect(report).toMatchObject({ outcome: 'signaled', exitCode: 139, signal: 'SIGSEGV' });
   });
 

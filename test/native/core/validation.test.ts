@@ -10,7 +10,7 @@ import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LaunchResources, NativeAddon } from '../../../src/native/types';
 import type { JailPlan } from '../../../src/sandbox/plan';
-import { childPids, hostPlan, requireAddon } from '../../helpers/native';
+import { childPids, hostPlan, launchToExec, requireAddon } from '../../helpers/native';
 
 let addon: NativeAddon;
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'jail-native-validation-'));
@@ -30,7 +30,7 @@ afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
 /** Launches, waits for the end, closes the pidfd. */
 async function launchAndWait(plan: unknown, res: LaunchResources = resources()) {
-  const r = await addon.launch(plan as JailPlan, res);
+  const r = await launchToExec(addon, plan as JailPlan, res);
   if (!r.ok) return { r, info: null };
   const info = await new Promise<Parameters<Parameters<NativeAddon['watchExit']>[2]>[0]>((resolve) => addon.watchExit(r.pidfd, r.pid, resolve));
   addon.close(r.pidfd);
@@ -44,7 +44,7 @@ function refused(plan: unknown, message: RegExp | string, res: LaunchResources =
   let result: unknown;
   let error: unknown;
   try {
-    result = addon.launch(plan as JailPlan, res);
+    result = addon.launch(plan as JailPlan, res, () => {});
   } catch (e) {
     error = e;
   }
@@ -125,8 +125,8 @@ describe('plan validation (no root needed)', () => {
   });
 
   it('refuses another plan version', () => {
-    refused({ ...clone(), version: 2 }, 'invalid plan: plan.version: this addon applies plan version 1 only');
-    refused({ ...clone(), version: '1' }, /^invalid plan: plan\.version: expected a number/);
+    refused({ ...clone(), version: 1 }, 'invalid plan: plan.version: this addon applies plan version 2 only');
+    refused({ ...clone(), version: '2' }, /^invalid plan: plan\.version: expected a number/);
   });
 
   it('refuses a seccomp program longer than BPF_MAXINSNS, or empty, or malformed', () => {
@@ -178,8 +178,8 @@ describe('plan validation (no root needed)', () => {
   });
 
   it('refuses non-object arguments', () => {
-    expect(() => addon.launch(null as never, resources())).toThrow(TypeError);
-    expect(() => (addon.launch as (...a: unknown[]) => unknown)(base)).toThrow(/launch\(plan: object, resources: object\)/);
+    expect(() => addon.launch(null as never, resources(), () => {})).toThrow(TypeError);
+    expect(() => (addon.launch as (...a: unknown[]) => unknown)(base)).toThrow(/launch\(plan: object, resources: object, onSetup: function\)/);
   });
 
   it('nothing was launched by any refused plan', () => {

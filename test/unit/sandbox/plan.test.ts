@@ -310,10 +310,33 @@ describe('namespaces and mounts', () => {
     expect(planFlags(['--clone_newtime', '--', '/bin/true']).plan.cloneFlags).toBe(ALL_NS | 0x80);
     expect(planFlags(['--disable_clone_newuts', '-H', 'x', '--', '/bin/true']).plan.hostname).toBeNull();
     // Without a PID namespace a fresh /proc cannot be mounted from a user namespace.
-    expect(planFlags(['--disable_clone_newpid', '--disable_proc', '--', '/bin/true']).plan.cloneFlags).toBe(ALL_NS & ~CLONE_NEWPID);
-    const proc = thrown(() => planFlags(['--disable_clone_newpid', '--', '/bin/true']));
+    expect(planFlags(['--disable_clone_newpid', '--disable_proc', '--', '/bin/true'], { cgroups: 'v2' }).plan.cloneFlags).toBe(ALL_NS & ~CLONE_NEWPID);
+    const proc = thrown(() => planFlags(['--disable_clone_newpid', '--', '/bin/true'], { cgroups: 'v2' }));
     expect(proc.message).toBe('flag --disable_clone_newpid: a fresh /proc needs a PID namespace of its own when the jail has a user namespace');
     expect(proc.hint).toContain('--disable_proc');
+  });
+
+  it('without a PID namespace a cgroup is required (a setsid daemon would escape the time limit); -Me needs a PID namespace', () => {
+    const e = thrown(() => planFlags(['--disable_clone_newpid', '--disable_proc', '--', '/bin/true']));
+    expect(e.message).toBe(
+      'flag --disable_clone_newpid: without a PID namespace jail needs a cgroup to find and stop every process the program starts, and it cannot create one here',
+    );
+    expect(e.hint).toContain('drop --disable_clone_newpid');
+    const me = thrown(() => planFlags(['-Me', '--disable_clone_newpid', '--disable_proc', '--', '/bin/true'], { cgroups: 'v2' }));
+    expect(me.message).toContain('-Me (execve mode) needs a PID namespace');
+  });
+
+  it('the child shares the supervisor memory (CLONE_VM) only when nothing it does would change the supervisor', () => {
+    expect(planFlags(['--chroot', '/', '--', '/bin/true']).plan.cloneVm).toBe(true);
+    expect(planFlags(['--chroot', '/', '-u', '0', '--', '/bin/true'], { euid: 1000 }).plan.cloneVm).toBe(true);
+    // oom_score_adj is per memory owner.
+    expect(planFlags(['--chroot', '/', '--oom_score_adj', '5', '--', '/bin/true']).plan.cloneVm).toBe(false);
+    // A kernel uid change resets the memory owner's dumpable flag.
+    expect(planFlags(['--chroot', '/', '-u', '65534:65534:1', '-g', '65534:65534:1', '--', '/bin/true']).plan.cloneVm).toBe(false);
+    expect(planFlags(['--chroot', '/', '-u', '65534', '-g', '65534', '--', '/bin/true']).plan.cloneVm).toBe(true);
+    // A memory cgroup's OOM kills every process sharing the victim's memory.
+    expect(planFlags(['--chroot', '/', '--cgroup_mem_max', '1048576', '--', '/bin/true'], { cgroups: 'v2' }).plan.cloneVm).toBe(false);
+    expect(planFlags(['--chroot', '/', '--', '/bin/true'], { cgroups: 'v2' }).plan.cloneVm).toBe(true);
   });
 
   it('a missing mandatory bind source, or a file where is_dir asks for a directory, is refused', () => {

@@ -132,9 +132,39 @@ describe('setup failures', () => {
     expect(report.error).toMatchObject({ stage: 'execve', errno: 'ENOENT' });
     expect(report.error!.message).toMatch(/^execve '\/nonexistent' inside the jail: ENOENT \(no such file or directory\)\n  hint: /);
     expect(sink.events.filter((e) => e.level === 'error').map((e) => e.message)).toEqual([report.error!.message]);
+    // The failed child was killed by the addon, not reaped: the supervisor reaps it and collects
+    // whatever it printed before failing.
+    expect(stdio.events).toEqual(['closeChildEnds', 'finish']);
+    expect(fake.callsOf('watchExit')).toEqual([[fake.lastJail.pidfd, fake.lastJail.pid]]);
+    expect(fake.reaped).toEqual([fake.lastJail.pid]);
+    expect(fake.callsOf('kill')).toEqual([]);
+    expectReleased(fake);
+  });
+
+  it('a failed clone leaves nothing to reap: no watch, stdio destroyed', async () => {
+    const fake = new FakeAddon().script({ fail: { stage: 'clone', opIndex: -1, errno: 1 } });
+    const stdio = recordingStdio();
+    const { report } = await supervise(fake, planned(CHROOT), { timeLimit: 10, stdio, log: logSink().log });
+    expect(report).toMatchObject({ outcome: 'setup-failed', error: { stage: 'clone', errno: 'EPERM' } });
     expect(stdio.events).toEqual(['closeChildEnds', 'destroy']);
     expect(fake.callsOf('watchExit')).toEqual([]);
-    expect(fake.callsOf('kill')).toEqual([]);
+    expectReleased(fake);
+  });
+
+  it('the time limit covers the setup: a setup that hangs is killed and reported as a timeout', async () => {
+    vi.useFakeTimers();
+    const fake = new FakeAddon().script({ setupHangs: true });
+    let started = false;
+    let done = false;
+    const run = supervise(fake, planned(CHROOT), { timeLimit: 3, stdio: recordingStdio(), log: logSink().log, onStart: () => (started = true) }).finally(() => {
+      done = true;
+    });
+    await until(() => fake.callsOf('watchExit').length === 1, 'the jail to be watched');
+    await vi.advanceTimersByTimeAsync(3000);
+    await until(() => done, 'supervise to finish');
+    expect((await run).report).toMatchObject({ outcome: 'timeout', exitCode: 137, signal: 'SIGKILL' });
+    expect(fake.callsOf('kill')).toEqual([[fake.lastJail.pidfd, 9]]);
+    expect(started).toBe(false);
     expectReleased(fake);
   });
 
@@ -292,7 +322,7 @@ describe('stopping and signalling', () => {
     const fake = new FakeAddon().script({ exit: 'never', onKill: (s) => (s === 9 ? { signal: 9 } : 'ignore') });
     let handle: JailHandle | undefined;
     const run = supervise(fake, planned(CHROOT), { timeLimit: 0, stdio: recordingStdio(), log: logSink().log, onStart: (h) => (handle = h) });
-    await until(() => fake.callsOf('watchExit').length === 1, 'the jail to be watched');
+    await until(() => handle !== undefined, 'the jail to start');
     expect(handle!.pid).toBe(fake.lastJail.pid);
     handle!.kill(15);
     handle!.kill(9);
@@ -308,8 +338,8 @@ describe('stopping and signalling', () => {
   it('without a PID namespace SIGKILL also goes to the jail init\'s process group', async () => {
     const fake = new FakeAddon().script({ exit: 'never' });
     let handle: JailHandle | undefined;
-    const run = supervise(fake, planned(NO_PIDNS), { timeLimit: 0, stdio: recordingStdio(), log: logSink().log, onStart: (h) => (handle = h) });
-    await until(() => fake.callsOf('watchExit').length === 1, 'the jail to be watched');
+    const run = supervise(fake, planned(NO_PIDNS, { cgroups: 'v2' }), { timeLimit: 0, stdio: recordingStdio(), log: logSink().log, onStart: (h) => (handle = h) });
+    await until(() => handle !== undefined, 'the jail to start');
     handle!.kill(9);
     await run;
     expect(fake.callsOf('killGroup')).toEqual([[fake.lastJail.pid, 9]]);
@@ -319,7 +349,7 @@ describe('stopping and signalling', () => {
     vi.useFakeTimers();
     const fake = new FakeAddon().script({ exit: 'never' });
     let done = false;
-    const run = supervise(fake, planned(NO_PIDNS), { timeLimit: 2, stdio: recordingStdio(), log: logSink().log }).finally(() => {
+    const run = supervise(fake, planned(NO_PIDNS, { cgroups: 'v2' }), { timeLimit: 2, stdio: recordingStdio(), log: logSink().log }).finally(() => {
       done = true;
     });
     await until(() => fake.callsOf('watchExit').length === 1, 'the jail to be watched');
