@@ -1,11 +1,12 @@
 {
   "targets": [
     {
-      # The code that runs in the cloned child, between clone and execve (DESIGN.md §3.3). It is
-      # compiled so that the compiler inserts no call the source does not show: no builtins
-      # (a loop stays a loop, not strlen/memset), no stack protector (a TLS read of the canary),
-      # no jump tables (so the object-code check may reject every indirect branch), hidden
-      # visibility (calls between child functions are direct, never through the PLT).
+      # The code that runs in the cloned child, between clone and execve (DESIGN.md §3.3),
+      # compiled so that the compiler inserts no call or TLS access the source does not show:
+      # no builtins and no loop distribution (a loop stays a loop, not strlen@plt/memset@plt),
+      # no stack protector (its canary is read from TLS), no jump tables (so the object-code
+      # check can reject every indirect branch), hidden visibility (calls between child
+      # functions are bound at link time, never through the PLT).
       # test/native/core/after-clone.test.ts checks the linked result.
       "target_name": "jail_child",
       "type": "static_library",
