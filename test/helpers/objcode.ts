@@ -98,7 +98,7 @@ export interface WalkOptions {
   roots: string[];
   /** The child library: function symbol -> number of definitions in its object files. */
   library: Map<string, number>;
-  /** The clone trampoline, whose single indirect call is the call of the child function it was handed (one of the roots). */
+  /** The clone trampoline: its first indirect call is the call of the child function it was handed (one of the roots); any other is reported. */
   trampoline?: string;
 }
 
@@ -141,6 +141,7 @@ export function walkChild(fns: Fn[], opts: WalkOptions): WalkResult {
     for (const f of found) visit(f);
   }
   const roots = new Set(opts.roots);
+  let trampolineCalled = false;
   while (queue.length > 0) {
     const fn = queue.shift()!;
     const where = (i: Insn) => `${fn.name}+0x${(i.addr - fn.start).toString(16)}`;
@@ -154,7 +155,8 @@ export function walkChild(fns: Fn[], opts: WalkOptions): WalkResult {
       if (TLS.test(i.text)) problems.push(`${where(i)}: thread-local storage access: ${i.text}`);
       const ind = INDIRECT.exec(i.text);
       if (ind) {
-        if (!(fn.name === opts.trampoline && ind[1] === 'call')) problems.push(`${where(i)}: indirect ${ind[1]}: ${i.text}`);
+        if (fn.name === opts.trampoline && ind[1] === 'call' && !trampolineCalled) trampolineCalled = true;
+        else problems.push(`${where(i)}: indirect ${ind[1]}: ${i.text}`);
         continue;
       }
       const d = DIRECT.exec(i.text);

@@ -115,7 +115,7 @@ describe('the object-code walker itself', () => {
     }`;
   const POINTER = `
     extern "C" int Other(int);
-    extern "C" void CallTwice(void (*f)()) { f(); f(); }
+    extern "C" void CallThrice(void (*f)()) { f(); f(); f(); }
     extern "C" int CallsOther(int x) { return Other(x) + 1; }`;
   const OTHER = `extern "C" int Other(int x) { return x * 3; }`;
 
@@ -160,12 +160,16 @@ describe('the object-code walker itself', () => {
     expect(bindsNow(strict)).toBe(true);
   });
 
-  it('catches a call and a tail call through a pointer; the trampoline may make the call only', () => {
+  it('catches a call and a tail call through a pointer; the trampoline may make one call only', () => {
     const fns = disassemble(strict);
-    const found = walkChild(fns, { roots: ['CallTwice'], library }).problems.join('\n');
-    expect(found).toMatch(/CallTwice\+0x[0-9a-f]+: indirect call: call +\*%/);
-    expect(found).toMatch(/CallTwice\+0x[0-9a-f]+: indirect jmp: jmp +\*%/);
-    expect(walkChild(fns, { roots: ['CallTwice'], library, trampoline: 'CallTwice' }).problems).toEqual([expect.stringMatching(/indirect jmp/)]);
+    const found = walkChild(fns, { roots: ['CallThrice'], library }).problems.join('\n');
+    expect(found).toMatch(/CallThrice\+0x[0-9a-f]+: indirect call: call +\*%/);
+    expect(found).toMatch(/CallThrice\+0x[0-9a-f]+: indirect jmp: jmp +\*%/);
+    // Two calls and a tail call: the first call is the trampoline's own.
+    expect(walkChild(fns, { roots: ['CallThrice'], library, trampoline: 'CallThrice' }).problems).toEqual([
+      expect.stringMatching(/indirect call/),
+      expect.stringMatching(/indirect jmp/),
+    ]);
   });
 
   it('catches a reachable function defined outside the library, and a missing entry', () => {
