@@ -18,7 +18,10 @@
 
 #include <sys/syscall.h>
 
-extern "C" long JailCloneVmRun(void* args, unsigned long size, void (*fn)(void*), void* arg);
+// Hidden (here and in the assembly) like the rest of the child library: the call from CloneVm is
+// then bound at link time, not through the PLT.
+extern "C" __attribute__((visibility("hidden"))) long JailCloneVmRun(void* args, unsigned long size,
+                                                                     void (*fn)(void*), void* arg);
 
 #if defined(__x86_64__)
 // rdi=args rsi=size rdx=fn rcx=arg. The syscall instruction clobbers rcx and r11 only, so fn and
@@ -27,6 +30,7 @@ extern "C" long JailCloneVmRun(void* args, unsigned long size, void (*fn)(void*)
 __asm__(
     ".text\n"
     ".globl JailCloneVmRun\n"
+    ".hidden JailCloneVmRun\n"
     ".type JailCloneVmRun,@function\n"
     "JailCloneVmRun:\n"
     "  mov %rdx, %r8\n"
@@ -50,6 +54,7 @@ __asm__(
 __asm__(
     ".text\n"
     ".globl JailCloneVmRun\n"
+    ".hidden JailCloneVmRun\n"
     ".type JailCloneVmRun,%function\n"
     "JailCloneVmRun:\n"
     "  mov x8, #" JAIL_STR(SYS_clone3) "\n"
