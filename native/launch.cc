@@ -136,6 +136,13 @@ LaunchOutcome Launch(PreparedJail& j) {
   }
   j.spec.go_fd = go.read;
   j.spec.report_fd = report.write;
+  const int own[] = {go.read, go.write, report.read, report.write};
+  if (int fd = CheckChildFds(j, own, 4); fd >= 0) {
+    out.stage = kStageFds;
+    out.op_index = fd;
+    out.err = EBADF;
+    return out;
+  }
 
   // With every signal blocked the child cannot run one of Node's handlers before it resets them.
   sigset_t all, old;

@@ -15,4 +15,7 @@ namespace jail {
 // JavaScript TypeError naming the field and returns null.
 std::unique_ptr<PreparedJail> PrepareJail(Napi::Env env, Napi::Object plan, Napi::Object resources);
 
+// A stdio source or pass fd can still be closed between this call and the clone, which runs
+// later on a worker thread: the launcher re-checks them with CheckChildFds (prepared.h).
+
 }  // namespace jail
