@@ -137,7 +137,7 @@ describe('plans the planner accepts, the addon accepts', () => {
         try {
           addon.validatePlan(planned.plan, resources);
         } catch (e) {
-          const shown = JSON.stringify(config, (k, v) => (Array.isArray(v) && v.length > 8 ? `[${v.length} entries]` : v));
+          const shown = JSON.stringify(config, (_key, v) => (Array.isArray(v) && v.length > 8 ? `[${v.length} entries]` : v));
           throw new Error(`run ${run} (seed ${SEED}): the addon refused a plan the planner accepted: ${(e as Error).message}\nconfig: ${shown}`);
         }
         accepted++;
