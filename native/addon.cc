@@ -22,6 +22,25 @@ namespace {
 // Bumped whenever an export changes shape; src/native/addon.ts refuses a mismatched build.
 constexpr int kAbiVersion = 2;
 
+// PrepareJail on (plan, resources) arguments; null with a TypeError thrown when they are not two
+// objects or the plan is refused.
+std::unique_ptr<PreparedJail> PrepareArgs(const Napi::CallbackInfo& info, const char* name) {
+  Napi::Env env = info.Env();
+  if (info.Length() != 2 || !info[0].IsObject() || !info[1].IsObject()) {
+    Napi::TypeError::New(env, std::string(name) + "(plan: object, resources: object)").ThrowAsJavaScriptException();
+    return nullptr;
+  }
+  return PrepareJail(env, info[0].As<Napi::Object>(), info[1].As<Napi::Object>());
+}
+
+
+// validatePlan(plan, resources): every check launch makes before clone, and nothing else: the
+// prepared jail is discarded at once (its /dev/null fd closed). Throws launch's TypeError.
+Napi::Value ValidatePlanJs(const Napi::CallbackInfo& info) {
+  PrepareArgs(info, "validatePlan");
+  return info.Env().Undefined();
+}
+
 Napi::Value ThrowErrno(Napi::Env env, const std::string& what, int err) {
   Napi::Error e = Napi::Error::New(env, what + ": " + strerror(err));
   e.Set("errno", Napi::Number::New(env, err));
@@ -69,6 +88,7 @@ Napi::Object Exports(Napi::Env env, Napi::Object exports) {
   exports.Set("abiVersion", Napi::Number::New(env, kAbiVersion));
   exports.Set("planVersion", Napi::Number::New(env, kPlanVersion));
   exports.Set("launch", Napi::Function::New(env, LaunchJs, "launch"));
+  exports.Set("validatePlan", Napi::Function::New(env, ValidatePlanJs, "validatePlan"));
   exports.Set("watchExit", Napi::Function::New(env, WatchExit, "watchExit"));
   exports.Set("kill", Napi::Function::New(env, Kill, "kill"));
   exports.Set("killGroup", Napi::Function::New(env, KillGroup, "killGroup"));

@@ -112,7 +112,9 @@ LaunchState::~LaunchState() {
   CloseFd(&report_read);
 }
 
-int LaunchClone(PreparedJail& j, LaunchState* st) {
+int LaunchClone(PreparedJail& j, LaunchState* st, Stage* stage, int* op_index) {
+  *stage = kStageClone;
+  *op_index = -1;
   int go[2], report[2];
   if (pipe2(go, O_CLOEXEC) < 0) return errno;
   if (pipe2(report, O_CLOEXEC) < 0) {
@@ -127,6 +129,14 @@ int LaunchClone(PreparedJail& j, LaunchState* st) {
   j.spec.go_fd = go[0];
   j.spec.report_fd = report[1];
   j.spec.parent_pid = getpid();
+  const int own[] = {go[0], go[1], report[0], report[1]};
+  if (int fd = CheckChildFds(j, own, 4); fd >= 0) {
+    close(go[0]);
+    close(report[1]);
+    *stage = kStageFds;
+    *op_index = fd;
+    return EBADF;
+  }
 
   // With every signal blocked the child cannot run one of Node's handlers before it resets them.
   sigset_t all, old;
@@ -187,10 +197,7 @@ int ReadReport(int fd, FailureRecord* rec) {
 LaunchOutcome Launch(PreparedJail& j) {
   LaunchOutcome out;
   LaunchState st;
-  if ((out.err = LaunchClone(j, &st)) != 0) {
-    out.stage = kStageClone;
-    return out;
-  }
+  if ((out.err = LaunchClone(j, &st, &out.stage, &out.op_index)) != 0) return out;
   int flags = fcntl(st.report_read, F_GETFL);
   fcntl(st.report_read, F_SETFL, flags & ~O_NONBLOCK);
   Stage stage = kStageNone;

@@ -43,8 +43,10 @@ struct LaunchState {
 // The parent's steps between clone and the go byte, in the order the kernel requires.
 enum ParentStep : int { kStepSetgroups, kStepGidMap, kStepNewgidmap, kStepUidMap, kStepNewuidmap, kStepCgroup, kStepGo, kStepCount };
 
-// Pipes and clone. Returns 0 or an errno (stage clone); on success st->pid/pidfd are set.
-int LaunchClone(PreparedJail& j, LaunchState* st);
+// Pipes and clone. Returns 0, or an errno with *stage/*op_index set (clone; or fds when a
+// descriptor the child needs was closed and its number reused by our pipes, see CheckChildFds);
+// on success st->pid/pidfd are set.
+int LaunchClone(PreparedJail& j, LaunchState* st, Stage* stage, int* op_index);
 
 // Runs one parent step. Returns 0 or an errno with *stage/*op_index set. A helper step
 // (newgidmap/newuidmap) only starts the helper and sets *helper to its pid; the caller reaps it

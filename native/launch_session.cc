@@ -41,10 +41,12 @@ class LaunchSession {
     Napi::Env env(env_);
     Napi::Object r = Napi::Object::New(env);
     loop_ = loop;
-    if (int err = LaunchClone(*jail_, &st_)) {
+    Stage stage;
+    int op_index;
+    if (int err = LaunchClone(*jail_, &st_, &stage, &op_index)) {
       r.Set("ok", false);
-      r.Set("stage", StageName(kStageClone));
-      r.Set("opIndex", -1);
+      r.Set("stage", StageName(stage));
+      r.Set("opIndex", op_index);
       r.Set("errno", err);
       delete this;
       return r;

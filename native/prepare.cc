@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cmath>
 #include <initializer_list>
 
 namespace jail {
@@ -20,6 +21,7 @@ namespace {
 constexpr uint64_t kAllowedCloneFlags = CLONE_NEWNS | CLONE_NEWCGROUP | CLONE_NEWUTS | CLONE_NEWIPC |
                                         CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWTIME;
 constexpr size_t kMaxFilterLen = 4096;  // BPF_MAXINSNS
+constexpr size_t kMaxPassFds = 1024;
 
 // Reads fields of JS objects, remembering the first error with the path of the field.
 class Reader {
@@ -78,17 +80,32 @@ class Reader {
     return v.As<Napi::Boolean>().Value();
   }
 
+  // An integral number in [min, max]. The bounds must lie within ±2^53, where every integer is
+  // an exact double. The range is checked on the double before any cast: converting NaN,
+  // ±Infinity or a value outside int64_t to an integer type is undefined behaviour, and the
+  // comparisons below are false for NaN, so it is refused with the rest.
   int64_t Int(Napi::Value v, const std::string& path, int64_t min, int64_t max) {
     if (!v.IsNumber()) {
       Fail(path, "expected a number");
       return 0;
     }
     double d = v.As<Napi::Number>().DoubleValue();
-    if (d != (double)(int64_t)d || d < (double)min || d > (double)max) {
-      Fail(path, "expected an integer in [" + std::to_string(min) + ", " + std::to_string(max) + "]");
+    if (!(d >= (double)min && d <= (double)max) || std::trunc(d) != d) {
+      Fail(path, "expected an integer in [" + std::to_string(min) + ", " + std::to_string(max) + "], got " +
+                     v.ToString().Utf8Value());
       return 0;
     }
     return (int64_t)d;
+  }
+
+  // A caller's fd: a number >= min that is open in this process now; -1 (no fd) when min is -1.
+  int Fd(Napi::Value v, const std::string& path, int min) {
+    int fd = (int)Int(v, path, min, 0x7fffffff);
+    if (ok() && fd >= 0 && fcntl(fd, F_GETFD) < 0) {
+      Fail(path, "fd " + std::to_string(fd) + " is not open; pass an fd that stays open until the launch returns" +
+                     (min < 0 ? std::string(", or -1") : std::string()));
+    }
+    return fd;
   }
 
   // A string without NUL bytes (the kernel would silently truncate it).
@@ -303,17 +320,14 @@ void ReadResources(Reader& r, Napi::Object res, PreparedJail& j) {
   Napi::Array stdio = r.Arr(r.Field(res, "stdio", "resources"), "resources.stdio", 3);
   if (stdio.Length() != 3) r.Fail("resources.stdio", "expected 3 fds");
   for (uint32_t i = 0; i < 3 && r.ok(); i++)
-    j.spec.stdio[i] = (int)r.Int(stdio.Get(i), "resources.stdio[" + std::to_string(i) + "]", -1, 0x7fffffff);
-  Napi::Array pass = r.Arr(r.Field(res, "passFds", "resources"), "resources.passFds", 1024);
-  for (uint32_t i = 0; i < pass.Length() && r.ok(); i++) {
-    int fd = (int)r.Int(pass.Get(i), "resources.passFds[" + std::to_string(i) + "]", 3, 0x7fffffff);
-    if (fcntl(fd, F_GETFD) < 0) r.Fail("resources.passFds[" + std::to_string(i) + "]", "fd " + std::to_string(fd) + " is not open");
-    j.keep_fds.push_back(fd);
-  }
+    j.spec.stdio[i] = r.Fd(stdio.Get(i), "resources.stdio[" + std::to_string(i) + "]", -1);
+  Napi::Array pass = r.Arr(r.Field(res, "passFds", "resources"), "resources.passFds", kMaxPassFds);
+  for (uint32_t i = 0; i < pass.Length() && r.ok(); i++)
+    j.keep_fds.push_back(r.Fd(pass.Get(i), "resources.passFds[" + std::to_string(i) + "]", 3));
   std::sort(j.keep_fds.begin(), j.keep_fds.end());
   j.keep_fds.erase(std::unique(j.keep_fds.begin(), j.keep_fds.end()), j.keep_fds.end());
-  j.spec.exec_fd = (int)r.Int(r.Field(res, "execFd", "resources"), "resources.execFd", -1, 0x7fffffff);
-  j.cgroup_fd = (int)r.Int(r.Field(res, "cgroupFd", "resources"), "resources.cgroupFd", -1, 0x7fffffff);
+  j.spec.exec_fd = r.Fd(r.Field(res, "execFd", "resources"), "resources.execFd", -1);
+  j.cgroup_fd = r.Fd(r.Field(res, "cgroupFd", "resources"), "resources.cgroupFd", -1);
 }
 
 }  // namespace

@@ -15,4 +15,8 @@ namespace jail {
 // JavaScript TypeError naming the field and returns null.
 std::unique_ptr<PreparedJail> PrepareJail(Napi::Env env, Napi::Object plan, Napi::Object resources);
 
+// A stdio source or pass fd can still be closed between this call and the clone (by another
+// thread of the process, e.g. libuv's pool closing a file): the launcher re-checks them with
+// CheckChildFds (prepared.h) right after opening its own pipes.
+
 }  // namespace jail

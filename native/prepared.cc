@@ -42,4 +42,23 @@ int FinalizeSpec(PreparedJail& j) {
   return 0;
 }
 
+int CheckChildFds(const PreparedJail& j, const int* own, size_t own_len) {
+  auto bad = [&](int fd) {
+    if (fd < 0) return false;
+    for (size_t i = 0; i < own_len; i++) {
+      if (own[i] == fd) return true;
+    }
+    return fcntl(fd, F_GETFD) < 0;
+  };
+  for (int fd : j.spec.stdio) {
+    if (bad(fd)) return fd;
+  }
+  for (int fd : j.keep_fds) {
+    if (bad(fd)) return fd;
+  }
+  if (bad(j.spec.exec_fd)) return j.spec.exec_fd;
+  if (bad(j.cgroup_fd)) return j.cgroup_fd;
+  return -1;
+}
+
 }  // namespace jail

@@ -67,4 +67,19 @@ struct PreparedJail {
 // are -1. Returns 0 or an errno. Call once, after the storage is complete.
 int FinalizeSpec(PreparedJail& j);
 
+// Re-checks, right before clone, the caller's fds that the child will dup or keep: the stdio
+// sources, the pass fds, the exec fd and the cgroup fd. Returns the first one that is no longer
+// open, or that is one of `own` (the fds the launch itself opened after PrepareJail: its go and
+// report pipes), or -1 when all are fine.
+//
+// Why: PrepareJail (prepare.h) checks them on the main thread, but the launch runs later, and
+// the caller may close one in between; the launch's pipes can then take its number. A pass fd or stdio source
+// that is really the report pipe's write end loses close-on-exec in the child, so the parent
+// never sees EOF and the launch hangs before the time limit is armed.
+//
+// Contract: call it after every fd of the launch is open and before clone, on the launching
+// thread; refuse the launch (stage "fds", opIndex = the returned fd, EBADF) when it returns >= 0.
+// It reads `j` and the fd table only; it allocates nothing and is async-signal-safe.
+int CheckChildFds(const PreparedJail& j, const int* own, size_t own_len);
+
 }  // namespace jail

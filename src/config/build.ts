@@ -127,13 +127,24 @@ function toEnum(f: FieldDef, v: ValueNode, path: Path, ctx: BuildContext): strin
 }
 
 function toStr(v: ValueNode): string | undefined | Error {
+  let s: string;
   if (v.kind === 'text' && v.token === 'string') {
-    if (isUtf8(v.bytes!)) return v.text;
-    return new Error('is not valid UTF-8 text (escapes such as \\xff belong in bytes fields like src_content)');
-  }
-  if (v.kind === 'json' && v.type === 'string') return v.text;
-  if (v.kind === 'js' && typeof v.value === 'string') return v.value;
-  return undefined;
+    if (!isUtf8(v.bytes!)) return new Error('is not valid UTF-8 text (escapes such as \\xff belong in bytes fields like src_content)');
+    s = v.text;
+  } else if (v.kind === 'json' && v.type === 'string') s = v.text;
+  else if (v.kind === 'js' && typeof v.value === 'string') s = v.value;
+  else return undefined;
+  return nulProblem(s) ?? s;
+}
+
+/** Text fields end up as C strings (paths, argv, hostname, ...), which end at the first NUL. */
+function nulProblem(s: string): Error | undefined {
+  const at = s.indexOf('\0');
+  if (at < 0) return undefined;
+  return new Error(
+    `${quoteValue(s)} contains a NUL byte at offset ${at}; text fields are passed to the kernel as C strings, ` +
+      'which end at the first NUL: remove it (file content with NUL bytes belongs in src_content)',
+  );
 }
 
 function toBytes(v: ValueNode): Uint8Array | undefined | Error {

@@ -45,12 +45,19 @@ export function fieldProblem(loaded: LoadedConfig, paths: string[], message: str
 }
 
 const MAX_ID = 4294967294; // (uid_t)-1 means "no change" to the kernel, so it is not an id
+/** The kernel takes at most this many lines in a uid_map or gid_map (Linux 4.15+). */
+const MAX_MAP_LINES = 340;
 
 function resolveIds(loaded: LoadedConfig, list: 'uidmap' | 'gidmap', files: Required<IdFiles>, errors: JailError[]): void {
   const maps: IdMap[] = loaded.config[list];
   const file = list === 'uidmap' ? files.passwd : files.group;
   const what = list === 'uidmap' ? 'user' : 'group';
   let names: Map<string, number> | undefined;
+  if (maps.length > MAX_MAP_LINES) {
+    errors.push(
+      fieldProblem(loaded, [`${list}.${MAX_MAP_LINES}`], `${maps.length} ${list} entries: the kernel takes at most ${MAX_MAP_LINES} lines in a ${what === 'user' ? 'uid' : 'gid'}_map`, 'map ranges with count instead of one entry per id'),
+    );
+  }
   maps.forEach((m, i) => {
     for (const key of ['insideId', 'outsideId'] as const) {
       const id = m[key];

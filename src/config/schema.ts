@@ -394,7 +394,13 @@ export const NSJAIL_CONFIG: MessageDef = message<Config>('NsJailConfig', {
   }),
   daemon: boolField('daemon', false, 'go to the background (logs default to /var/log/nsjail.log)', G.process, [on('-d, --daemon')], { supported: false }),
   maxCpus: field('max_cpus', 'uint32', { default: 0, group: G.process, help: 'pin the jail to this many randomly chosen CPUs (0 = no pinning)', flags: [flag('--max_cpus <n>')] }),
-  niceLevel: field('nice_level', 'int32', { default: 19, group: G.process, help: 'nice value of the jailed process (-20 highest .. 19 lowest priority)', flags: [flag('--nice_level <n>')] }),
+  niceLevel: field('nice_level', 'int32', {
+    default: 19,
+    group: G.process,
+    help: 'nice value of the jailed process (-20 highest .. 19 lowest priority)',
+    flags: [flag('--nice_level <n>')],
+    check: (v) => ((v as number) < -20 || (v as number) > 19 ? `${v} is out of range: nice_level is -20 (highest priority) .. 19 (lowest)` : undefined),
+  }),
   oomScoreAdj: field('oom_score_adj', 'int32', {
     group: G.process,
     help: "the jailed process's /proc/self/oom_score_adj (-1000..1000; unset = inherit)",

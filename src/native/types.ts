@@ -65,6 +65,11 @@ export interface NativeAddon {
    * watch the exit (watchExit) in every case: a failed child is killed, not reaped.
    */
   launch(plan: JailPlan, resources: LaunchResources, onSetup: (result: SetupResult) => void): LaunchStart;
+  /**
+   * Every check launch() makes before clone (the plan's shape and bounds, the resources' fds are
+   * open), and nothing more; throws launch's TypeError naming the field. Nothing is cloned.
+   */
+  validatePlan(plan: JailPlan, resources: LaunchResources): void;
   /** Calls back once the process has exited and been reaped; keep pidfd open until then. */
   watchExit(pidfd: number, pid: number, callback: (info: ExitInfo) => void): void;
   /** pidfd_send_signal; returns 0 or an errno (ESRCH when it already exited). */

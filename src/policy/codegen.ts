@@ -1,7 +1,7 @@
 /**
  * Classic-BPF code generation (reference kafel.md §A.11, §A.15).
  *
- * Shape: `ld arch; jeq ARCH…` (a foreign arch gets KILL_THREAD whatever the DEFAULT), then per
+ * Shape: `ld arch; jeq ARCH…` (a foreign arch gets KILL_PROCESS whatever the DEFAULT), then per
  * arch `ld nr` and a search tree of `jge` over syscall-number ranges, weighted by how often
  * programs make each syscall (frequency.ts) so hot syscalls take fewer instructions; leaves
  * are returns or the rule chain of one number, whose argument tests work on 32-bit halves.
@@ -339,12 +339,15 @@ function chains(candidates: Candidate[]): Map<number, Candidate[]> {
   return byNr;
 }
 
-/** The action for numbers no rule names: DEFAULT, except x32 numbers under a non-killing DEFAULT. */
+/**
+ * The action for numbers no rule names: DEFAULT, except x32 numbers on x86_64, which kill the
+ * process. Like a foreign arch (generate), an x32 call comes from code the policy was not
+ * written for: under DEFAULT ALLOW it would bypass a deny-list, and under KILL_THREAD a
+ * multi-threaded program would lose one thread without anyone noticing.
+ */
 function fallbackFor(policy: ResolvedPolicy, nr: number): number {
-  const d = policy.defaultAction;
-  const killing = d === RET.KILL_THREAD || d === RET.KILL_PROCESS;
-  if (policy.arch === 'x86_64' && !killing && nr >= X32_FIRST && nr <= X32_LAST) return RET.KILL_PROCESS;
-  return d;
+  if (policy.arch === 'x86_64' && nr >= X32_FIRST && nr <= X32_LAST) return RET.KILL_PROCESS;
+  return policy.defaultAction;
 }
 
 function buildRanges(policy: ResolvedPolicy): Range[] {
@@ -475,14 +478,18 @@ export interface Generated {
   scratchSlots: number;
 }
 
-/** The whole program for the given per-arch policies (in kafel's arch order). */
+/**
+ * The whole program for the given per-arch policies (in kafel's arch order). A syscall of any
+ * other arch (i386 `int 0x80` on x86_64, AArch32 on arm64) kills the whole process: kafel's
+ * KILL_THREAD would let a multi-threaded program lose one thread silently, and the supervisor
+ * sees nothing to report. For the same reason there is no 1-instruction `ret KILL_THREAD`
+ * program for all-KILL policies, as kafel emits: foreign and x32 calls still kill the process.
+ */
 export function generate(policies: ResolvedPolicy[]): Generated {
   const g = new Generator();
-  const allKill = policies.every((p) => p.defaultAction === RET.KILL_THREAD && p.candidates.every((c) => c.ret === RET.KILL_THREAD));
-  if (allKill) return { insns: [ret(RET.KILL_THREAD)], scratchSlots: 0 };
   const entries = new Map<ArchName, Target>();
   for (let i = policies.length - 1; i >= 0; i--) entries.set(policies[i].arch, emitArch(g, policies[i]));
-  let next: Target = retTarget(RET.KILL_THREAD);
+  let next: Target = retTarget(RET.KILL_PROCESS);
   for (let i = policies.length - 1; i >= 0; i--) {
     next = g.em.jump(BPF.JMP | BPF.JEQ | BPF.K, AUDIT_ARCH[policies[i].arch], entries.get(policies[i].arch)!, next);
   }

@@ -4,6 +4,7 @@
  */
 import * as path from 'node:path';
 import { capabilityNumber } from '../config/caps';
+import { JailError } from '../errors';
 import { fieldProblem } from '../config/finish';
 import { resolveCommand } from '../config/command';
 import type { Config, LoadedConfig } from '../config/types';
@@ -26,7 +27,7 @@ import {
 } from './kernel';
 import { planMounts, type MountEntry } from './mounts';
 import { planCgroup } from './cgroup';
-import { PLAN_VERSION, type JailPlan } from './plan';
+import { PLAN_LIMITS, PLAN_VERSION, type JailPlan } from './plan';
 import { planRlimits } from './rlimits';
 import { mayShareMemory } from './share-memory';
 
@@ -81,27 +82,68 @@ function personality(c: Config): number {
   );
 }
 
+/** Capability numbers, each once (a config may name one several times). */
 function capNumbers(loaded: LoadedConfig): number[] {
-  return loaded.config.cap.map((name, i) => {
+  const numbers = loaded.config.cap.map((name, i) => {
     const n = capabilityNumber(name);
     if (n === undefined) {
       throw fieldProblem(loaded, [`cap.${i}`], `unknown capability '${name}'`, 'use the kernel names, e.g. CAP_NET_BIND_SERVICE (see `man 7 capabilities`)');
     }
     return n;
   });
+  return [...new Set(numbers)];
 }
 
 /** nsjail's max_cpus: that many CPUs picked at random from the allowed set (null = all). */
-function pickCpus(maxCpus: number, host: HostFacts): number[] | null {
+function pickCpus(loaded: LoadedConfig, host: HostFacts): number[] | null {
+  const { maxCpus } = loaded.config;
   if (maxCpus === 0) return null;
   const allowed = host.allowedCpus();
   if (maxCpus >= allowed.length) return null;
+  const high = allowed.find((cpu) => cpu >= PLAN_LIMITS.cpus);
+  if (high !== undefined) {
+    throw fieldProblem(
+      loaded,
+      ['max_cpus'],
+      `this process may run on CPU ${high}, but jail pins only to CPUs 0..${PLAN_LIMITS.cpus - 1}`,
+      'drop max_cpus, or start jail with an affinity below CPU 1024 (taskset)',
+    );
+  }
   const pool = [...allowed];
   for (let i = pool.length - 1; i > 0; i--) {
     const j = Math.floor(Math.random() * (i + 1));
     [pool[i], pool[j]] = [pool[j], pool[i]];
   }
   return pool.slice(0, maxCpus).sort((a, b) => a - b);
+}
+
+/**
+ * The addon's list bounds (PLAN_LIMITS), and no NUL in strings that did not come from the config
+ * (the command after --, the caller's environment): the schema already refuses NULs in fields.
+ */
+function checkLimits(loaded: LoadedConfig, mountOps: number, argv: string[], envp: string[], passFds: number[]): void {
+  const max = PLAN_LIMITS;
+  if (mountOps > max.mountOps) {
+    throw fieldProblem(loaded, ['mount'], `the mounts need ${mountOps} mount steps, more than the ${max.mountOps} a jail may have`, 'use fewer mount entries (bind a common parent directory instead of many files)');
+  }
+  if (passFds.length > max.passFds) {
+    throw fieldProblem(loaded, ['pass_fd'], `${passFds.length} distinct fds are passed, more than ${max.passFds}`, 'pass fewer fds');
+  }
+  const lists: Array<[string, string[], string]> = [
+    ['argv', argv, 'the command and its arguments (after -- or exec_bin.arg)'],
+    ['envp', envp, 'the environment (keep_env and envar)'],
+  ];
+  for (const [name, list, what] of lists) {
+    if (list.length > max.execStrings) {
+      throw fieldProblem(loaded, [name === 'argv' ? 'exec_bin' : 'envar'], `${what} has ${list.length} entries, more than ${max.execStrings}`, 'pass fewer entries (a file can carry the rest)');
+    }
+    const i = list.findIndex((s) => s.includes('\0'));
+    if (i >= 0) {
+      throw new JailError('usage', `${name}[${i}] ${JSON.stringify(list[i])} contains a NUL byte, which execve cannot pass`, {
+        hint: `remove it from ${what}`,
+      });
+    }
+  }
 }
 
 export function buildPlan(loaded: LoadedConfig, options: PlanOptions): PlannedJail {
@@ -127,6 +169,7 @@ export function buildPlan(loaded: LoadedConfig, options: PlanOptions): PlannedJa
     );
   }
 
+  const passFds = [...new Set(config.passFd.filter((fd) => fd > 2))].sort((a, b) => a - b);
   const ids = planIds(loaded, host);
   const mounts = planMounts(loaded, host, env);
   const canRaiseLimits = !config.cloneNewuser && host.euid === 0;
@@ -142,6 +185,7 @@ export function buildPlan(loaded: LoadedConfig, options: PlanOptions): PlannedJa
       : lookupCommand(cmd.path, environment.envp, env, mounts.binds, host);
   }
   warnings.push(...ids.warnings, ...mounts.warnings, ...environment.warnings);
+  checkLimits(loaded, mounts.ops.length, cmd.argv, environment.envp, passFds);
   const cgroup = planCgroup(loaded, host);
   if (!config.cloneNewpid && config.mode === 'EXECVE') {
     // The -Me launcher waits for the jail's init only; without a PID namespace the init's end
@@ -173,7 +217,7 @@ export function buildPlan(loaded: LoadedConfig, options: PlanOptions): PlannedJa
     groups: ids.groups,
     hostname: config.cloneNewuts ? config.hostname : null,
     loopbackUp: config.cloneNewnet && !config.ifaceNoLo,
-    cpus: pickCpus(config.maxCpus, host),
+    cpus: pickCpus(loaded, host),
     coreScheduling: config.useCoreScheduling,
     rootDir: config.cloneNewns ? path.join(host.scratchDir(), 'root') : '',
     mounts: mounts.ops,
@@ -202,7 +246,7 @@ export function buildPlan(loaded: LoadedConfig, options: PlanOptions): PlannedJa
     plan,
     mounts: mounts.entries,
     execFdPath: useExecFd ? execPath : null,
-    passFds: [...new Set(config.passFd.filter((fd) => fd > 2))].sort((a, b) => a - b),
+    passFds,
     warnings,
   };
 }

@@ -10,6 +10,22 @@
 /** Bumped whenever the shape below changes; the addon refuses a plan of another version. */
 export const PLAN_VERSION = 2;
 
+/**
+ * The largest lists and numbers the addon accepts in a plan and its launch resources
+ * (native/prepare.cc refuses anything beyond). The planner checks each first, so the user reads
+ * which field or flag went too far instead of the addon's refusal.
+ */
+export const PLAN_LIMITS = {
+  /** Mount ops; also the kernel's default fs.mount-max (mounts per namespace). */
+  mountOps: 100_000,
+  /** argv and envp entries each (the kernel's own limit is on their total size). */
+  execStrings: 65_536,
+  /** Distinct --pass_fd fds above 2. */
+  passFds: 1024,
+  /** CPU numbers for sched_setaffinity: 0 .. cpus-1 (a cpu_set_t). */
+  cpus: 1024,
+} as const;
+
 export type MountOp =
   /** mount(2). `source`/`fstype`/`data` null = NULL. */
   | { op: 'mount'; source: string | null; target: string; fstype: string | null; flags: number; data: string | null; ref: number; optional: boolean }

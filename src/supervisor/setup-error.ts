@@ -78,6 +78,9 @@ export function describeStep(planned: PlannedJail, stage: string, opIndex: numbe
       return `pinning the jail to CPUs ${plan.cpus?.join(',')} (--max_cpus)`;
     case 'core_scheduling':
       return 'creating a core scheduling group (--use_core_scheduling)';
+    case 'fds':
+      // opIndex >= 0: the launch's last check before clone found this caller's fd closed.
+      return opIndex >= 0 ? `keeping fd ${opIndex} (a stdio or --pass_fd fd) for the jail` : 'marking the fds above 2 close-on-exec';
     default:
       return `jail setup step '${stage}'`;
   }
@@ -119,6 +122,8 @@ function stageHint(planned: PlannedJail, f: SetupFailure): string | undefined {
       return f.errno === EINVAL ? 'this kernel has no core scheduling (CONFIG_SCHED_CORE); drop --use_core_scheduling' : undefined;
     case 'loopback':
       return 'bringing up lo needs CAP_NET_ADMIN in the jail; --iface_no_lo leaves it down';
+    case 'fds':
+      return f.opIndex >= 0 ? 'the fd was closed before the launch cloned the jail: keep every fd passed to launch open until it returns' : undefined;
     default:
       return undefined;
   }

@@ -26,9 +26,14 @@ export function parseSeccompRecord(text: string): { pid: number; arch: number; n
   return m ? { pid: Number(m[1]), arch: parseInt(m[2], 16), nr: Number(m[3]) } : null;
 }
 
+/** x32 syscalls arrive with x86_64's AUDIT_ARCH and this bit set in the number. */
+const X32_SYSCALL_BIT = 0x40000000;
+
+/** Names the syscall from our tables (x86_64, aarch64); other arches (i386, x32, ...) get nr and arch only. */
 export function describeViolation(arch: number, nr: number): SeccompViolation {
   const { archFromAudit, syscallName } = require('../policy') as typeof import('../policy');
   const archName = archFromAudit(arch);
+  if (archName === 'x86_64' && nr >= X32_SYSCALL_BIT) return { syscall: null, nr, arch: 'x32' };
   const known = archName === 'x86_64' || archName === 'aarch64';
   return { syscall: known ? (syscallName(archName, nr) ?? null) : null, nr, arch: archName };
 }

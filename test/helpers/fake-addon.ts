@@ -240,6 +240,11 @@ export class FakeAddon implements NativeAddon {
     return { ok: true, pid, pidfd };
   }
 
+  /** Records the call; refuses nothing (the real addon's checks are tested against the real addon). */
+  validatePlan(plan: JailPlan, resources: LaunchResources): void {
+    this.record('validatePlan', [structuredClone(plan), structuredClone(resources)]);
+  }
+
   watchExit(pidfd: number, pid: number, callback: (info: ExitInfo) => void): void {
     this.record('watchExit', [pidfd, pid]);
     const jail = this.jails.find((j) => j.pidfd === pidfd && j.pid === pid);

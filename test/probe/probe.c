@@ -25,6 +25,7 @@
 #include <net/if.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -2210,6 +2211,21 @@ static void check_stdin(void)
 /* main                                                                */
 /* ------------------------------------------------------------------ */
 
+/* An i386 getpid (20) through `int 0x80`, made from a second thread while the main
+ * thread waits for it: seccomp sees arch AUDIT_ARCH_I386. Under kafel's KILL_THREAD
+ * only this thread would die and the process would go on. */
+static void *int80_getpid(void *unused)
+{
+	(void)unused;
+#if defined(__x86_64__)
+	long ret = 20;
+	__asm__ volatile("int $0x80" : "+a"(ret) : : "memory");
+	return (void *)ret;
+#else
+	return (void *)-38L; /* -ENOSYS: no int 0x80 here */
+#endif
+}
+
 static int starts(const char *s, const char *p, const char **rest)
 {
 	size_t n = strlen(p);
@@ -2254,7 +2270,7 @@ static int valid_check(const char *a)
 		return 1;
 	if (starts(a, "exec:", &r))
 		return *r != 0;
-	return !strcmp(a, "stdin") || !strcmp(a, "segv");
+	return !strcmp(a, "stdin") || !strcmp(a, "segv") || !strcmp(a, "int80thread");
 }
 
 static void say(int fd, const char *s)
@@ -2440,6 +2456,17 @@ int main(int argc, char **argv)
 			reset_and_unblock(SIGSEGV);
 			volatile int *np = NULL;
 			*np = 1;
+		} else if (!strcmp(a, "int80thread")) {
+			reset_and_unblock(SIGSYS);
+			pthread_t t;
+			void *ret = NULL;
+			int e = pthread_create(&t, NULL, int80_getpid, NULL);
+			if (e == 0)
+				e = pthread_join(t, &ret);
+			char m[128];
+			snprintf(m, sizeof m, "probe: still alive after int 0x80 in a thread (pthread %d, returned %ld)", e,
+				 (long)ret);
+			say(2, m);
 		} else if (starts(a, "exec:", &r)) {
 			sigaction(SIGCHLD, &oldchld, NULL);
 			sigaction(SIGPIPE, &oldpipe, NULL);

@@ -23,6 +23,18 @@ describeAsRoot('seccomp violations reported through run()', () => {
     expect(r.seccomp?.nr).toBe(X64 ? 63 : 160);
   });
 
+  it('an i386 syscall (int 0x80) from a second thread kills the whole process, and the report names arch i386 and nr 20', async () => {
+    // int 0x80 reaches the i386 syscall table only on x86_64; this test is meaningless elsewhere.
+    expect(process.arch, 'the int 0x80 test needs an x86_64 host').toBe('x64');
+    const r = await runFlags([...CHROOT, '--seccomp_string', 'DEFAULT ALLOW'], [probePath(), 'none', 'int80thread']);
+    // kafel's KILL_THREAD would end only the thread: the probe would print "still alive" and exit 0.
+    expect(r.stderr).not.toContain('still alive');
+    expect(r.outcome).toBe('seccomp-violation');
+    expect(r.exitCode).toBe(159);
+    expect(r.signal).toBe('SIGSYS');
+    expect(r.seccomp).toEqual({ syscall: null, nr: 20, arch: 'i386' });
+  });
+
   it('-P python-allowlist.policy runs python3 -c in the default (empty) environment', async () => {
     const r = await runFlags([...CHROOT, '-P', POLICY('python-allowlist.policy')], ['/usr/bin/python3', '-c', 'print(6 * 7)']);
     expect(r.seccomp ?? null).toBeNull();

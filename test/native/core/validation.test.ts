@@ -86,11 +86,11 @@ describe('plan validation (no root needed)', () => {
     refused({ ...clone(), hostname: 5 }, 'invalid plan: plan.hostname: expected a string');
     refused({ ...clone(), mounts: {} }, 'invalid plan: plan.mounts: expected an array');
     refused({ ...clone(), caps: [] }, 'invalid plan: plan.caps: expected an object');
-    refused({ ...clone(), uid: -1 }, /^invalid plan: plan\.uid: expected an integer in \[0, 4294967294\]$/);
+    refused({ ...clone(), uid: -1 }, /^invalid plan: plan\.uid: expected an integer in \[0, 4294967294\], got -1$/);
     refused({ ...clone(), gid: 1.5 }, /^invalid plan: plan\.gid: expected an integer/);
-    refused({ ...clone(), niceLevel: 20 }, /^invalid plan: plan\.niceLevel: expected an integer in \[-20, 19\]$/);
-    refused({ ...clone(), deathSignal: 0 }, /^invalid plan: plan\.deathSignal: expected an integer in \[1, 64\]$/);
-    refused({ ...clone(), devNullFds: [3] }, /^invalid plan: plan\.devNullFds\[0\]: expected an integer in \[0, 2\]$/);
+    refused({ ...clone(), niceLevel: 20 }, /^invalid plan: plan\.niceLevel: expected an integer in \[-20, 19\], got 20$/);
+    refused({ ...clone(), deathSignal: 0 }, /^invalid plan: plan\.deathSignal: expected an integer in \[1, 64\], got 0$/);
+    refused({ ...clone(), devNullFds: [3] }, /^invalid plan: plan\.devNullFds\[0\]: expected an integer in \[0, 2\], got 3$/);
     const e = clone();
     e.exec.argv = ['/bin/sh', 7];
     refused(e, 'invalid plan: plan.exec.argv[1]: expected a string');
@@ -134,7 +134,7 @@ describe('plan validation (no root needed)', () => {
     refused({ ...clone(), seccomp: { insns: Array(4097).fill(ret), flags: 0 } }, 'invalid plan: plan.seccomp.insns: more than 4096 elements');
     refused({ ...clone(), seccomp: { insns: [], flags: 0 } }, 'invalid plan: plan.seccomp.insns: empty program');
     refused({ ...clone(), seccomp: { insns: [[6, 0, 0]], flags: 0 } }, 'invalid plan: plan.seccomp.insns[0]: expected [code, jt, jf, k]');
-    refused({ ...clone(), seccomp: { insns: [[6, 256, 0, 0]], flags: 0 } }, /^invalid plan: plan\.seccomp\.insns\[0\]\[1\]: expected an integer in \[0, 255\]$/);
+    refused({ ...clone(), seccomp: { insns: [[6, 256, 0, 0]], flags: 0 } }, /^invalid plan: plan\.seccomp\.insns\[0\]\[1\]: expected an integer in \[0, 255\], got 256$/);
     refused({ ...clone(), seccomp: { insns: [ret], flags: 0, log: true } }, 'invalid plan: plan.seccomp.log: unknown field');
   });
 
@@ -168,13 +168,70 @@ describe('plan validation (no root needed)', () => {
   });
 
   it('refuses bad resources: fds that are not open, pass fds below 3, cloneInto without a cgroup fd', () => {
-    refused(base, /^invalid plan: resources\.passFds\[0\]: fd 987654 is not open$/, { ...resources(), passFds: [987654] });
+    refused(base, /^invalid plan: resources\.passFds\[0\]: fd 987654 is not open; pass an fd that stays open until the launch returns$/, { ...resources(), passFds: [987654] });
     refused(base, /^invalid plan: resources\.passFds\[0\]: expected an integer in \[3, /, { ...resources(), passFds: [1] });
     refused(base, /^invalid plan: resources\.stdio: expected 3 fds$/, { ...resources(), stdio: [0, 1] as never });
     refused(
       { ...clone(), cgroup: { version: 2, dirs: [], setup: [], attach: [], cloneInto: '/sys/fs/cgroup/x' } },
       'invalid plan: resources.cgroupFd: plan.cgroup.cloneInto needs an open directory fd',
     );
+  });
+
+  it('refuses NaN, ±Infinity, fractions, values past 2^53 and 2^63, and negatives where unsigned, before any cast', () => {
+    // Each of these reaches a double -> integer conversion in prepare.cc; converting any of them
+    // unchecked would be undefined behaviour (or a silent wrap).
+    const bad = [NaN, Infinity, -Infinity, 0.5, -0.5, 2 ** 53 + 2, 2 ** 63, 2 ** 64, 1e300, -(2 ** 63), -1e300, Number.MIN_VALUE];
+    const fields: Array<[string, (p: Record<string, any>, v: number) => void, string]> = [
+      ['plan.uid', (p, v) => (p.uid = v), '[0, 4294967294]'],
+      ['plan.cloneFlags', (p, v) => (p.cloneFlags = v), '[0, 4294967295]'],
+      ['plan.niceLevel', (p, v) => (p.niceLevel = v), '[-20, 19]'],
+      ['plan.oomScoreAdj', (p, v) => (p.oomScoreAdj = v), '[-1000, 1000]'],
+      ['plan.personality', (p, v) => (p.personality = v), '[0, 4294967295]'],
+      ['plan.deathSignal', (p, v) => (p.deathSignal = v), '[1, 64]'],
+      ['plan.groups[0]', (p, v) => (p.groups = [v]), '[0, 4294967294]'],
+      ['plan.cpus[0]', (p, v) => (p.cpus = [v]), '[0, 1023]'],
+      ['plan.caps.keep[0]', (p, v) => (p.caps.keep = [v]), '[0, 63]'],
+      ['plan.devNullFds[0]', (p, v) => (p.devNullFds = [v]), '[0, 2]'],
+      ['plan.rlimits[0].resource', (p, v) => (p.rlimits[0].resource = v), '[0, 63]'],
+      ['plan.mounts[0].flags', (p, v) => (p.mounts[0] = { op: 'mount', source: null, target: '/x', fstype: 'tmpfs', flags: v, data: null, ref: -1, optional: false }), '[0, 4294967295]'],
+      ['plan.mounts[0].ref', (p, v) => (p.mounts[0].ref = v), '[-1, 1048576]'],
+      ['plan.mounts[0].mode', (p, v) => (p.mounts[0] = { op: 'mkdirs', path: '/x', mode: v, ref: -1, optional: false }), '[0, 4095]'],
+      ['plan.seccomp.insns[0][3]', (p, v) => (p.seccomp = { insns: [[6, 0, 0, v]], flags: 0 }), '[0, 4294967295]'],
+      ['plan.seccomp.flags', (p, v) => (p.seccomp = { insns: [[6, 0, 0, 0x7fff0000]], flags: v }), '[0, 255]'],
+    ];
+    const shown = (v: number) => String(v).replace(/[.+[\]()]/g, (c) => `\\${c}`);
+    for (const [field, set, range] of fields) {
+      for (const v of bad) {
+        const p = clone();
+        set(p, v);
+        const message = new RegExp(`^invalid plan: ${field.replace(/[.[\]]/g, (c) => `\\${c}`)}: expected an integer in ${range.replace(/[[\]]/g, (c) => `\\${c}`)}, got ${shown(v)}$`);
+        expect(() => addon.validatePlan(p as JailPlan, resources()), `${field} = ${v}`).toThrow(message);
+      }
+    }
+    for (const v of bad) {
+      refused(base, new RegExp(`^invalid plan: resources\\.stdio\\[1\\]: expected an integer in \\[-1, 2147483647\\], got ${shown(v)}$`), { ...resources(), stdio: [-1, v, -1] });
+      refused(base, /^invalid plan: resources\.passFds\[0\]: expected an integer in \[3, 2147483647\], got /, { ...resources(), passFds: [v] });
+    }
+  });
+
+  it('refuses stdio, exec and cgroup fds that are not open, naming the fd', () => {
+    // A closed fd: its number is free, so nothing else can be open under it during this test.
+    const [r, w] = addon.pipe();
+    addon.close(r);
+    addon.close(w);
+    const closed = `fd ${w} is not open; pass an fd that stays open until the launch returns, or -1`;
+    refused(base, `invalid plan: resources.stdio[1]: ${closed}`, { ...resources(), stdio: [-1, w, -1] });
+    refused(base, `invalid plan: resources.execFd: ${closed}`, { ...resources(), execFd: w });
+    refused(base, `invalid plan: resources.cgroupFd: ${closed}`, { ...resources(), cgroupFd: w });
+    expect(() => addon.validatePlan(base, { ...resources(), stdio: [w, -1, -1] })).toThrow(`invalid plan: resources.stdio[0]: ${closed}`);
+  });
+
+  it('validatePlan accepts what launch accepts and clones nothing', () => {
+    const before = childPids();
+    expect(addon.validatePlan(base, resources())).toBeUndefined();
+    expect(() => addon.validatePlan({ ...clone(), niceLevel: 100 } as JailPlan, resources())).toThrow(TypeError);
+    expect(() => (addon.validatePlan as (...a: unknown[]) => unknown)(base)).toThrow(/^validatePlan\(plan: object, resources: object\)$/);
+    expect(childPids()).toEqual(before);
   });
 
   it('refuses non-object arguments', () => {

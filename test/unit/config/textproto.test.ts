@@ -83,8 +83,8 @@ describe('text format syntax', () => {
     expect(messages(() => parse('time_limit: 4294967296'))).toEqual(['time_limit: 4294967296 is out of range for uint32 (0..4294967295)']);
     expect(cfg('time_limit: 4294967295').timeLimit).toBe(4294967295);
     expect(messages(() => parse('time_limit: -1'))).toEqual(['time_limit: -1 is out of range: uint32 cannot be negative']);
-    expect(messages(() => parse('nice_level: 2147483648'))).toEqual(['nice_level: 2147483648 is out of range for int32 (-2147483648..2147483647)']);
-    expect(cfg('nice_level: -2147483648').niceLevel).toBe(-2147483648);
+    expect(messages(() => parse('log_fd: 2147483648'))).toEqual(['log_fd: 2147483648 is out of range for int32 (-2147483648..2147483647)']);
+    expect(cfg('log_fd: -2147483648').logFd).toBe(-2147483648);
     expect(messages(() => parse('rlimit_as: -1'))).toEqual(['rlimit_as: -1 is out of range: uint64 cannot be negative']);
     expect(messages(() => parse('rlimit_as: 18446744073709551616'))).toEqual([
       'rlimit_as: 18446744073709551616 is out of range for uint64 (0..18446744073709551615)',

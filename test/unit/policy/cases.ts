@@ -31,7 +31,7 @@ export const CASES: PolicyCase[] = [
       [['x86_64', getppid], 'ALLOW'],
       [['x86_64', getuid], 'ALLOW'],
       [['x86_64', getpid], 'KILL_PROCESS'],
-      [['i386', 20], 'KILL_THREAD'],
+      [['i386', 20], 'KILL_PROCESS'],
     ],
   },
   {
@@ -188,23 +188,24 @@ export const CASES: PolicyCase[] = [
     ],
   },
   {
-    name: 'x32 numbers follow a killing DEFAULT as in kafel',
+    name: 'x32 numbers kill the process under a KILL_THREAD DEFAULT too (deliberate difference)',
     policy: 'ALLOW { getppid } DEFAULT KILL',
     kernel: true,
     expect: [
-      [['x86_64', 0x40000000 + getppid], 'KILL_THREAD'],
+      [['x86_64', 0x40000000 + getppid], 'KILL_PROCESS'],
+      [['x86_64', getpid], 'KILL_THREAD'],
       [['x86_64', getppid], 'ALLOW'],
     ],
   },
   {
-    name: 'foreign arch is KILL_THREAD whatever the DEFAULT',
+    name: 'foreign arch is KILL_PROCESS whatever the DEFAULT (deliberate difference: kafel says KILL_THREAD)',
     policy: 'DEFAULT ERRNO(1)',
     expect: [
       [['x86_64', getppid], 'ERRNO(1)'],
-      [['i386', 20], 'KILL_THREAD'],
-      [['0', 20], 'KILL_THREAD'],
-      [['0xffffffff', 20], 'KILL_THREAD'],
-      [['aarch64', 172], 'KILL_THREAD'],
+      [['i386', 20], 'KILL_PROCESS'],
+      [['0', 20], 'KILL_PROCESS'],
+      [['0xffffffff', 20], 'KILL_PROCESS'],
+      [['aarch64', 172], 'KILL_PROCESS'],
     ],
   },
   {
@@ -220,8 +221,8 @@ export const CASES: PolicyCase[] = [
       [['aarch64', 80], 'ALLOW'],
       [['x86_64', 500], 'ERRNO(9)'],
       [['aarch64', 500], 'KILL_PROCESS'],
-      [['i386', 20], 'KILL_THREAD'],
-      [['arm', 20], 'KILL_THREAD'],
+      [['i386', 20], 'KILL_PROCESS'],
+      [['arm', 20], 'KILL_PROCESS'],
     ],
   },
   {

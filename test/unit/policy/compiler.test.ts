@@ -165,11 +165,14 @@ describe('includes', () => {
 });
 
 describe('pitfalls (reference kafel.md §E)', () => {
-  it('2, 7: default semantics and the one-instruction all-KILL program', () => {
-    expect(compilePolicy('DEFAULT KILL', X86).insns).toHaveLength(1);
-    expect(compilePolicy('KILL { read } DENY { write }', X86).insns).toHaveLength(1);
+  it('2, 7: default semantics; an all-KILL policy still kills the process for foreign and x32 calls', () => {
+    for (const policy of ['DEFAULT KILL', 'KILL { read } DENY { write }']) {
+      expect(verdict(policy, ['x86_64', 0])).toBe('KILL_THREAD');
+      expect(verdict(policy, ['x86_64', 0x40000000])).toBe('KILL_PROCESS');
+      expect(verdict(policy, ['i386', 20])).toBe('KILL_PROCESS');
+    }
     expect(verdict('ALLOW { read }', ['x86_64', 1])).toBe('KILL_THREAD');
-    for (const d of ['ALLOW', 'KILL_PROCESS', 'ERRNO(1)']) expect(verdict(`DEFAULT ${d}`, ['i386', 1])).toBe('KILL_THREAD');
+    for (const d of ['ALLOW', 'KILL', 'KILL_PROCESS', 'ERRNO(1)']) expect(verdict(`DEFAULT ${d}`, ['i386', 1])).toBe('KILL_PROCESS');
   });
 
   it('16: kafel table names', () => {
@@ -229,28 +232,27 @@ ALLOW { read, write { fd == 1 || fd == 2 }, openat { (flags & 3) == O_RDONLY },
         lseek { offset < 0x100000000 } }
 ERRNO(38) { clone3 }
 DEFAULT KILL_PROCESS`, X86);
-    expect(disassemble(f)).toBe(`; x86_64: 21 instructions
+    expect(disassemble(f)).toBe(`; x86_64: 20 instructions
  0: ld  arch
- 1: jeq #0xc000003e ? 3 : 2           ; x86_64
- 2: ret KILL_THREAD
- 3: ld  nr
- 4: jge #0x9        ? 13 : 5          ; nr >= mmap
- 5: jge #0x2        ? 10 : 6          ; nr >= open
- 6: jge #0x1        ? 7 : 17          ; nr >= write
- 7: ld  args[0]+0
- 8: jeq #0x1        ? 17 : 9
- 9: jeq #0x2        ? 17 : 19
-10: jge #0x8        ? 11 : 19         ; nr >= lseek
-11: ld  args[1]+4
-12: jge #0x1        ? 19 : 17
-13: jge #0x101      ? 14 : 19         ; nr >= openat
-14: jge #0x102      ? 18 : 15         ; nr >= mkdirat
-15: ld  args[2]+0
-16: jset#0x3        ? 19 : 17
-17: ret ALLOW
-18: jeq #0x1b3      ? 20 : 19         ; nr == clone3
-19: ret KILL_PROCESS
-20: ret ERRNO(38)
+ 1: jeq #0xc000003e ? 2 : 18          ; x86_64
+ 2: ld  nr
+ 3: jge #0x9        ? 12 : 4          ; nr >= mmap
+ 4: jge #0x2        ? 9 : 5           ; nr >= open
+ 5: jge #0x1        ? 6 : 16          ; nr >= write
+ 6: ld  args[0]+0
+ 7: jeq #0x1        ? 16 : 8
+ 8: jeq #0x2        ? 16 : 18
+ 9: jge #0x8        ? 10 : 18         ; nr >= lseek
+10: ld  args[1]+4
+11: jge #0x1        ? 18 : 16
+12: jge #0x101      ? 13 : 18         ; nr >= openat
+13: jge #0x102      ? 17 : 14         ; nr >= mkdirat
+14: ld  args[2]+0
+15: jset#0x3        ? 18 : 16
+16: ret ALLOW
+17: jeq #0x1b3      ? 19 : 18         ; nr == clone3
+18: ret KILL_PROCESS
+19: ret ERRNO(38)
 `);
     expect(rawListing(f).split('\n')[2]).toBe('  { 0x0020,   0,   0, 0x00000004 },');
   });

@@ -52,4 +52,8 @@ describe('describeViolation', () => {
     expect(i386.nr).toBe(11);
     expect(i386.arch).toBe('i386');
   });
+
+  it('an x32 number (x86_64 arch, bit 30 set) is reported as arch x32', () => {
+    expect(describeViolation(0xc000003e, 0x40000000 + 39)).toEqual({ syscall: null, nr: 0x40000000 + 39, arch: 'x32' });
+  });
 });
