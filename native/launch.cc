@@ -149,6 +149,7 @@ int LaunchClone(PreparedJail& j, LaunchState* st, Stage* stage, int* op_index) {
   close(report[1]);
   if (cloned < 0) return (int)-cloned;
   st->pid = (pid_t)cloned;
+  *stage = kStageNone;
   return 0;
 }
 

@@ -8,159 +8,26 @@
  * directory and its /etc/subuid entries). If the repository is not readable by that user (e.g. a
  * checkout under /root), the CLI's runtime files and the probe are copied to a temp dir.
  */
-import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
-import { describeIf, isRoot } from '../../helpers/env';
-import {
-  assertBuilt,
-  cli,
-  hasTool,
-  hostProcesses,
-  killSpawned,
-  nsLinks,
-  parseProbe,
-  probePath,
-  REPO,
-  SYSTEM_PATH,
-  survivorsNamed,
-  tempDir,
-  waitFor,
-  type CliOptions,
-} from './helpers';
+import { expect, it } from 'vitest';
+import { describeIf } from '../../helpers/env';
+import { unprivilegedUser, rootlessReason } from '../unprivileged-user';
+import { hasTool, hostProcesses, nsLinks, parseProbe, survivorsNamed, waitFor, type CliOptions } from './helpers';
 
-const USER = 'jail-it-rootless';
 const DAEMON = 'probe-daemon';
 
-function rootlessReason(): string | null {
-  if (!isRoot) return 'needs root (to create the test user)';
-  for (const tool of ['useradd', 'usermod', 'userdel', 'setpriv']) if (!hasTool(tool)) return `${tool} is not installed`;
-  return null;
-}
-
-interface TestUser {
-  uid: number;
-  gid: number;
-  subuid: [number, number] | null;
-  subgid: [number, number] | null;
-}
-
-function subRange(file: string, name: string): [number, number] | null {
-  try {
-    const line = fs.readFileSync(file, 'utf8').split('\n').find((l) => l.startsWith(name + ':'));
-    if (!line) return null;
-    const [, start, count] = line.split(':');
-    return [Number(start), Number(count)];
-  } catch {
-    return null;
-  }
-}
-
-function removeUser(): void {
-  try {
-    const uid = Number(execFileSync('id', ['-u', USER], { encoding: 'utf8', timeout: 10_000 }).trim());
-    // Kill whatever the test user still runs (processes this test started), one pid at a time.
-    for (const p of hostProcesses()) {
-      try {
-        const status = fs.readFileSync(`/proc/${p.pid}/status`, 'utf8');
-        const real = Number(/^Uid:\s+(\d+)/m.exec(status)?.[1]);
-        if (real === uid) process.kill(p.pid, 'SIGKILL');
-      } catch {
-        // gone
-      }
-    }
-    fs.rmSync(`/tmp/jail-${uid}`, { recursive: true, force: true });
-  } catch {
-    return; // no such user
-  }
-  execFileSync('userdel', [USER], { timeout: 30_000, stdio: 'ignore' });
-}
-
-/** Can `user` read `file` (and traverse every directory above it)? */
-function readableBy(user: TestUser, file: string): boolean {
-  try {
-    execFileSync('setpriv', [`--reuid=${user.uid}`, `--regid=${user.gid}`, '--clear-groups', 'test', '-r', file], { timeout: 10_000 });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 describeIf('rootless: jail run by an unprivileged user', rootlessReason(), () => {
-  let user: TestUser;
-  let tmp: ReturnType<typeof tempDir>;
-  /** Where the user runs bin/jail from (the repo, or a copy of its runtime files). */
-  let jailRoot: string;
-  /** The probe as the user can reach it. */
-  let probe: string;
-  let probeDirPath: string;
-
-  const asUser = (args: string[], opts: CliOptions = {}) =>
-    cli(args, { ...opts, asUser: { uid: user.uid, gid: user.gid }, cwd: opts.cwd ?? tmp.dir, env: opts.env ?? { PATH: SYSTEM_PATH, HOME: '/' }, jailBin: path.join(jailRoot, 'bin', 'jail') });
-
-  beforeAll(() => {
-    assertBuilt();
-    probePath();
-    removeUser();
-    execFileSync('useradd', ['-M', '-U', '-s', '/usr/sbin/nologin', USER], { timeout: 30_000 });
-    const uid = Number(execFileSync('id', ['-u', USER], { encoding: 'utf8' }).trim());
-    const gid = Number(execFileSync('id', ['-g', USER], { encoding: 'utf8' }).trim());
-    if (subRange('/etc/subuid', USER) === null || subRange('/etc/subgid', USER) === null) {
-      // useradd adds subordinate ranges only when login.defs asks for them; give the user one.
-      const range = '1500000000-1500065535';
-      execFileSync('usermod', ['--add-subuids', range, '--add-subgids', range, USER], { timeout: 30_000 });
-    }
-    user = { uid, gid, subuid: subRange('/etc/subuid', USER), subgid: subRange('/etc/subgid', USER) };
-    tmp = tempDir('jail-it-rootless-');
-
-    jailRoot = REPO;
-    if (!readableBy(user, path.join(REPO, 'dist', 'jail-cli.js')) && !readableBy(user, path.join(REPO, 'dist', 'cli', 'main.js'))) {
-      // Copy what `node bin/jail` needs at run time.
-      jailRoot = path.join(tmp.dir, 'jail');
-      for (const part of ['bin', 'dist', 'policies', 'examples', 'package.json']) {
-        fs.cpSync(path.join(REPO, part), path.join(jailRoot, part), { recursive: true });
-      }
-      fs.mkdirSync(path.join(jailRoot, 'build', 'Release'), { recursive: true });
-      for (const f of fs.readdirSync(path.join(REPO, 'build', 'Release'))) {
-        const src = path.join(REPO, 'build', 'Release', f);
-        if (fs.statSync(src).isFile()) fs.copyFileSync(src, path.join(jailRoot, 'build', 'Release', f));
-      }
-      // The bundled CLI needs no node_modules; the unbundled fallback does.
-      if (!fs.existsSync(path.join(REPO, 'dist', 'jail-cli.js'))) {
-        fs.cpSync(path.join(REPO, 'node_modules'), path.join(jailRoot, 'node_modules'), { recursive: true, dereference: true });
-      }
-      execFileSync('chmod', ['-R', 'a+rX', jailRoot]);
-    }
-    probe = probePath();
-    if (!readableBy(user, probe)) {
-      const dir = path.join(tmp.dir, 'probe');
-      fs.mkdirSync(dir, { mode: 0o755 });
-      fs.copyFileSync(probePath(), path.join(dir, 'probe'));
-      fs.chmodSync(path.join(dir, 'probe'), 0o755);
-      probe = path.join(dir, 'probe');
-    }
-    probeDirPath = path.dirname(probe);
-  });
-
-  afterEach(() => killSpawned());
-
-  afterAll(() => {
-    killSpawned();
-    removeUser();
-    tmp?.remove();
-    // The user, its group and its subordinate id ranges are gone.
-    expect(fs.readFileSync('/etc/passwd', 'utf8')).not.toContain(`${USER}:`);
-    expect(subRange('/etc/subuid', USER)).toBeNull();
-  });
+  const fixture = unprivilegedUser('jail-it-rootless');
+  const asUser = (args: string[], opts: CliOptions = {}) => fixture().jail(args, opts);
 
   it('ids map only to the user itself; setgroups is denied', async () => {
-    const r = await asUser(['-q', '--chroot', '/', '--', probe, 'ids', 'userns', 'caps']);
+    const r = await asUser(['-q', '--chroot', '/', '--', fixture().probe, 'ids', 'userns', 'caps']);
     expect(r.code).toBe(0);
     const p = parseProbe(r.stdout);
-    expect([p.uid, p.gid]).toEqual([user.uid, user.gid]);
-    expect(p.userns.uidMap.trim().split(/\s+/)).toEqual([String(user.uid), String(user.uid), '1']);
-    expect(p.userns.gidMap.trim().split(/\s+/)).toEqual([String(user.gid), String(user.gid), '1']);
+    expect([p.uid, p.gid]).toEqual([fixture().user.uid, fixture().user.gid]);
+    expect(p.userns.uidMap.trim().split(/\s+/)).toEqual([String(fixture().user.uid), String(fixture().user.uid), '1']);
+    expect(p.userns.gidMap.trim().split(/\s+/)).toEqual([String(fixture().user.gid), String(fixture().user.gid), '1']);
     expect(p.userns.setgroups.trim()).toBe('deny');
     expect(p.groups).toEqual([]);
     // No host-root warning for an unprivileged user.
@@ -168,7 +35,7 @@ describeIf('rootless: jail run by an unprivileged user', rootlessReason(), () =>
   });
 
   it("the defaults are nsjail's: hostname, empty env, no caps, rlimits, nice, pid 1, new namespaces", async () => {
-    const r = await asUser(['-q', '--chroot', '/', '--', probe, 'ids', 'hostname', 'env', 'caps', 'rlimits', 'misc', 'ns', 'net', 'mounts', 'path:/', 'path:/tmp']);
+    const r = await asUser(['-q', '--chroot', '/', '--', fixture().probe, 'ids', 'hostname', 'env', 'caps', 'rlimits', 'misc', 'ns', 'net', 'mounts', 'path:/', 'path:/tmp']);
     expect(r.code).toBe(0);
     const p = parseProbe(r.stdout);
     const host = nsLinks('self');
@@ -191,26 +58,26 @@ describeIf('rootless: jail run by an unprivileged user', rootlessReason(), () =>
   });
 
   it('mounts work: read-only binds, a writable bind whose files belong to the user, tmpfs', async () => {
-    const out = path.join(tmp.dir, 'out');
+    const out = path.join(fixture().dir, 'out');
     fs.mkdirSync(out);
-    fs.chownSync(out, user.uid, user.gid);
-    const r = await asUser(['-q', '-R', `${probeDirPath}:/probe`, '-B', `${out}:/out`, '-T', '/scratch', '--', '/probe/probe', 'mounts', 'write:/out/file:123', 'path:/scratch', 'path:/probe']);
+    fs.chownSync(out, fixture().user.uid, fixture().user.gid);
+    const r = await asUser(['-q', '-R', `${path.dirname(fixture().probe)}:/probe`, '-B', `${out}:/out`, '-T', '/scratch', '--', '/probe/probe', 'mounts', 'write:/out/file:123', 'path:/scratch', 'path:/probe']);
     expect(r.code).toBe(0);
     const p = parseProbe(r.stdout);
     expect(p.write.written).toBe(123);
     const st = fs.statSync(path.join(out, 'file'));
     expect(st.size).toBe(123);
-    expect(st.uid).toBe(user.uid);
+    expect(st.uid).toBe(fixture().user.uid);
     expect(p.paths['/scratch'].writable).toBe(true);
     expect(p.paths['/probe'].writeErrno).toBe('EROFS');
   });
 
   it('-u 0 -g 0: root inside, still the user outside', async () => {
-    const r = await asUser(['-q', '--chroot', '/', '-u', '0', '-g', '0', '--', probe, 'ids', 'userns']);
+    const r = await asUser(['-q', '--chroot', '/', '-u', '0', '-g', '0', '--', fixture().probe, 'ids', 'userns']);
     expect(r.code).toBe(0);
     const p = parseProbe(r.stdout);
     expect([p.uid, p.gid]).toEqual([0, 0]);
-    expect(p.userns.uidMap.trim().split(/\s+/)).toEqual(['0', String(user.uid), '1']);
+    expect(p.userns.uidMap.trim().split(/\s+/)).toEqual(['0', String(fixture().user.uid), '1']);
   });
 
   it('mapping another host id is refused before launch with a hint about -U/-G', async () => {
@@ -224,28 +91,28 @@ describeIf('rootless: jail run by an unprivileged user', rootlessReason(), () =>
   it('-U/-G map a subordinate range through newuidmap/newgidmap', async () => {
     if (!hasTool('newuidmap') || !hasTool('newgidmap')) {
       // Without the uidmap package the helper is missing: a setup failure naming it.
-      const r = await asUser(['-q', '--chroot', '/', '-U', `0:${user.uid}:1`, '--', probe, 'ids']);
+      const r = await asUser(['-q', '--chroot', '/', '-U', `0:${fixture().user.uid}:1`, '--', fixture().probe, 'ids']);
       expect(r.code).toBe(255);
       expect(r.stderr).toMatch(/newuidmap/);
       throw new Error('newuidmap/newgidmap are not installed (Debian package uidmap): -U/-G cannot work');
     }
-    expect(user.subuid).not.toBeNull();
-    const [su] = user.subuid!;
-    const [sg] = user.subgid!;
-    const r = await asUser(['-q', '--chroot', '/', '-U', `0:${user.uid}:1`, '-U', `1:${su}:1000`, '-G', `0:${user.gid}:1`, '-G', `1:${sg}:1000`, '--', probe, 'ids', 'userns', 'syscall:setuid0']);
+    expect(fixture().user.subuid).not.toBeNull();
+    const [su] = fixture().user.subuid!;
+    const [sg] = fixture().user.subgid!;
+    const r = await asUser(['-q', '--chroot', '/', '-U', `0:${fixture().user.uid}:1`, '-U', `1:${su}:1000`, '-G', `0:${fixture().user.gid}:1`, '-G', `1:${sg}:1000`, '--', fixture().probe, 'ids', 'userns', 'syscall:setuid0']);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     const p = parseProbe(r.stdout);
     expect([p.uid, p.gid]).toEqual([0, 0]);
     const lines = p.userns.uidMap.trim().split('\n').map((l: string) => l.trim().split(/\s+/));
-    expect(lines).toEqual([['0', String(user.uid), '1'], ['1', String(su), '1000']]);
+    expect(lines).toEqual([['0', String(fixture().user.uid), '1'], ['1', String(su), '1000']]);
     const glines = p.userns.gidMap.trim().split('\n').map((l: string) => l.trim().split(/\s+/));
-    expect(glines).toEqual([['0', String(user.gid), '1'], ['1', String(sg), '1000']]);
+    expect(glines).toEqual([['0', String(fixture().user.gid), '1'], ['1', String(sg), '1000']]);
   });
 
   it('-t 1 kills a setsid + double-forked daemon: 137, nothing survives', async () => {
     let saw = false;
-    const r = await asUser(['-q', '--chroot', '/', '-t', '1', '--', probe, 'none', 'daemonize:30', 'sleep:30'], {
+    const r = await asUser(['-q', '--chroot', '/', '-t', '1', '--', fixture().probe, 'none', 'daemonize:30', 'sleep:30'], {
       timeoutMs: 20_000,
       onSpawn: () => {
         void waitFor(() => hostProcesses().some((p) => p.comm === DAEMON && p.state !== 'Z'), 8000, 'the daemon').then(
@@ -272,15 +139,15 @@ describeIf('rootless: jail run by an unprivileged user', rootlessReason(), () =>
   });
 
   it('examples/interactive-shell.cfg as the normal user: uid 1000 inside, the user outside', async () => {
-    const r = await asUser(['-q', '--config', path.join(jailRoot, 'examples', 'interactive-shell.cfg')], { input: 'id -u; cat /proc/self/uid_map; exit 0\n' });
+    const r = await asUser(['-q', '--config', path.join(fixture().jailRoot, 'examples', 'interactive-shell.cfg')], { input: 'id -u; cat /proc/self/uid_map; exit 0\n' });
     expect(r.code).toBe(0);
     const out = r.stdout.split('\n');
     expect(out).toContain('1000');
-    expect(out.some((l) => l.trim().split(/\s+/).join(' ') === `1000 ${user.uid} 1`)).toBe(true);
+    expect(out.some((l) => l.trim().split(/\s+/).join(' ') === `1000 ${fixture().user.uid} 1`)).toBe(true);
   });
 
   it('examples/static-binary.cfg with --execute_fd as the normal user', async () => {
-    const r = await asUser(['-q', '--execute_fd', '--config', path.join(jailRoot, 'examples', 'static-binary.cfg'), '--', probe, 'ids', 'hostname']);
+    const r = await asUser(['-q', '--execute_fd', '--config', path.join(fixture().jailRoot, 'examples', 'static-binary.cfg'), '--', fixture().probe, 'ids', 'hostname']);
     expect(r.code).toBe(0);
     const p = parseProbe(r.stdout);
     expect(p.uid).toBe(65534);
