@@ -1,7 +1,6 @@
 // cgroup filesystem operations: the syscalls behind creating a jail's cgroups, writing limits,
 // reading statistics, killing and removing them. TypeScript decides which files and values
-// (src/sandbox/cgroup*.ts, src/supervisor/cgroup*.ts); this file only performs one syscall
-// sequence per call and reports the errno.
+// (src/cgroup/); this file only performs one syscall sequence per call and reports the errno.
 //
 // Runs in: the Node main thread (small synchronous writes to a pseudo filesystem).
 #include "cgroup.h"

@@ -25,7 +25,7 @@ import {
   SIGKILL,
 } from './kernel';
 import { planMounts, type MountEntry } from './mounts';
-import { planCgroup } from './cgroup';
+import { planCgroup } from '../cgroup/plan';
 import { PLAN_VERSION, type JailPlan } from './plan';
 import { planRlimits } from './rlimits';
 

@@ -7,7 +7,7 @@ import { EXIT_OOM, EXIT_SECCOMP, EXIT_SETUP_FAILED, EXIT_TIMEOUT } from '../exit
 import type { ExitInfo, NativeAddon } from '../native/types';
 import type { PlannedJail } from '../sandbox';
 import { CLONE_NEWPID, SIGKILL } from '../sandbox/kernel';
-import { openCgroupSession, type CgroupSession } from './cgroup';
+import { openCgroupSession, type CgroupSession } from '../cgroup';
 import type { Logger } from './log';
 import { type ExitReport, signalName } from './report';
 import { describeSetupFailure } from './setup-error';

@@ -8,9 +8,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { configFromObject } from '../../../src/config/load';
-import { chooseCgroupVersion } from '../../../src/sandbox/cgroup';
-import { parseCgroupMounts, realCgroupFacts } from '../../../src/sandbox/cgroup-host';
-import { parseCgroupName } from '../../../src/sandbox/cgroup-name';
+import { chooseCgroupVersion } from '../../../src/cgroup/plan';
+import { parseCgroupMounts, realCgroupFacts } from '../../../src/cgroup/facts';
+import { parseCgroupName } from '../../../src/cgroup/name';
 import { JAIL_BIN, REPO, SYSTEM_PATH } from '../core/helpers';
 
 /** 1 or 2; throws (failing the test, never skipping it) when this host has no cgroups. */

@@ -6,10 +6,10 @@
 import * as fs from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parseConfigText } from '../../../src/config/load';
-import { planCgroup } from '../../../src/sandbox/cgroup';
-import { processStartTime } from '../../../src/sandbox/cgroup-host';
-import type { CgroupPlan } from '../../../src/sandbox/plan';
-import { openCgroupSession } from '../../../src/supervisor/cgroup';
+import { planCgroup } from '../../../src/cgroup/plan';
+import { processStartTime } from '../../../src/cgroup/facts';
+import type { CgroupPlan } from '../../../src/cgroup/plan';
+import { openCgroupSession } from '../../../src/cgroup/session';
 import { makeLogger } from '../../../src/supervisor/log';
 import { FakeCgroupFs } from './fake-cgroupfs';
 import { hostWith, hybridV1, NAME, OWNER, unifiedV2 } from './fake-cgroups';

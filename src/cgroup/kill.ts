@@ -10,8 +10,8 @@
  */
 import * as path from 'node:path';
 import type { NativeAddon } from '../native/types';
-import { cgroupPids, sleep } from './cgroup-fs';
-import { ENOENT } from './errno';
+import { cgroupPids, sleep, writeCgroupFile } from './fs';
+import { ENOENT } from '../supervisor/errno';
 
 const SIGKILL = 9;
 /** How long to wait for a v1 freezer to report FROZEN before killing anyway. */
@@ -38,11 +38,11 @@ function freezerDir(addon: NativeAddon, dirs: string[]): string | undefined {
 function freezeAndKill(addon: NativeAddon, freezer: string): number {
   const state = path.join(freezer, 'freezer.state');
   if (cgroupPids(addon, freezer).length === 0) return 0;
-  addon.cgroupWrite(state, 'FROZEN');
+  writeCgroupFile(addon, state, 'FROZEN');
   const end = Date.now() + FREEZE_WAIT_MS;
   while (addon.cgroupRead(state)[0]?.trim() !== 'FROZEN' && Date.now() < end) sleepSync(1);
   const killed = killPids(addon, cgroupPids(addon, freezer));
-  addon.cgroupWrite(state, 'THAWED');
+  writeCgroupFile(addon, state, 'THAWED');
   return killed;
 }
 
@@ -64,7 +64,7 @@ function killInRounds(addon: NativeAddon, dirs: string[]): number {
  */
 export function killCgroup(addon: NativeAddon, version: 1 | 2, dirs: string[]): number {
   if (version === 2) {
-    const fallback = dirs.filter((d) => addon.cgroupWrite(path.join(d, 'cgroup.kill'), '1') === ENOENT);
+    const fallback = dirs.filter((d) => writeCgroupFile(addon, path.join(d, 'cgroup.kill'), '1') === ENOENT);
     return fallback.length > 0 ? killInRounds(addon, fallback) : 0;
   }
   const freezer = freezerDir(addon, dirs);

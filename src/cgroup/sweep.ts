@@ -1,7 +1,7 @@
 /**
  * Cleaning up after supervisors that died without cleaning up (SIGKILL, OOM, power loss of the
  * process): before a jail's cgroups are created, the parents they go into are searched for
- * cgroups jail named (src/sandbox/cgroup-name.ts) whose supervising process no longer runs.
+ * cgroups jail named (name.ts) whose supervising process no longer runs.
  * Their processes are killed and the directories removed.
  *
  * A cgroup is only touched when its name says for certain that its supervisor is gone: same pid
@@ -12,12 +12,12 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { NativeAddon } from '../native/types';
-import { processStartTime } from '../sandbox/cgroup-host';
-import { parseCgroupName, sameOwner, type CgroupOwner } from '../sandbox/cgroup-name';
-import type { CgroupPlan } from '../sandbox/plan';
-import { removeCgroupTreeWithin, subCgroups } from './cgroup-fs';
-import { killCgroup, killUntilEmpty } from './cgroup-kill';
-import type { Logger } from './log';
+import { processStartTime } from './facts';
+import { parseCgroupName, sameOwner, type CgroupOwner } from './name';
+import type { CgroupPlan } from './plan';
+import { removeCgroupTreeWithin, subCgroups } from './fs';
+import { killCgroup, killUntilEmpty } from './kill';
+import type { Logger } from '../supervisor/log';
 
 /** Bounds one sweep; anything beyond is left for the next one. */
 const MAX_STALE = 64;

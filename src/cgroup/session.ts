@@ -2,10 +2,10 @@
  * The cgroup side of one jail while it runs: created before launch from the plan's CgroupPlan,
  * killed and read back after the jail, and always removed.
  *
- * Before launch: stale cgroups of dead supervisors next to ours are swept (cgroup-sweep.ts); the
+ * Before launch: stale cgroups of dead supervisors next to ours are swept (sweep.ts); the
  * jail's directories are created (missing parents too; parents are shared and kept); the setup
  * writes are applied in order — a v2 cgroup.subtree_control write refused because this very
- * process sits in that cgroup moves the process into a leaf and is retried (cgroup-move.ts);
+ * process sits in that cgroup moves the process into a leaf and is retried (move.ts);
  * any other failure removes what was made and stops the launch. After launch: killAll() on
  * timeout, abort or a signal to jail; finish() once the jail's init is reaped.
  */
@@ -13,17 +13,17 @@ import * as path from 'node:path';
 import { formatSize } from '../config/size';
 import { JailError } from '../errors';
 import type { NativeAddon } from '../native/types';
-import { internalProcessesMessage, OWN_CGROUP_HINT } from '../sandbox/cgroup-hints';
-import { parseCgroupName, type CgroupOwner } from '../sandbox/cgroup-name';
-import type { CgroupPlan } from '../sandbox/plan';
-import { cgroupFileError, cgroupPids, makeJailDir, removeCgroupTree, removeCgroupTreeWithin } from './cgroup-fs';
-import { killCgroup, killUntilEmpty } from './cgroup-kill';
-import { moveSelfOut } from './cgroup-move';
-import { logLimitsHit, readCgroupStats } from './cgroup-stats';
-import { sweepStaleCgroups } from './cgroup-sweep';
-import { EBUSY, errnoText } from './errno';
-import type { Logger } from './log';
-import type { CgroupStats } from './report';
+import { parseCgroupName, type CgroupOwner } from './name';
+import type { CgroupPlan } from './plan';
+import { cgroupFileError, internalProcessesMessage, OWN_CGROUP_HINT } from './errors';
+import { cgroupPids, makeJailDir, removeCgroupTree, removeCgroupTreeWithin, writeCgroupFile } from './fs';
+import { killCgroup, killUntilEmpty } from './kill';
+import { moveSelfOut } from './move';
+import { logLimitsHit, readCgroupStats } from './stats';
+import { sweepStaleCgroups } from './sweep';
+import { EBUSY, errnoText } from '../supervisor/errno';
+import type { Logger } from '../supervisor/log';
+import type { CgroupStats } from '../supervisor/report';
 
 /** How long the jail's cgroups may take to empty and disappear after its end. */
 const FINISH_TIMEOUT_MS = 2000;
@@ -47,11 +47,11 @@ function ownerOf(plan: CgroupPlan): CgroupOwner {
 
 function applySetup(addon: NativeAddon, plan: CgroupPlan, self: CgroupOwner, log: Logger): void {
   for (const { path: file, content } of plan.setup) {
-    let err = addon.cgroupWrite(file, content);
+    let err = writeCgroupFile(addon, file, content);
     const cgroup = path.dirname(file);
     const subtree = path.basename(file) === 'cgroup.subtree_control';
     if (err === EBUSY && subtree && moveSelfOut(addon, cgroup, path.dirname(plan.dirs[0]), self, log)) {
-      err = addon.cgroupWrite(file, content);
+      err = writeCgroupFile(addon, file, content);
     }
     if (err === EBUSY && subtree) {
       const others = cgroupPids(addon, cgroup);

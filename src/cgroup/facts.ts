@@ -6,7 +6,7 @@
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
-import type { CgroupOwner } from './cgroup-name';
+import type { CgroupOwner } from './name';
 
 export interface CgroupMount {
   /** Mount point. */

@@ -11,11 +11,11 @@
  */
 import * as path from 'node:path';
 import type { LoadedConfig } from '../config/types';
-import type { CgroupFacts } from './cgroup-host';
-import { V1_ROOT_HINT } from './cgroup-hints';
-import { fieldError, type CgroupLimits, type NeededControllers } from './cgroup-limits';
-import { jailCgroupName } from './cgroup-name';
-import { canCreateIn, parentDir } from './cgroup-paths';
+import type { CgroupFacts } from './facts';
+import { V1_ROOT_HINT } from './errors';
+import { fieldError, type CgroupLimits, type NeededControllers } from './limits';
+import { jailCgroupName } from './name';
+import { canCreateIn, parentDir } from './paths';
 import type { CgroupPlan } from './plan';
 
 type Controller = 'memory' | 'pids' | 'cpu' | 'cpuacct' | 'net_cls' | 'freezer';
