@@ -1,68 +1,104 @@
 /**
  * Killing every process in a jail's cgroups, whatever it did: forked, daemonized, escaped its
- * process group, or lived on without a PID namespace.
+ * process group, or lived on without a PID namespace — and never a process outside them.
  *
- * cgroup v2: one write of "1" to cgroup.kill (Linux >= 5.14) SIGKILLs the whole subtree, forks in
- * flight included. cgroup v1: freeze the freezer cgroup first, so no member can fork or exit,
- * then SIGKILL every pid in it (none can be a recycled pid while frozen), then thaw, which lets
- * them die. Without a freezer (or cgroup.kill) the pids are signalled in a few bounded rounds
- * and the supervisor's wait for an empty cgroup signals again whatever is left.
+ * A pid read from cgroup.procs may belong to another process by the time it is signalled (the
+ * member exited and the kernel handed its number on), and jail signals as root. So no signal goes
+ * by pid number:
+ *  - cgroup v2: one write of "1" to cgroup.kill (Linux >= 5.14) SIGKILLs the whole subtree, forks
+ *    in flight included; the kernel does the listing.
+ *  - otherwise signalMembers(): a pidfd is opened for every listed pid, cgroup.procs is read
+ *    again, and only the pids still listed are signalled, through their pidfd. A pidfd names one
+ *    process for good, so a pid listed after its pidfd was opened is that process's (if it has
+ *    exited meanwhile, the signal goes nowhere).
+ *  - cgroup v1 with a freezer: freeze first, so no member can fork meanwhile; wait for FROZEN
+ *    without blocking the event loop, for a bounded time (a member in uninterruptible sleep can
+ *    hold it up); signal the members; thaw, which lets them die.
+ *  - v1 without a freezer, v2 without cgroup.kill: a few rounds of signalMembers(), each catching
+ *    children forked before the previous round's signals landed; killUntilEmpty() then signals
+ *    again whatever is left.
  */
 import * as path from 'node:path';
 import type { NativeAddon } from '../native/types';
-import { cgroupPids, sleep, writeCgroupFile } from './fs';
 import { ENOENT } from '../supervisor/errno';
+import { cgroupPids, sleep, writeCgroupFile } from './fs';
 
 const SIGKILL = 9;
-/** How long to wait for a v1 freezer to report FROZEN before killing anyway. */
+/** How long to wait for a v1 freezer to report FROZEN before signalling anyway. */
 const FREEZE_WAIT_MS = 100;
 const ROUNDS_WITHOUT_FREEZER = 8;
 
-const pause = new Int32Array(new SharedArrayBuffer(4));
-
-/** Blocks for `ms` (killAll is synchronous: it runs from signal handlers and timers). */
-function sleepSync(ms: number): void {
-  Atomics.wait(pause, 0, 0, ms);
+/**
+ * SIGKILLs, through pidfds, the members of `dir` listed in its cgroup.procs and not in `done`;
+ * adds the pids it signalled to `done` and returns how many.
+ */
+function signalMembers(addon: NativeAddon, dir: string, done: Set<number>): number {
+  const pidfds = new Map<number, number>();
+  let signalled = 0;
+  try {
+    for (const pid of cgroupPids(addon, dir)) {
+      if (done.has(pid) || pidfds.has(pid)) continue;
+      const fd = addon.pidfdOpen(pid);
+      if (fd >= 0) pidfds.set(pid, fd);
+    }
+    if (pidfds.size === 0) return 0;
+    // Read after every pidfd is open: see the header.
+    const members = new Set(cgroupPids(addon, dir));
+    for (const [pid, fd] of pidfds) {
+      if (!members.has(pid)) continue;
+      done.add(pid);
+      if (addon.kill(fd, SIGKILL) === 0) signalled++;
+    }
+  } finally {
+    for (const fd of pidfds.values()) addon.close(fd);
+  }
+  return signalled;
 }
 
-function killPids(addon: NativeAddon, pids: number[]): number {
-  let n = 0;
-  for (const pid of pids) if (addon.cgroupKillPid(pid, SIGKILL) === 0) n++;
-  return n;
+function killInRounds(addon: NativeAddon, dirs: string[]): number {
+  const done = new Set<number>();
+  let signalled = 0;
+  for (let round = 0; round < ROUNDS_WITHOUT_FREEZER; round++) {
+    const now = dirs.reduce((n, d) => n + signalMembers(addon, d, done), 0);
+    if (now === 0) break;
+    signalled += now;
+  }
+  return signalled;
 }
 
 function freezerDir(addon: NativeAddon, dirs: string[]): string | undefined {
   return dirs.find((d) => addon.cgroupRead(path.join(d, 'freezer.state'))[0] !== null);
 }
 
-function freezeAndKill(addon: NativeAddon, freezer: string): number {
+async function frozenWithin(addon: NativeAddon, state: string, ms: number): Promise<boolean> {
+  const end = Date.now() + ms;
+  for (;;) {
+    if (addon.cgroupRead(state)[0]?.trim() === 'FROZEN') return true;
+    if (Date.now() >= end) return false;
+    await sleep(1);
+  }
+}
+
+async function freezeAndKill(addon: NativeAddon, freezer: string): Promise<number> {
   const state = path.join(freezer, 'freezer.state');
   if (cgroupPids(addon, freezer).length === 0) return 0;
   writeCgroupFile(addon, state, 'FROZEN');
-  const end = Date.now() + FREEZE_WAIT_MS;
-  while (addon.cgroupRead(state)[0]?.trim() !== 'FROZEN' && Date.now() < end) sleepSync(1);
-  const killed = killPids(addon, cgroupPids(addon, freezer));
-  writeCgroupFile(addon, state, 'THAWED');
-  return killed;
-}
-
-function killInRounds(addon: NativeAddon, dirs: string[]): number {
-  let killed = 0;
-  const seen = new Set<number>();
-  for (let round = 0; round < ROUNDS_WITHOUT_FREEZER; round++) {
-    const fresh = dirs.flatMap((d) => cgroupPids(addon, d)).filter((pid) => !seen.has(pid));
-    if (fresh.length === 0) break;
-    for (const pid of fresh) seen.add(pid);
-    killed += killPids(addon, fresh);
+  try {
+    // Not frozen in time: signalling is just as safe (pidfds), only a fork may slip through,
+    // which killUntilEmpty() catches.
+    await frozenWithin(addon, state, FREEZE_WAIT_MS);
+    return signalMembers(addon, freezer, new Set());
+  } finally {
+    writeCgroupFile(addon, state, 'THAWED');
   }
-  return killed;
 }
 
 /**
- * SIGKILLs every process in the cgroups `dirs` of one jail (v2: one directory). Returns how many
- * processes were signalled one by one (cgroup.kill does not say, so it counts as 0).
+ * SIGKILLs every process in the cgroups `dirs` of one jail (v2: one directory). Resolves to how
+ * many processes were signalled one by one (cgroup.kill does not say, so it counts as 0). What
+ * needs no waiting happens before it returns; only the wait for a v1 freezer is asynchronous.
  */
-export function killCgroup(addon: NativeAddon, version: 1 | 2, dirs: string[]): number {
+export async function killCgroup(addon: NativeAddon, version: 1 | 2, dirs: string[]): Promise<number> {
   if (version === 2) {
     const fallback = dirs.filter((d) => writeCgroupFile(addon, path.join(d, 'cgroup.kill'), '1') === ENOENT);
     return fallback.length > 0 ? killInRounds(addon, fallback) : 0;
@@ -89,7 +125,7 @@ export async function killUntilEmpty(addon: NativeAddon, version: 1 | 2, dirs: s
   for (let delay = 1; ; delay = Math.min(delay * 2, 50)) {
     if (dirs.every((d) => isEmpty(addon, version, d))) return true;
     if (Date.now() >= end) return false;
-    killCgroup(addon, version, dirs);
+    await killCgroup(addon, version, dirs);
     await sleep(delay);
   }
 }

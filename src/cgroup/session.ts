@@ -31,8 +31,11 @@ const FINISH_TIMEOUT_MS = 2000;
 export interface CgroupSession {
   /** Directory fd for CLONE_INTO_CGROUP, or -1. */
   readonly cloneFd: number;
-  /** Kills every process in the jail's cgroups (cgroup.kill on v2, freeze-and-kill on v1). */
-  killAll(): void;
+  /**
+   * Kills every process in the jail's cgroups (kill.ts); resolves once the signals are sent.
+   * Never rejects (a failure is logged); a call while one is under way shares it.
+   */
+  killAll(): Promise<void>;
   /** After the jail's init was reaped: kills leftovers, reads the accounting, removes the directories. */
   finish(): Promise<CgroupStats>;
   /** Removes everything without reading it (the launch failed). */
@@ -92,16 +95,25 @@ export function openCgroupSession(addon: NativeAddon, plan: CgroupPlan, log: Log
     if (cloneFd >= 0) addon.close(cloneFd);
     cloneFd = -1;
   };
+  // One kill at a time: a second v1 freeze would be undone by the first one's thaw.
+  let killing: Promise<void> | null = null;
+  const killAll = (): Promise<void> =>
+    (killing ??= killCgroup(addon, plan.version, plan.dirs)
+      .then(
+        () => undefined,
+        (e) => log.warn(`cannot kill the processes in ${plan.dirs.join(', ')}: ${(e as Error).message}`),
+      )
+      .finally(() => {
+        killing = null;
+      }));
   return {
     get cloneFd() {
       return cloneFd;
     },
-    killAll() {
-      killCgroup(addon, plan.version, plan.dirs);
-    },
+    killAll,
     async finish() {
       closeFd();
-      killCgroup(addon, plan.version, plan.dirs);
+      await killAll();
       if (!(await killUntilEmpty(addon, plan.version, plan.dirs, FINISH_TIMEOUT_MS))) {
         log.warn(`processes of the jail are still in ${plan.dirs.join(', ')} ${FINISH_TIMEOUT_MS} ms after it was killed`);
       }
@@ -115,8 +127,7 @@ export function openCgroupSession(addon: NativeAddon, plan: CgroupPlan, log: Log
     },
     destroy() {
       closeFd();
-      killCgroup(addon, plan.version, plan.dirs);
-      void removeAll(addon, plan.dirs, log);
+      void killAll().then(() => removeAll(addon, plan.dirs, log));
     },
   };
 }

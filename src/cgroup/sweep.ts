@@ -55,13 +55,13 @@ export function findStale(plan: CgroupPlan, self: CgroupOwner): Map<string, stri
 }
 
 /**
- * Kills what is left in stale cgroups now (synchronously, before a new jail starts next to them)
+ * Kills what is left in stale cgroups (starting at once, before a new jail starts next to them)
  * and resolves once they are removed (or could not be: logged, and tried again next time).
  */
 export function sweepStaleCgroups(addon: NativeAddon, plan: CgroupPlan, self: CgroupOwner, log: Logger): Promise<void> {
   const stale = findStale(plan, self);
   const jobs = [...stale].map(async ([name, dirs]) => {
-    const killed = killCgroup(addon, plan.version, dirs);
+    const killed = await killCgroup(addon, plan.version, dirs);
     await killUntilEmpty(addon, plan.version, dirs, REMOVE_TIMEOUT_MS);
     const errs = await Promise.all(dirs.map((d) => removeCgroupTreeWithin(addon, d, REMOVE_TIMEOUT_MS)));
     const pid = parseCgroupName(name)!.owner.pid;

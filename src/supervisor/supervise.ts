@@ -123,7 +123,7 @@ export async function supervise(addon: NativeAddon, planned: PlannedJail, opts: 
     kill(signal) {
       if (exited) return;
       addon.kill(pidfd, signal);
-      if (signal === SIGKILL) cgroup?.killAll();
+      if (signal === SIGKILL) void cgroup?.killAll();
       // With a PID namespace, killing its init kills everything in it. Without one, the jail's
       // init leads its own session and process group (setsid), which reaches most of it.
       if (!hasPidns && plan.setsid && signal === SIGKILL) addon.killGroup(pid, signal);

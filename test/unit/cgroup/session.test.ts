@@ -70,9 +70,9 @@ describe('cgroup v1 session', () => {
     cgfs.set(`pids/NSJAIL/${NAME}/pids.events`, 'max 3\n');
     cgfs.set(`cpuacct/NSJAIL/${NAME}/cpuacct.usage`, '2500000000\n');
 
-    session.killAll();
+    await session.killAll();
     const freezer = `${cgfs.root}/freezer/NSJAIL/${NAME}/freezer.state`;
-    const seq = cgfs.ops.filter((o) => o.path === freezer || o.fn === 'killPid').map((o) => (o.fn === 'killPid' ? `kill ${o.pid} ${o.content}` : o.content));
+    const seq = cgfs.ops.filter((o) => o.path === freezer || o.fn === 'kill').map((o) => (o.fn === 'kill' ? `kill ${o.pid} ${o.content}` : o.content));
     expect(seq).toEqual(['FROZEN', `kill ${P1} 9`, `kill ${P2} 9`, 'THAWED']);
 
     const stats = await session.finish();
@@ -85,7 +85,7 @@ describe('cgroup v1 session', () => {
     }
   });
 
-  it('without a freezer hierarchy, members are killed from cgroup.procs', () => {
+  it('without a freezer hierarchy, members are killed from cgroup.procs', async () => {
     cgfs = new FakeCgroupFs(1);
     for (const c of ['memory', 'cpuacct']) cgfs.cgroup(c);
     const facts = hybridV1();
@@ -93,7 +93,7 @@ describe('cgroup v1 session', () => {
     const plan = planIn(cgfs, '', facts);
     const session = openCgroupSession(cgfs.addon(), plan, logger().log);
     fs.writeFileSync(`${plan.dirs[0]}/cgroup.procs`, `${P1}\n`);
-    session.killAll();
+    await session.killAll();
     expect(cgfs.killed).toEqual([P1]);
     session.destroy();
   });
@@ -199,14 +199,14 @@ describe('cgroup v2 session', () => {
     expect(e.hint).toBe('run as root, or delegate a cgroup to your user and run jail in it: systemd-run --user -p Delegate=yes --scope jail ...');
   });
 
-  it('without cgroup.kill (Linux < 5.14) the members are killed one by one', () => {
+  it('without cgroup.kill (Linux < 5.14) the members are killed one by one', async () => {
     cgfs = new FakeCgroupFs(2);
     cgfs.cgroup('.', [1]);
     cgfs.missing.add('cgroup.kill');
     const plan = planIn(cgfs, '');
     const session = openCgroupSession(cgfs.addon(), plan, logger().log);
     fs.writeFileSync(`${plan.dirs[0]}/cgroup.procs`, `${P1}\n${P2}\n`);
-    session.killAll();
+    await session.killAll();
     expect(cgfs.killed).toEqual([P1, P2]);
     session.destroy();
   });
@@ -230,8 +230,8 @@ describe('cleaning up after dead supervisors', () => {
     }
     const { log, lines } = logger();
     const session = openCgroupSession(cgfs.addon(), planIn(cgfs, ''), log);
-    expect(cgfs.killed).toEqual([P1]); // before the new jail starts
     await session.finish();
+    expect(cgfs.killed).toEqual([P1]);
     for (const c of ['memory', 'cpuacct', 'freezer']) {
       expect(cgfs.exists(`${c}/NSJAIL/${gone}`)).toBe(false);
       expect(cgfs.exists(`${c}/NSJAIL/${recycled}`)).toBe(false);
@@ -258,5 +258,82 @@ describe('cleaning up after dead supervisors', () => {
     await session.finish();
     expect(cgfs.exists(`JAIL/supervisor.4194305.77.${OWNER.pidns}`)).toBe(false);
     expect(cgfs.exists('JAIL')).toBe(true);
+  });
+});
+
+describe('killing never signals a process outside the jail', () => {
+  /** P1 leaves the jail's cgroup right after its pidfd is opened: its number now names a process elsewhere. */
+  function p1LeavesAfterListing(fake: FakeCgroupFs, elsewhere: string): void {
+    fake.cgroup(elsewhere);
+    fake.onPidfdOpen = (pid) => {
+      if (pid === P1) fake.move(P1, elsewhere);
+    };
+  }
+
+  it('cgroup v1 without a freezer: a pid that left between listing and signalling gets no signal', async () => {
+    cgfs = new FakeCgroupFs(1);
+    for (const c of ['memory', 'cpuacct']) cgfs.cgroup(c);
+    const facts = hybridV1();
+    facts.mounts = facts.mounts.filter((m) => m.path !== '/sys/fs/cgroup/freezer');
+    const plan = planIn(cgfs, '', facts);
+    const session = openCgroupSession(cgfs.addon(), plan, logger().log);
+    for (const dir of plan.dirs) fs.writeFileSync(`${dir}/cgroup.procs`, `${P1}\n${P2}\n`);
+    p1LeavesAfterListing(cgfs, 'memory/other');
+    await session.killAll();
+    expect(cgfs.killed).toEqual([P2]);
+    expect(cgfs.ops.filter((o) => o.fn === 'kill' && o.pid === P1)).toEqual([]);
+    expect(cgfs.procs(cgfs.at('memory/other'))).toEqual([P1]);
+    expect(cgfs.openFds.size).toBe(0); // every pidfd closed
+    session.destroy();
+  });
+
+  it('cgroup v2 without cgroup.kill: the same', async () => {
+    cgfs = new FakeCgroupFs(2);
+    cgfs.cgroup('.', [1]);
+    cgfs.missing.add('cgroup.kill');
+    const plan = planIn(cgfs, '');
+    const session = openCgroupSession(cgfs.addon(), plan, logger().log);
+    fs.writeFileSync(`${plan.dirs[0]}/cgroup.procs`, `${P1}\n${P2}\n`);
+    p1LeavesAfterListing(cgfs, 'other');
+    await session.killAll();
+    expect(cgfs.killed).toEqual([P2]);
+    expect(cgfs.procs(cgfs.at('other'))).toEqual([P1]);
+    session.destroy();
+  });
+
+  it('cgroup v1 with a freezer that never reports FROZEN: waits without blocking the event loop, then signals through pidfds and thaws', async () => {
+    cgfs = new FakeCgroupFs(1);
+    for (const c of ['memory', 'cpuacct', 'freezer']) cgfs.cgroup(c);
+    const plan = planIn(cgfs, '');
+    const session = openCgroupSession(cgfs.addon(), plan, logger().log);
+    for (const dir of plan.dirs) fs.writeFileSync(`${dir}/cgroup.procs`, `${P1}\n${P2}\n`);
+    cgfs.freezeHangs = true;
+    p1LeavesAfterListing(cgfs, 'freezer/other');
+    let ticks = 0;
+    const timer = setInterval(() => ticks++, 5);
+    const start = Date.now();
+    await session.killAll();
+    clearInterval(timer);
+    // The 100 ms wait for FROZEN ran on timers: other callbacks ran meanwhile.
+    expect(Date.now() - start).toBeGreaterThanOrEqual(90);
+    expect(ticks).toBeGreaterThan(5);
+    expect(cgfs.killed).toEqual([P2]);
+    const freezer = cgfs.at(`freezer/NSJAIL/${NAME}/freezer.state`);
+    expect(cgfs.ops.filter((o) => o.path === freezer).map((o) => o.content)).toEqual(['FROZEN', 'THAWED']);
+    session.destroy();
+  });
+
+  it('a kill asked for while one is under way shares it (one freeze, one thaw)', async () => {
+    cgfs = new FakeCgroupFs(1);
+    for (const c of ['memory', 'cpuacct', 'freezer']) cgfs.cgroup(c);
+    const plan = planIn(cgfs, '');
+    const session = openCgroupSession(cgfs.addon(), plan, logger().log);
+    for (const dir of plan.dirs) fs.writeFileSync(`${dir}/cgroup.procs`, `${P1}\n`);
+    cgfs.freezeHangs = true;
+    await Promise.all([session.killAll(), session.killAll()]);
+    const freezer = cgfs.at(`freezer/NSJAIL/${NAME}/freezer.state`);
+    expect(cgfs.ops.filter((o) => o.path === freezer).map((o) => o.content)).toEqual(['FROZEN', 'THAWED']);
+    expect(cgfs.killed).toEqual([P1]);
+    session.destroy();
   });
 });
