@@ -13,24 +13,57 @@ import { cgroupFileError } from './errors';
 /** Deeper than any cgroup tree jail makes or meets; bounds the recursions below. */
 const MAX_DEPTH = 32;
 
-/** mkdir of every missing directory above `dir` (parents are shared between jails and kept). */
+/**
+ * Parents this process created for its jails' cgroups, with how many of its jails are in each.
+ * A parent is removed once the last of them is done with it and it is empty. One that a jail of
+ * another process still uses (EBUSY) stays, and the next jail here to use it tries again. Parents
+ * that were there before (an admin's NSJAIL) are never removed.
+ */
+const ownParents = new Map<string, number>();
+
+/** mkdir of `dir` and every missing directory above it; notes the ones it created. */
 function makeParents(addon: NativeAddon, dir: string, version: 1 | 2, depth = 0): void {
   let err = addon.cgroupMkdir(dir);
   if (err === ENOENT && depth < MAX_DEPTH && dir !== path.dirname(dir)) {
     makeParents(addon, path.dirname(dir), version, depth + 1);
     err = addon.cgroupMkdir(dir);
   }
-  if (err !== 0 && err !== EEXIST) throw cgroupFileError(version, 'create', dir, err);
+  if (err === 0) ownParents.set(dir, 0);
+  else if (err !== EEXIST) throw cgroupFileError(version, 'create', dir, err);
 }
 
-/** Creates a jail's own cgroup directory, and its missing parents. The name is unique: EEXIST is an error. */
-export function makeJailDir(addon: NativeAddon, dir: string, version: 1 | 2): void {
+/**
+ * Creates a jail's own cgroup directory, and its missing parents. The name is unique: EEXIST is
+ * an error. Returns the parents of this process's making that the jail is in: hand them to
+ * releaseParents() once the jail's directory is removed.
+ */
+export function makeJailDir(addon: NativeAddon, dir: string, version: 1 | 2): string[] {
   let err = addon.cgroupMkdir(dir);
-  if (err === ENOENT) {
+  // Again when a parent vanishes in between: another jail supervisor just removed it, empty.
+  for (let attempt = 0; err === ENOENT && attempt < 3; attempt++) {
     makeParents(addon, path.dirname(dir), version);
     err = addon.cgroupMkdir(dir);
   }
   if (err !== 0) throw cgroupFileError(version, 'create', dir, err);
+  const used: string[] = [];
+  for (let p = path.dirname(dir); p !== path.dirname(p); p = path.dirname(p)) {
+    const users = ownParents.get(p);
+    if (users === undefined) continue;
+    ownParents.set(p, users + 1);
+    used.push(p);
+  }
+  return used;
+}
+
+/** One jail is done with `parents` (from makeJailDir): those no other jail here uses are removed when empty, deepest first. */
+export function releaseParents(addon: NativeAddon, parents: string[]): void {
+  for (const p of [...parents].sort((a, b) => b.length - a.length)) {
+    const users = (ownParents.get(p) ?? 1) - 1;
+    ownParents.set(p, users);
+    if (users > 0) continue;
+    const err = addon.cgroupRmdir(p);
+    if (err === 0 || err === ENOENT) ownParents.delete(p);
+  }
 }
 
 /** One write(2) of `content` to a cgroup file (cgroup files take one value per write); 0 or an errno. */

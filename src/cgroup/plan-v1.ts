@@ -5,7 +5,7 @@
  * mounted and the caller may create cgroups in them, memory (peak usage), cpuacct (CPU time) and
  * freezer (to stop every process before killing them, so none can fork away meanwhile).
  * Controllers mounted together (cpu,cpuacct) share one directory. Parents are created when
- * missing and kept; `cgroup_*_parent` defaults to nsjail's "NSJAIL", so cgroups an admin set up
+ * missing (and removed after the run when jail made them, see fs.ts); `cgroup_*_parent` defaults to nsjail's "NSJAIL", so cgroups an admin set up
  * for nsjail apply to jail too. Limits are written before the child is attached, and the child
  * is attached before it does anything (it waits for the go byte).
  */

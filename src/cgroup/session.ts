@@ -2,12 +2,13 @@
  * The cgroup side of one jail while it runs: created before launch from the plan's CgroupPlan,
  * killed and read back after the jail, and always removed.
  *
- * Before launch: stale cgroups of dead supervisors next to ours are swept (sweep.ts); the
- * jail's directories are created (missing parents too; parents are shared and kept); the setup
- * writes are applied in order — a v2 cgroup.subtree_control write refused because this very
- * process sits in that cgroup moves the process into a leaf and is retried (move.ts);
- * any other failure removes what was made and stops the launch. After launch: killAll() on
- * timeout, abort or a signal to jail; finish() once the jail's init is reaped.
+ * Before launch: cgroups of dead supervisors are swept (sweep.ts); the jail's directories are
+ * created, with missing parents (shared by this process's jails and removed after the last of
+ * them, see fs.ts); the setup writes are applied in order — a v2 cgroup.subtree_control write
+ * refused because this very process sits in that cgroup moves the process into a leaf and is
+ * retried (move.ts); any other failure removes what was made and stops the launch. After
+ * launch: killAll() on timeout, abort or a signal to jail; finish() once the jail's init is
+ * reaped.
  */
 import * as path from 'node:path';
 import { formatSize } from '../config/size';
@@ -16,7 +17,7 @@ import type { NativeAddon } from '../native/types';
 import { parseCgroupName, type CgroupOwner } from './name';
 import type { CgroupPlan } from './plan';
 import { cgroupFileError, internalProcessesMessage, OWN_CGROUP_HINT } from './errors';
-import { cgroupPids, makeJailDir, removeCgroupTree, removeCgroupTreeWithin, writeCgroupFile } from './fs';
+import { cgroupPids, makeJailDir, releaseParents, removeCgroupTree, removeCgroupTreeWithin, writeCgroupFile } from './fs';
 import { killCgroup, killUntilEmpty } from './kill';
 import { moveSelfOut } from './move';
 import { logLimitsHit, readCgroupStats } from './stats';
@@ -64,23 +65,26 @@ function applySetup(addon: NativeAddon, plan: CgroupPlan, self: CgroupOwner, log
   }
 }
 
-function removeAll(addon: NativeAddon, dirs: string[], log: Logger): Promise<void> {
-  return Promise.all(
+/** Removes the jail's directories, then the parents this process made for them (fs.ts). */
+async function removeAll(addon: NativeAddon, dirs: string[], parents: string[], log: Logger): Promise<void> {
+  await Promise.all(
     dirs.map(async (dir) => {
       const err = await removeCgroupTreeWithin(addon, dir, FINISH_TIMEOUT_MS);
       if (err !== 0) log.warn(`cannot remove cgroup ${dir}: ${errnoText(err)}; it stays until this process ends and a later run removes it`);
     }),
-  ).then(() => undefined);
+  );
+  releaseParents(addon, parents);
 }
 
 export function openCgroupSession(addon: NativeAddon, plan: CgroupPlan, log: Logger): CgroupSession {
   const self = ownerOf(plan);
   const sweep = sweepStaleCgroups(addon, plan, self, log);
   const made: string[] = [];
+  const parents: string[] = [];
   let cloneFd = -1;
   try {
     for (const dir of plan.dirs) {
-      makeJailDir(addon, dir, plan.version);
+      parents.push(...makeJailDir(addon, dir, plan.version));
       made.push(dir);
     }
     applySetup(addon, plan, self, log);
@@ -88,6 +92,7 @@ export function openCgroupSession(addon: NativeAddon, plan: CgroupPlan, log: Log
     log.debug(`cgroup v${plan.version}: ${plan.dirs.join(', ')}`);
   } catch (e) {
     for (const dir of made) removeCgroupTree(addon, dir);
+    releaseParents(addon, parents);
     throw e;
   }
 
@@ -118,7 +123,7 @@ export function openCgroupSession(addon: NativeAddon, plan: CgroupPlan, log: Log
         log.warn(`processes of the jail are still in ${plan.dirs.join(', ')} ${FINISH_TIMEOUT_MS} ms after it was killed`);
       }
       const reading = readCgroupStats(addon, plan);
-      await removeAll(addon, plan.dirs, log);
+      await removeAll(addon, plan.dirs, parents, log);
       await sweep;
       logLimitsHit(log, plan, reading);
       const { memoryPeakBytes: peak, cpuTimeMs: cpu } = reading.stats;
@@ -127,7 +132,7 @@ export function openCgroupSession(addon: NativeAddon, plan: CgroupPlan, log: Log
     },
     destroy() {
       closeFd();
-      void killAll().then(() => removeAll(addon, plan.dirs, log));
+      void killAll().then(() => removeAll(addon, plan.dirs, parents, log));
     },
   };
 }

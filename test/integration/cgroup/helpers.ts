@@ -79,6 +79,20 @@ export function cgroupsOfSupervisor(pid: number): string[] {
   return found;
 }
 
+/** Cgroup directories called `name`, at the top of any mounted hierarchy (v1 and v2). */
+export function cgroupsNamed(name: string): string[] {
+  return mounts()
+    .map((m) => path.join(m.path, name))
+    .filter((d) => fs.existsSync(d));
+}
+
+/** rmdir of `dirs` and the cgroups below them, deepest first (cleanup after a failed test; they hold no process). */
+export function removeEmptyCgroups(dirs: string[]): void {
+  for (const dir of dirs) {
+    if (fs.existsSync(dir)) for (const d of subtree(dir)) fs.rmdirSync(d);
+  }
+}
+
 /** Pids of live processes whose cgroup path names supervisor `pid`'s jails. */
 export function processesInCgroupsOf(pid: number): number[] {
   const out: number[] = [];

@@ -10,6 +10,7 @@ import { planCgroup } from '../../../src/cgroup/plan';
 import { processStartTime } from '../../../src/cgroup/facts';
 import type { CgroupPlan } from '../../../src/cgroup/plan';
 import { openCgroupSession } from '../../../src/cgroup/session';
+import { findStale } from '../../../src/cgroup/sweep';
 import { makeLogger } from '../../../src/supervisor/log';
 import { FakeCgroupFs } from './fake-cgroupfs';
 import { hostWith, hybridV1, NAME, OWNER, unifiedV2 } from './fake-cgroups';
@@ -29,6 +30,11 @@ afterEach(() => {
 function planIn(fake: FakeCgroupFs, config: string, facts = fake.version === 1 ? hybridV1() : unifiedV2()): CgroupPlan {
   const plan = planCgroup(parseConfigText(config, 'jail.cfg'), hostWith(facts));
   return JSON.parse(JSON.stringify(plan).replaceAll('/sys/fs/cgroup', fake.root)) as CgroupPlan;
+}
+
+/** The same plan for this process's next jail (its own sequence number). */
+function renamed(plan: CgroupPlan): CgroupPlan {
+  return JSON.parse(JSON.stringify(plan).replaceAll(NAME, NAME.replace(/\.0$/, '.1'))) as CgroupPlan;
 }
 
 function logger() {
@@ -81,7 +87,7 @@ describe('cgroup v1 session', () => {
     expect(lines).toContain('warn pids limit 64 reached: 3 forks refused');
     for (const c of ['memory', 'pids', 'cpu', 'cpuacct', 'freezer']) {
       expect(cgfs.exists(`${c}/NSJAIL/${NAME}`)).toBe(false);
-      expect(cgfs.exists(`${c}/NSJAIL`)).toBe(true); // parents are shared and kept
+      expect(cgfs.exists(`${c}/NSJAIL`)).toBe(false); // the session made them: gone with its jail
     }
   });
 
@@ -96,6 +102,34 @@ describe('cgroup v1 session', () => {
     await session.killAll();
     expect(cgfs.killed).toEqual([P1]);
     session.destroy();
+  });
+
+  it('parents that were there before stay; parents this process made stay until the last of its jails in them is done', async () => {
+    cgfs = new FakeCgroupFs(1);
+    for (const c of ['memory', 'cpuacct', 'freezer']) cgfs.cgroup(c);
+    cgfs.cgroup('memory/NSJAIL'); // an admin's
+    const plan = planIn(cgfs, '');
+    const first = openCgroupSession(cgfs.addon(), plan, logger().log);
+    const second = openCgroupSession(cgfs.addon(), renamed(plan), logger().log);
+    await first.finish();
+    for (const c of ['memory', 'cpuacct', 'freezer']) expect(cgfs.exists(`${c}/NSJAIL`)).toBe(true);
+    await second.finish();
+    expect(cgfs.exists('memory/NSJAIL')).toBe(true);
+    expect(cgfs.exists('cpuacct/NSJAIL')).toBe(false);
+    expect(cgfs.exists('freezer/NSJAIL')).toBe(false);
+  });
+
+  it('a parent made here that a jail of another process still uses stays, and the next jail here removes it', async () => {
+    cgfs = new FakeCgroupFs(1);
+    for (const c of ['memory', 'cpuacct', 'freezer']) cgfs.cgroup(c);
+    const first = openCgroupSession(cgfs.addon(), planIn(cgfs, ''), logger().log);
+    cgfs.cgroup('cpuacct/NSJAIL/other-process-jail');
+    await first.finish();
+    expect(cgfs.exists('cpuacct/NSJAIL')).toBe(true);
+    expect(cgfs.exists('memory/NSJAIL')).toBe(false);
+    fs.rmSync(cgfs.at('cpuacct/NSJAIL/other-process-jail'), { recursive: true });
+    await openCgroupSession(cgfs.addon(), planIn(cgfs, ''), logger().log).finish();
+    for (const c of ['memory', 'cpuacct', 'freezer']) expect(cgfs.exists(`${c}/NSJAIL`)).toBe(false);
   });
 
   it('a limit the kernel refuses stops the launch: the error names file, value and errno, and nothing is left', () => {
@@ -238,6 +272,19 @@ describe('cleaning up after dead supervisors', () => {
       for (const n of keep) expect(cgfs.exists(`${c}/NSJAIL/${n}`)).toBe(true);
     }
     expect(lines.filter((l) => l.includes('left by jail supervisor pid 4194305 (no longer running); killed 1 process left in it'))).toHaveLength(1);
+  });
+
+  it('on cgroup v1 searches the same parents in every mounted hierarchy, also those this jail does not use', () => {
+    cgfs = new FakeCgroupFs(1);
+    const hierarchies = ['memory', 'pids', 'cpu', 'cpuacct', 'freezer'];
+    for (const c of hierarchies) cgfs.cgroup(c);
+    const gone = `4194305.77.${OWNER.pidns}.0`;
+    cgfs.cgroup(`pids/judge/${gone}`);
+    cgfs.cgroup(`cpu/judge/${gone}`);
+    cgfs.cgroup(`pids/NSJAIL/${gone}`); // another parent than this run's: not searched
+    const plan = planIn(cgfs, 'cgroup_mem_parent: "judge"');
+    const mounts = hierarchies.map((c) => ({ path: cgfs!.at(c), version: 1 as const, controllers: [c], root: '/' }));
+    expect(findStale(plan, OWNER, mounts)).toEqual(new Map([[gone, [cgfs.at(`pids/judge/${gone}`), cgfs.at(`cpu/judge/${gone}`)]]]));
   });
 
   it('leaves alone the leaf of a dead supervisor that this process runs in (it inherited it)', async () => {
