@@ -17,10 +17,10 @@ const dist = (p) => require(join(root, 'dist', p));
 const { planJail } = dist('run.js');
 const { supervise } = dist('supervisor/supervise.js');
 const { openStdio } = dist('supervisor/stdio.js');
-const { openCgroupSession } = dist('supervisor/cgroup.js');
+const { openCgroupSession } = dist('cgroup/session.js');
 const { silentLogger } = dist('supervisor/log.js');
 const { loadAddon } = dist('native/addon.js');
-const { planCgroup } = dist('sandbox/cgroup.js');
+const { planCgroup } = dist('cgroup/plan.js');
 const { realHost } = dist('sandbox/host.js');
 const { configFromObject } = dist('config/load.js');
 

@@ -99,7 +99,7 @@ Napi::Object Exports(Napi::Env env, Napi::Object exports) {
   exports.Set("cgroupRmdir", Napi::Function::New(env, CgroupRmdir, "cgroupRmdir"));
   exports.Set("cgroupWrite", Napi::Function::New(env, CgroupWrite, "cgroupWrite"));
   exports.Set("cgroupRead", Napi::Function::New(env, CgroupRead, "cgroupRead"));
-  exports.Set("cgroupKillPid", Napi::Function::New(env, CgroupKillPid, "cgroupKillPid"));
+  exports.Set("pidfdOpen", Napi::Function::New(env, PidfdOpen, "pidfdOpen"));
   exports.Set("fsType", Napi::Function::New(env, FsType, "fsType"));
   exports.Set("execveMode", Napi::Function::New(env, ExecveMode, "execveMode"));
   exports.Set("stageNames", Napi::Function::New(env, StageNames, "stageNames"));

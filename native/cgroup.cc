@@ -1,17 +1,15 @@
 // cgroup filesystem operations: the syscalls behind creating a jail's cgroups, writing limits,
 // reading statistics, killing and removing them. TypeScript decides which files and values
-// (src/sandbox/cgroup*.ts, src/supervisor/cgroup*.ts); this file only performs one syscall
-// sequence per call and reports the errno.
+// (src/cgroup/); this file only performs one syscall sequence per call and reports the errno.
 //
 // Runs in: the Node main thread (small synchronous writes to a pseudo filesystem).
 #include "cgroup.h"
-#include "wait.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <signal.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/vfs.h>
 #include <unistd.h>
 
@@ -91,16 +89,26 @@ Napi::Value CgroupRead(const Napi::CallbackInfo& info) {
   return out;
 }
 
-// cgroupKillPid(pid, signal): kill(2) one member of a jail's cgroup. The caller reads the pid from
-// the cgroup's cgroup.procs while the cgroup is frozen (cgroup v1 freezer), so the process can
-// neither exit nor fork until it is thawed and the pid cannot have been recycled. Returns 0 or an
-// errno (ESRCH when it is gone).
-Napi::Value CgroupKillPid(const Napi::CallbackInfo& info) {
-  // pid 0 or less would signal a process group or everything; only single processes are meant.
-  pid_t pid;
-  int sig;
-  if (!ReadKillTarget(info, "cgroupKillPid", 1, &pid, &sig)) return info.Env().Undefined();
-  return Napi::Number::New(info.Env(), kill(pid, sig) < 0 ? errno : 0);
+// pidfdOpen(pid): pidfd_open(2) of one pid listed in a jail's cgroup.procs; returns the fd
+// (close-on-exec, owned by the caller, who closes it) or -errno (-ESRCH: no such process). The fd
+// names that one process for good: a signal sent through it (kill(pidfd, signal)) reaches no
+// other, even once the pid number is recycled. TypeScript signals a member only if the pid is
+// still listed after its pidfd was opened (src/cgroup/kill.ts).
+Napi::Value PidfdOpen(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() != 1 || !info[0].IsNumber()) {
+    Napi::TypeError::New(env, "pidfdOpen(pid: number)").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  // pid 0 or less names no single process; a fraction would be cut to another pid.
+  double p = info[0].As<Napi::Number>().DoubleValue();
+  if (!(p >= 1 && p <= 0x3fffffff) || p != (double)(int64_t)p) {
+    Napi::RangeError::New(env, "pidfdOpen: pid must be an integer from 1 to 1073741823, got " + info[0].ToString().Utf8Value())
+        .ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  long fd = syscall(SYS_pidfd_open, (pid_t)p, 0);
+  return Napi::Number::New(env, fd < 0 ? -errno : (double)fd);
 }
 
 // fsType(path): statfs f_type (CGROUP2_SUPER_MAGIC 0x63677270, CGROUP_SUPER_MAGIC 0x27e0eb, ...),

@@ -9,7 +9,7 @@ Napi::Value CgroupMkdir(const Napi::CallbackInfo& info);
 Napi::Value CgroupRmdir(const Napi::CallbackInfo& info);
 Napi::Value CgroupWrite(const Napi::CallbackInfo& info);
 Napi::Value CgroupRead(const Napi::CallbackInfo& info);
-Napi::Value CgroupKillPid(const Napi::CallbackInfo& info);
+Napi::Value PidfdOpen(const Napi::CallbackInfo& info);
 Napi::Value FsType(const Napi::CallbackInfo& info);
 
 }  // namespace jail

@@ -295,22 +295,16 @@ void ReadCgroup(Reader& r, Napi::Object plan, PreparedJail& j) {
   if (v.IsNull()) return;
   const std::string p = "plan.cgroup";
   Napi::Object c = r.Obj(v, p);
+  // version, dirs and setup are carried out by TypeScript before launch (src/cgroup/session.ts);
+  // this addon applies only attach and cloneInto, between clone and the go byte.
   r.OnlyKeys(c, p, {"version", "dirs", "setup", "attach", "cloneInto"});
-  r.Int(r.Field(c, "version", p), p + ".version", 1, 2);
-  // dirs and setup are carried out by TypeScript before launch; only their shape is checked.
-  r.StrList(r.Field(c, "dirs", p), p + ".dirs", 64);
-  auto writes = [&](const char* key, std::vector<FileWrite>* out) {
-    Napi::Array list = r.Arr(r.Field(c, key, p), p + "." + key, 256);
-    for (uint32_t i = 0; i < list.Length() && r.ok(); i++) {
-      std::string at = p + "." + key + "[" + std::to_string(i) + "]";
-      Napi::Object w = r.Obj(list.Get(i), at);
-      r.OnlyKeys(w, at, {"path", "content"});
-      FileWrite fw = {r.Str(r.Field(w, "path", at), at + ".path"), r.Str(r.Field(w, "content", at), at + ".content")};
-      if (out) out->push_back(fw);
-    }
-  };
-  writes("setup", nullptr);
-  writes("attach", &j.cgroup_writes);
+  Napi::Array list = r.Arr(r.Field(c, "attach", p), p + ".attach", 256);
+  for (uint32_t i = 0; i < list.Length() && r.ok(); i++) {
+    std::string at = p + ".attach[" + std::to_string(i) + "]";
+    Napi::Object w = r.Obj(list.Get(i), at);
+    r.OnlyKeys(w, at, {"path", "content"});
+    j.cgroup_writes.push_back({r.Str(r.Field(w, "path", at), at + ".path"), r.Str(r.Field(w, "content", at), at + ".content")});
+  }
   std::string into;
   j.clone_into_cgroup = r.OptStr(r.Field(c, "cloneInto", p), p + ".cloneInto", &into);
 }

@@ -16,7 +16,8 @@ export type { ArchName, Filter, SockFilter, SeccompData } from './policy/types';
 
 export { buildPlan } from './sandbox';
 export type { PlannedJail, PlanOptions } from './sandbox';
-export type { JailPlan, MountOp, CgroupPlan } from './sandbox/plan';
+export type { JailPlan, MountOp } from './sandbox/plan';
+export type { CgroupPlan } from './cgroup/plan';
 
 export { run, planJail, resolveConfig, compileConfigPolicy, POLICY_DIR } from './run';
 export type { RunOptions, RunResult, StartedJail, ConfigInput } from './run';

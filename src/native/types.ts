@@ -90,8 +90,12 @@ export interface NativeAddon {
   cgroupWrite(path: string, content: string): number;
   /** [text, 0] or [null, errno]. */
   cgroupRead(path: string): [string | null, number];
-  /** kill(2) of one process read from a frozen cgroup's cgroup.procs; 0 or an errno (ESRCH: gone). */
-  cgroupKillPid(pid: number, signal: number): number;
+  /**
+   * pidfd_open(2) of one process listed in a cgroup.procs: the fd (close-on-exec; the caller
+   * closes it), or -errno (-ESRCH: no such process). Signal through it with kill(): it names that
+   * process only, whatever later gets its pid. Throws on a pid that is not an integer 1..2^30-1.
+   */
+  pidfdOpen(pid: number): number;
   /** statfs f_type of path, or -errno. */
   fsType(path: string): number;
   /**

@@ -4,7 +4,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { realCgroupFacts, type CgroupFacts } from './cgroup-host';
+import { realCgroupFacts, type CgroupFacts } from '../cgroup/facts';
 
 export interface RLimitPair {
   /** Decimal text or "infinity". */

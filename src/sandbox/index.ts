@@ -26,7 +26,7 @@ import {
   SIGKILL,
 } from './kernel';
 import { planMounts, type MountEntry } from './mounts';
-import { planCgroup } from './cgroup';
+import { planCgroup } from '../cgroup/plan';
 import { PLAN_LIMITS, PLAN_VERSION, type JailPlan } from './plan';
 import { planRlimits } from './rlimits';
 import { mayShareMemory } from './share-memory';

@@ -6,6 +6,7 @@
  * Paths in mount ops are absolute host paths as the child sees them before pivot_root (under
  * `rootDir`) or, for ops after the `pivot` op, paths inside the new root.
  */
+import type { CgroupPlan } from '../cgroup/plan';
 
 /** Bumped whenever the shape below changes; the addon refuses a plan of another version. */
 export const PLAN_VERSION = 2;
@@ -65,19 +66,6 @@ export interface SeccompPlan {
   insns: Array<[number, number, number, number]>;
   /** SECCOMP_FILTER_FLAG_* bits (LOG, NEW_LISTENER, TSYNC). */
   flags: number;
-}
-
-export interface CgroupPlan {
-  /** 1 (one hierarchy per controller) or 2 (the unified hierarchy). */
-  version: 1 | 2;
-  /** Directories created before launch, parents first; removed (children first) after the jail. */
-  dirs: string[];
-  /** Limit files written before launch, in order. */
-  setup: Array<{ path: string; content: string }>;
-  /** Files the parent writes after clone, before the go byte; "{pid}" becomes the pid. */
-  attach: Array<{ path: string; content: string }>;
-  /** Directory the child is cloned straight into (cgroup v2 CLONE_INTO_CGROUP), or null. */
-  cloneInto: string | null;
 }
 
 export interface JailPlan {

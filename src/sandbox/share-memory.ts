@@ -16,7 +16,7 @@
 import type { Config } from '../config/types';
 import type { HostFacts } from './host';
 import type { IdPlan } from './idmap';
-import type { CgroupPlan } from './plan';
+import type { CgroupPlan } from '../cgroup/plan';
 
 /** The cgroup v1 memory parent jail creates itself, without a limit of its own. */
 const DEFAULT_MEMORY_PARENT = 'NSJAIL';

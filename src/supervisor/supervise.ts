@@ -11,7 +11,7 @@ import { EXIT_OOM, EXIT_SECCOMP, EXIT_SETUP_FAILED, EXIT_TIMEOUT } from '../exit
 import type { ExitInfo, NativeAddon, SetupFailure, SetupResult } from '../native/types';
 import type { PlannedJail } from '../sandbox';
 import { CLONE_NEWPID, SIGKILL } from '../sandbox/kernel';
-import { openCgroupSession, type CgroupSession } from './cgroup';
+import { openCgroupSession, type CgroupSession } from '../cgroup';
 import type { Logger } from './log';
 import { type CgroupStats, type ExitReport, signalName } from './report';
 import { describeSetupFailure } from './setup-error';
@@ -162,7 +162,7 @@ function launch(addon: NativeAddon, planned: PlannedJail, opts: SuperviseOptions
       // After the reaping the pid may belong to someone else: never signal by number then.
       if (exited) return;
       addon.kill(pidfd, signal);
-      if (signal === SIGKILL) held.cgroup?.killAll();
+      if (signal === SIGKILL) void held.cgroup?.killAll();
       // With a PID namespace, killing its init kills everything in it. Without one, the jail's
       // init leads its own session and process group (setsid), and the cgroup has the rest.
       if (!hasPidns && plan.setsid && signal === SIGKILL) addon.killGroup(pid, signal);

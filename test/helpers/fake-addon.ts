@@ -255,8 +255,9 @@ export class FakeAddon implements NativeAddon {
 
   kill(pidfd: number, signal: number): number {
     this.record('kill', [pidfd, signal]);
-    if (!this.fakeFds.has(pidfd)) return EBADF;
-    const jail = this.jails.find((j) => j.pidfd === pidfd);
+    // The launch's pidfd or one from pidfdOpen: both name the jail by its pid.
+    const what = this.fakeFds.get(pidfd);
+    const jail = this.jails.find((j) => what === `pidfd ${j.pid}`);
     if (!jail) return EBADF;
     jail.signals.push(signal);
     if (jail.exited) return ESRCH;
@@ -320,9 +321,10 @@ export class FakeAddon implements NativeAddon {
     return [null, 2];
   }
 
-  cgroupKillPid(pid: number, signal: number): number {
-    this.record('cgroupKillPid', [pid, signal]);
-    return ESRCH;
+  /** A pidfd for a launched jail that has not ended, else -ESRCH (the fake knows no other process). */
+  pidfdOpen(pid: number): number {
+    this.record('pidfdOpen', [pid]);
+    return this.jails.some((j) => j.pid === pid && !j.exited) ? this.fakeFd(`pidfd ${pid}`) : -ESRCH;
   }
 
   /** -Me replaces the process; here it is recorded and refused. */

@@ -72,7 +72,7 @@ export interface FakeHostOptions {
 }
 
 /**
- * The cgroup facts of src/sandbox/cgroup-host.ts (CgroupFacts), typed structurally here so this
+ * The cgroup facts of src/cgroup/facts.ts (CgroupFacts), typed structurally here so this
  * helper does not depend on that module's exact shape.
  */
 function fakeCgroupFacts(kind: 'none' | 'v2') {

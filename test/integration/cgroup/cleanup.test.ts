@@ -2,7 +2,8 @@
  * Nothing of a jail outlives it: after jails that exit, time out, are aborted or killed, leave
  * daemons behind without a PID namespace, or never start, no cgroup directory, process, mount or
  * fd of ours remains; a `jail` CLI stopped by a signal cleans up; one that is SIGKILLed leaves
- * its cgroups behind, and the next run removes them and kills what is in them.
+ * its cgroups behind, and the next run removes them and kills what is in them — in every
+ * hierarchy, also those the next run does not use; parents jail created are gone after the run.
  */
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 import { describeAsRoot } from '../../helpers/env';
@@ -19,7 +20,7 @@ import {
   survivorsNamed,
   waitFor,
 } from '../core/helpers';
-import { cgroupsOfSupervisor, cgroupVersion, processesInCgroupsOf } from './helpers';
+import { cgroupsNamed, cgroupsOfSupervisor, cgroupVersion, processesInCgroupsOf, removeEmptyCgroups } from './helpers';
 
 describeAsRoot('cgroup cleanup', () => {
   beforeAll(() => {
@@ -114,5 +115,47 @@ describeAsRoot('cgroup cleanup', () => {
     expect(cgroupsOfSupervisor(cliPid)).toEqual([]);
     expect(processesInCgroupsOf(cliPid)).toEqual([]);
     expect(await survivorsNamed('probe-daemon')).toEqual([]);
+  });
+
+  it('cgroups of a SIGKILLed jail CLI are removed from every hierarchy by the next run, also from those it does not use', async () => {
+    let cliPid = 0;
+    const run = cli(['--chroot', '/', '--cgroup_mem_max', '268435456', '--cgroup_pids_max', '64', '--', probePath(), 'sleep:60'], {
+      onSpawn: (child) => {
+        cliPid = child.pid!;
+      },
+    });
+    const pidsHierarchy = cgroupVersion() === 1 ? '/pids/' : '/';
+    await waitFor(() => cliPid > 0 && processesInCgroupsOf(cliPid).length > 0 && cgroupsOfSupervisor(cliPid).some((d) => d.includes(pidsHierarchy)), 10_000, 'the jail to start');
+    process.kill(cliPid, 'SIGKILL');
+    await run;
+    // The jail dies with its supervisor (parent-death signal); its cgroups stay.
+    await waitFor(() => processesInCgroupsOf(cliPid).length === 0, 5_000, 'the jail to die with its supervisor');
+    const left = cgroupsOfSupervisor(cliPid);
+    expect(left.some((d) => d.includes(pidsHierarchy))).toBe(true);
+
+    try {
+      const next = await runFlags(['--chroot', '/', '--cgroup_mem_max', '268435456'], [probePath(), 'none']);
+      expect(next.outcome, next.logs.join('\n')).toBe('exited');
+      expect(cgroupsOfSupervisor(cliPid)).toEqual([]);
+    } finally {
+      removeEmptyCgroups(cgroupsOfSupervisor(cliPid));
+    }
+  });
+
+  it('parents that jail created for its cgroups are removed after the run, in every hierarchy', async () => {
+    const parent = `jail-it-parent-${process.pid}`;
+    const flags =
+      cgroupVersion() === 1
+        ? ['--cgroup_mem_parent', `${parent}/mem`, '--cgroup_pids_parent', `${parent}/pids`, '--cgroup_cpu_parent', parent]
+        : ['--cgroupv2_mount', `/sys/fs/cgroup/${parent}`];
+    expect(cgroupsNamed(parent)).toEqual([]);
+    try {
+      const result = await runFlags(['--chroot', '/', '--cgroup_mem_max', '268435456', '--cgroup_pids_max', '64', '--cpus', '1', ...flags], [probePath(), 'none']);
+      expect(result.outcome, result.logs.join('\n')).toBe('exited');
+      expect(cgroupsNamed(parent)).toEqual([]);
+      expect(cgroupsOfSupervisor(process.pid)).toEqual([]);
+    } finally {
+      removeEmptyCgroups(cgroupsNamed(parent));
+    }
   });
 });

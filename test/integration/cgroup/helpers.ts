@@ -8,9 +8,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { configFromObject } from '../../../src/config/load';
-import { chooseCgroupVersion } from '../../../src/sandbox/cgroup';
-import { parseCgroupMounts, realCgroupFacts } from '../../../src/sandbox/cgroup-host';
-import { parseCgroupName } from '../../../src/sandbox/cgroup-name';
+import { chooseCgroupVersion } from '../../../src/cgroup/plan';
+import { parseCgroupMounts, realCgroupFacts } from '../../../src/cgroup/facts';
+import { parseCgroupName } from '../../../src/cgroup/name';
 import { JAIL_BIN, REPO, SYSTEM_PATH } from '../core/helpers';
 
 /** 1 or 2; throws (failing the test, never skipping it) when this host has no cgroups. */
@@ -77,6 +77,20 @@ export function cgroupsOfSupervisor(pid: number): string[] {
   };
   for (const m of mounts()) walk(m.path, 0);
   return found;
+}
+
+/** Cgroup directories called `name`, at the top of any mounted hierarchy (v1 and v2). */
+export function cgroupsNamed(name: string): string[] {
+  return mounts()
+    .map((m) => path.join(m.path, name))
+    .filter((d) => fs.existsSync(d));
+}
+
+/** rmdir of `dirs` and the cgroups below them, deepest first (cleanup after a failed test; they hold no process). */
+export function removeEmptyCgroups(dirs: string[]): void {
+  for (const dir of dirs) {
+    if (fs.existsSync(dir)) for (const d of subtree(dir)) fs.rmdirSync(d);
+  }
 }
 
 /** Pids of live processes whose cgroup path names supervisor `pid`'s jails. */

@@ -234,6 +234,14 @@ describe('plan validation (no root needed)', () => {
     expect(childPids()).toEqual(before);
   });
 
+  it('checks the part of plan.cgroup it applies (attach, cloneInto), and no key it does not know', () => {
+    const cgroup = { version: 1, dirs: [], setup: [], attach: [{ path: '/sys/fs/cgroup/memory/x/cgroup.procs', content: '{pid}' }], cloneInto: null };
+    refused({ ...clone(), cgroup: { ...cgroup, attach: [{ path: 7, content: '{pid}' }] } }, /^invalid plan: plan\.cgroup\.attach\[0\]\.path: /);
+    refused({ ...clone(), cgroup: { ...cgroup, attach: [{ ...cgroup.attach[0], mode: 1 }] } }, 'invalid plan: plan.cgroup.attach[0].mode: unknown field');
+    refused({ ...clone(), cgroup: { ...cgroup, cloneInto: 3 } }, /^invalid plan: plan\.cgroup\.cloneInto: /);
+    refused({ ...clone(), cgroup: { ...cgroup, attch: [] } }, 'invalid plan: plan.cgroup.attch: unknown field');
+  });
+
   it('refuses non-object arguments', () => {
     expect(() => addon.launch(null as never, resources(), () => {})).toThrow(TypeError);
     expect(() => (addon.launch as (...a: unknown[]) => unknown)(base)).toThrow(/launch\(plan: object, resources: object, onSetup: function\)/);

@@ -4,9 +4,12 @@
  * on it: a new cgroup directory comes with its control files, writing a pid to cgroup.procs
  * moves that pid from wherever it was, cgroup.subtree_control refuses "+controller" with EBUSY
  * while the cgroup holds processes (outside the top directory, which plays the root), rmdir
- * refuses a cgroup with processes or children, cgroup.kill and cgroupKillPid "kill" by taking
- * pids out of cgroup.procs. Pids are made up (never signalled for real); files the session
- * reads back (memory.peak, pids.events, ...) are set by the test.
+ * refuses a cgroup with processes or children, cgroup.kill and a SIGKILL through a pidfd "kill"
+ * by taking pids out of cgroup.procs. A pid is a live process while some cgroup.procs lists it;
+ * a pidfd stands for its pid, and kill() through it hits whichever process has that pid then (a
+ * pessimistic kernel: the session must not rely on the fake to spare a recycled pid). Pids are
+ * made up (never signalled for real); files the session reads back (memory.peak, pids.events,
+ * ...) are set by the test.
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -16,6 +19,7 @@ import type { NativeAddon } from '../../../src/native/types';
 const ENOENT = 2;
 const EEXIST = 17;
 const EBUSY = 16;
+const ESRCH = 3;
 
 /** The files a new cgroup gets: v1 by hierarchy (the first path component), v2 all of them. */
 const V1_FILES: Record<string, Record<string, string>> = {
@@ -65,8 +69,13 @@ export class FakeCgroupFs {
   /** mkdir calls that fail with an errno, by path. */
   readonly failMkdir = new Map<string, number>();
   readonly killed: number[] = [];
+  /** A member cannot be frozen (uninterruptible sleep): freezer.state stays FREEZING. */
+  freezeHangs = false;
+  /** Runs inside pidfdOpen, after the pidfd is made: a test moves processes here. */
+  onPidfdOpen: ((pid: number) => void) | null = null;
   private nextFd = 900_000;
   readonly openFds = new Set<number>();
+  private readonly pidfds = new Map<number, number>();
 
   constructor(readonly version: 1 | 2) {
     this.root = fs.mkdtempSync(path.join(os.tmpdir(), 'jail-cgroupfs-'));
@@ -133,6 +142,16 @@ export class FakeCgroupFs {
     return out.filter((f) => fs.existsSync(f));
   }
 
+  /** Moves `pid` into the cgroup `rel` (as a write to its cgroup.procs would). */
+  move(pid: number, rel: string): void {
+    this.takeOut(pid);
+    fs.appendFileSync(path.join(this.at(rel), 'cgroup.procs'), `${pid}\n`);
+  }
+
+  private alive(pid: number): boolean {
+    return this.allProcsFiles().some((f) => this.procs(path.dirname(f)).includes(pid));
+  }
+
   private takeOut(pid: number, under = this.root): void {
     for (const f of this.allProcsFiles(under)) {
       const left = fs.readFileSync(f, 'utf8').split('\n').filter((l) => l !== '' && Number(l) !== pid);
@@ -167,6 +186,7 @@ export class FakeCgroupFs {
         return fd;
       },
       close: (fd) => {
+        this.pidfds.delete(fd);
         this.record({ fn: 'close', errno: this.openFds.delete(fd) ? 0 : 9 });
         return 0;
       },
@@ -202,6 +222,9 @@ export class FakeCgroupFs {
             if (dir !== this.root && content.startsWith('+') && this.procs(dir).length > 0) return this.record({ fn: 'write', path: p, content, errno: EBUSY });
             fs.appendFileSync(p, `${content}\n`);
             break;
+          case 'freezer.state':
+            fs.writeFileSync(p, content === 'FROZEN' && this.freezeHangs ? 'FREEZING' : content);
+            break;
           case 'cgroup.kill':
             for (const f of this.allProcsFiles(dir)) fs.writeFileSync(f, '');
             break;
@@ -223,10 +246,22 @@ export class FakeCgroupFs {
         }
         return text === null ? [null, ENOENT] : [text, 0];
       },
-      cgroupKillPid: (pid, signal) => {
+      pidfdOpen: (pid) => {
+        if (!this.alive(pid)) return -this.record({ fn: 'pidfdOpen', pid, errno: ESRCH });
+        const fd = this.nextFd++;
+        this.openFds.add(fd);
+        this.pidfds.set(fd, pid);
+        this.record({ fn: 'pidfdOpen', pid, errno: 0 });
+        this.onPidfdOpen?.(pid);
+        return fd;
+      },
+      kill: (fd, signal) => {
+        const pid = this.pidfds.get(fd);
+        if (pid === undefined) return this.record({ fn: 'kill', errno: 9 });
+        if (!this.alive(pid)) return this.record({ fn: 'kill', pid, content: String(signal), errno: ESRCH });
         this.killed.push(pid);
         this.takeOut(pid);
-        return this.record({ fn: 'killPid', pid, content: String(signal), errno: 0 });
+        return this.record({ fn: 'kill', pid, content: String(signal), errno: 0 });
       },
     };
     return new Proxy(fns, { get: (t, k) => (typeof k === 'string' ? (t[k as keyof NativeAddon] ?? unused(k)) : undefined) }) as NativeAddon;

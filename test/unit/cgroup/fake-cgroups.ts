@@ -5,8 +5,8 @@
  * reads the real host.
  */
 import { posix } from 'node:path';
-import type { CgroupFacts, CgroupMount } from '../../../src/sandbox/cgroup-host';
-import type { CgroupOwner } from '../../../src/sandbox/cgroup-name';
+import type { CgroupFacts, CgroupMount } from '../../../src/cgroup/facts';
+import type { CgroupOwner } from '../../../src/cgroup/name';
 import type { HostFacts } from '../../../src/sandbox/host';
 
 export const OWNER: CgroupOwner = { pid: 4242, start: 1000, pidns: 4026531836 };

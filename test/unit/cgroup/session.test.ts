@@ -6,10 +6,11 @@
 import * as fs from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parseConfigText } from '../../../src/config/load';
-import { planCgroup } from '../../../src/sandbox/cgroup';
-import { processStartTime } from '../../../src/sandbox/cgroup-host';
-import type { CgroupPlan } from '../../../src/sandbox/plan';
-import { openCgroupSession } from '../../../src/supervisor/cgroup';
+import { planCgroup } from '../../../src/cgroup/plan';
+import { processStartTime } from '../../../src/cgroup/facts';
+import type { CgroupPlan } from '../../../src/cgroup/plan';
+import { openCgroupSession } from '../../../src/cgroup/session';
+import { findStale } from '../../../src/cgroup/sweep';
 import { makeLogger } from '../../../src/supervisor/log';
 import { FakeCgroupFs } from './fake-cgroupfs';
 import { hostWith, hybridV1, NAME, OWNER, unifiedV2 } from './fake-cgroups';
@@ -29,6 +30,11 @@ afterEach(() => {
 function planIn(fake: FakeCgroupFs, config: string, facts = fake.version === 1 ? hybridV1() : unifiedV2()): CgroupPlan {
   const plan = planCgroup(parseConfigText(config, 'jail.cfg'), hostWith(facts));
   return JSON.parse(JSON.stringify(plan).replaceAll('/sys/fs/cgroup', fake.root)) as CgroupPlan;
+}
+
+/** The same plan for this process's next jail (its own sequence number). */
+function renamed(plan: CgroupPlan): CgroupPlan {
+  return JSON.parse(JSON.stringify(plan).replaceAll(NAME, NAME.replace(/\.0$/, '.1'))) as CgroupPlan;
 }
 
 function logger() {
@@ -70,9 +76,9 @@ describe('cgroup v1 session', () => {
     cgfs.set(`pids/NSJAIL/${NAME}/pids.events`, 'max 3\n');
     cgfs.set(`cpuacct/NSJAIL/${NAME}/cpuacct.usage`, '2500000000\n');
 
-    session.killAll();
+    await session.killAll();
     const freezer = `${cgfs.root}/freezer/NSJAIL/${NAME}/freezer.state`;
-    const seq = cgfs.ops.filter((o) => o.path === freezer || o.fn === 'killPid').map((o) => (o.fn === 'killPid' ? `kill ${o.pid} ${o.content}` : o.content));
+    const seq = cgfs.ops.filter((o) => o.path === freezer || o.fn === 'kill').map((o) => (o.fn === 'kill' ? `kill ${o.pid} ${o.content}` : o.content));
     expect(seq).toEqual(['FROZEN', `kill ${P1} 9`, `kill ${P2} 9`, 'THAWED']);
 
     const stats = await session.finish();
@@ -81,11 +87,11 @@ describe('cgroup v1 session', () => {
     expect(lines).toContain('warn pids limit 64 reached: 3 forks refused');
     for (const c of ['memory', 'pids', 'cpu', 'cpuacct', 'freezer']) {
       expect(cgfs.exists(`${c}/NSJAIL/${NAME}`)).toBe(false);
-      expect(cgfs.exists(`${c}/NSJAIL`)).toBe(true); // parents are shared and kept
+      expect(cgfs.exists(`${c}/NSJAIL`)).toBe(false); // the session made them: gone with its jail
     }
   });
 
-  it('without a freezer hierarchy, members are killed from cgroup.procs', () => {
+  it('without a freezer hierarchy, members are killed from cgroup.procs', async () => {
     cgfs = new FakeCgroupFs(1);
     for (const c of ['memory', 'cpuacct']) cgfs.cgroup(c);
     const facts = hybridV1();
@@ -93,9 +99,37 @@ describe('cgroup v1 session', () => {
     const plan = planIn(cgfs, '', facts);
     const session = openCgroupSession(cgfs.addon(), plan, logger().log);
     fs.writeFileSync(`${plan.dirs[0]}/cgroup.procs`, `${P1}\n`);
-    session.killAll();
+    await session.killAll();
     expect(cgfs.killed).toEqual([P1]);
     session.destroy();
+  });
+
+  it('parents that were there before stay; parents this process made stay until the last of its jails in them is done', async () => {
+    cgfs = new FakeCgroupFs(1);
+    for (const c of ['memory', 'cpuacct', 'freezer']) cgfs.cgroup(c);
+    cgfs.cgroup('memory/NSJAIL'); // an admin's
+    const plan = planIn(cgfs, '');
+    const first = openCgroupSession(cgfs.addon(), plan, logger().log);
+    const second = openCgroupSession(cgfs.addon(), renamed(plan), logger().log);
+    await first.finish();
+    for (const c of ['memory', 'cpuacct', 'freezer']) expect(cgfs.exists(`${c}/NSJAIL`)).toBe(true);
+    await second.finish();
+    expect(cgfs.exists('memory/NSJAIL')).toBe(true);
+    expect(cgfs.exists('cpuacct/NSJAIL')).toBe(false);
+    expect(cgfs.exists('freezer/NSJAIL')).toBe(false);
+  });
+
+  it('a parent made here that a jail of another process still uses stays, and the next jail here removes it', async () => {
+    cgfs = new FakeCgroupFs(1);
+    for (const c of ['memory', 'cpuacct', 'freezer']) cgfs.cgroup(c);
+    const first = openCgroupSession(cgfs.addon(), planIn(cgfs, ''), logger().log);
+    cgfs.cgroup('cpuacct/NSJAIL/other-process-jail');
+    await first.finish();
+    expect(cgfs.exists('cpuacct/NSJAIL')).toBe(true);
+    expect(cgfs.exists('memory/NSJAIL')).toBe(false);
+    fs.rmSync(cgfs.at('cpuacct/NSJAIL/other-process-jail'), { recursive: true });
+    await openCgroupSession(cgfs.addon(), planIn(cgfs, ''), logger().log).finish();
+    for (const c of ['memory', 'cpuacct', 'freezer']) expect(cgfs.exists(`${c}/NSJAIL`)).toBe(false);
   });
 
   it('a limit the kernel refuses stops the launch: the error names file, value and errno, and nothing is left', () => {
@@ -199,14 +233,14 @@ describe('cgroup v2 session', () => {
     expect(e.hint).toBe('run as root, or delegate a cgroup to your user and run jail in it: systemd-run --user -p Delegate=yes --scope jail ...');
   });
 
-  it('without cgroup.kill (Linux < 5.14) the members are killed one by one', () => {
+  it('without cgroup.kill (Linux < 5.14) the members are killed one by one', async () => {
     cgfs = new FakeCgroupFs(2);
     cgfs.cgroup('.', [1]);
     cgfs.missing.add('cgroup.kill');
     const plan = planIn(cgfs, '');
     const session = openCgroupSession(cgfs.addon(), plan, logger().log);
     fs.writeFileSync(`${plan.dirs[0]}/cgroup.procs`, `${P1}\n${P2}\n`);
-    session.killAll();
+    await session.killAll();
     expect(cgfs.killed).toEqual([P1, P2]);
     session.destroy();
   });
@@ -230,14 +264,27 @@ describe('cleaning up after dead supervisors', () => {
     }
     const { log, lines } = logger();
     const session = openCgroupSession(cgfs.addon(), planIn(cgfs, ''), log);
-    expect(cgfs.killed).toEqual([P1]); // before the new jail starts
     await session.finish();
+    expect(cgfs.killed).toEqual([P1]);
     for (const c of ['memory', 'cpuacct', 'freezer']) {
       expect(cgfs.exists(`${c}/NSJAIL/${gone}`)).toBe(false);
       expect(cgfs.exists(`${c}/NSJAIL/${recycled}`)).toBe(false);
       for (const n of keep) expect(cgfs.exists(`${c}/NSJAIL/${n}`)).toBe(true);
     }
     expect(lines.filter((l) => l.includes('left by jail supervisor pid 4194305 (no longer running); killed 1 process left in it'))).toHaveLength(1);
+  });
+
+  it('on cgroup v1 searches the same parents in every mounted hierarchy, also those this jail does not use', () => {
+    cgfs = new FakeCgroupFs(1);
+    const hierarchies = ['memory', 'pids', 'cpu', 'cpuacct', 'freezer'];
+    for (const c of hierarchies) cgfs.cgroup(c);
+    const gone = `4194305.77.${OWNER.pidns}.0`;
+    cgfs.cgroup(`pids/judge/${gone}`);
+    cgfs.cgroup(`cpu/judge/${gone}`);
+    cgfs.cgroup(`pids/NSJAIL/${gone}`); // another parent than this run's: not searched
+    const plan = planIn(cgfs, 'cgroup_mem_parent: "judge"');
+    const mounts = hierarchies.map((c) => ({ path: cgfs!.at(c), version: 1 as const, controllers: [c], root: '/' }));
+    expect(findStale(plan, OWNER, mounts)).toEqual(new Map([[gone, [cgfs.at(`pids/judge/${gone}`), cgfs.at(`cpu/judge/${gone}`)]]]));
   });
 
   it('leaves alone the leaf of a dead supervisor that this process runs in (it inherited it)', async () => {
@@ -258,5 +305,82 @@ describe('cleaning up after dead supervisors', () => {
     await session.finish();
     expect(cgfs.exists(`JAIL/supervisor.4194305.77.${OWNER.pidns}`)).toBe(false);
     expect(cgfs.exists('JAIL')).toBe(true);
+  });
+});
+
+describe('killing never signals a process outside the jail', () => {
+  /** P1 leaves the jail's cgroup right after its pidfd is opened: its number now names a process elsewhere. */
+  function p1LeavesAfterListing(fake: FakeCgroupFs, elsewhere: string): void {
+    fake.cgroup(elsewhere);
+    fake.onPidfdOpen = (pid) => {
+      if (pid === P1) fake.move(P1, elsewhere);
+    };
+  }
+
+  it('cgroup v1 without a freezer: a pid that left between listing and signalling gets no signal', async () => {
+    cgfs = new FakeCgroupFs(1);
+    for (const c of ['memory', 'cpuacct']) cgfs.cgroup(c);
+    const facts = hybridV1();
+    facts.mounts = facts.mounts.filter((m) => m.path !== '/sys/fs/cgroup/freezer');
+    const plan = planIn(cgfs, '', facts);
+    const session = openCgroupSession(cgfs.addon(), plan, logger().log);
+    for (const dir of plan.dirs) fs.writeFileSync(`${dir}/cgroup.procs`, `${P1}\n${P2}\n`);
+    p1LeavesAfterListing(cgfs, 'memory/other');
+    await session.killAll();
+    expect(cgfs.killed).toEqual([P2]);
+    expect(cgfs.ops.filter((o) => o.fn === 'kill' && o.pid === P1)).toEqual([]);
+    expect(cgfs.procs(cgfs.at('memory/other'))).toEqual([P1]);
+    expect(cgfs.openFds.size).toBe(0); // every pidfd closed
+    session.destroy();
+  });
+
+  it('cgroup v2 without cgroup.kill: the same', async () => {
+    cgfs = new FakeCgroupFs(2);
+    cgfs.cgroup('.', [1]);
+    cgfs.missing.add('cgroup.kill');
+    const plan = planIn(cgfs, '');
+    const session = openCgroupSession(cgfs.addon(), plan, logger().log);
+    fs.writeFileSync(`${plan.dirs[0]}/cgroup.procs`, `${P1}\n${P2}\n`);
+    p1LeavesAfterListing(cgfs, 'other');
+    await session.killAll();
+    expect(cgfs.killed).toEqual([P2]);
+    expect(cgfs.procs(cgfs.at('other'))).toEqual([P1]);
+    session.destroy();
+  });
+
+  it('cgroup v1 with a freezer that never reports FROZEN: waits without blocking the event loop, then signals through pidfds and thaws', async () => {
+    cgfs = new FakeCgroupFs(1);
+    for (const c of ['memory', 'cpuacct', 'freezer']) cgfs.cgroup(c);
+    const plan = planIn(cgfs, '');
+    const session = openCgroupSession(cgfs.addon(), plan, logger().log);
+    for (const dir of plan.dirs) fs.writeFileSync(`${dir}/cgroup.procs`, `${P1}\n${P2}\n`);
+    cgfs.freezeHangs = true;
+    p1LeavesAfterListing(cgfs, 'freezer/other');
+    let ticks = 0;
+    const timer = setInterval(() => ticks++, 5);
+    const start = Date.now();
+    await session.killAll();
+    clearInterval(timer);
+    // The 100 ms wait for FROZEN ran on timers: other callbacks ran meanwhile.
+    expect(Date.now() - start).toBeGreaterThanOrEqual(90);
+    expect(ticks).toBeGreaterThan(5);
+    expect(cgfs.killed).toEqual([P2]);
+    const freezer = cgfs.at(`freezer/NSJAIL/${NAME}/freezer.state`);
+    expect(cgfs.ops.filter((o) => o.path === freezer).map((o) => o.content)).toEqual(['FROZEN', 'THAWED']);
+    session.destroy();
+  });
+
+  it('a kill asked for while one is under way shares it (one freeze, one thaw)', async () => {
+    cgfs = new FakeCgroupFs(1);
+    for (const c of ['memory', 'cpuacct', 'freezer']) cgfs.cgroup(c);
+    const plan = planIn(cgfs, '');
+    const session = openCgroupSession(cgfs.addon(), plan, logger().log);
+    for (const dir of plan.dirs) fs.writeFileSync(`${dir}/cgroup.procs`, `${P1}\n`);
+    cgfs.freezeHangs = true;
+    await Promise.all([session.killAll(), session.killAll()]);
+    const freezer = cgfs.at(`freezer/NSJAIL/${NAME}/freezer.state`);
+    expect(cgfs.ops.filter((o) => o.path === freezer).map((o) => o.content)).toEqual(['FROZEN', 'THAWED']);
+    expect(cgfs.killed).toEqual([P1]);
+    session.destroy();
   });
 });

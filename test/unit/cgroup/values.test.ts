@@ -12,9 +12,9 @@ import {
   parsePidnsLink,
   parseSelfV2,
   parseStartTime,
-} from '../../../src/sandbox/cgroup-host';
-import { cgroupLimits, cpuBandwidth, neededControllers } from '../../../src/sandbox/cgroup-limits';
-import { jailCgroupName, parseCgroupName, supervisorLeafName } from '../../../src/sandbox/cgroup-name';
+} from '../../../src/cgroup/facts';
+import { cgroupLimits, cpuBandwidth, neededControllers } from '../../../src/cgroup/limits';
+import { jailCgroupName, parseCgroupName, supervisorLeafName } from '../../../src/cgroup/name';
 import { configOfFlags } from './flags';
 import { OWNER } from './fake-cgroups';
 

@@ -4,8 +4,8 @@
  */
 import * as path from 'node:path';
 import type { LoadedConfig } from '../config/types';
-import type { CgroupFacts } from './cgroup-host';
-import { fieldError } from './cgroup-limits';
+import type { CgroupFacts } from './facts';
+import { fieldError } from './limits';
 
 /**
  * `<mount>/<parent>` for a `cgroup_*_parent` value: a relative path of plain names ("NSJAIL",

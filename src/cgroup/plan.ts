@@ -12,13 +12,25 @@
  * wherever cgroup2 is mounted.
  */
 import type { LoadedConfig } from '../config/types';
-import type { CgroupFacts } from './cgroup-host';
-import { cgroupLimits, fieldError, neededControllers } from './cgroup-limits';
-import { nearestExisting } from './cgroup-paths';
-import { planCgroupV1 } from './cgroup-v1';
-import { planCgroupV2 } from './cgroup-v2';
-import type { HostFacts } from './host';
-import type { CgroupPlan } from './plan';
+import type { CgroupFacts } from './facts';
+import { cgroupLimits, fieldError, neededControllers } from './limits';
+import { nearestExisting } from './paths';
+import { planCgroupV1 } from './plan-v1';
+import { planCgroupV2 } from './plan-v2';
+import type { HostFacts } from '../sandbox/host';
+
+export interface CgroupPlan {
+  /** 1 (one hierarchy per controller) or 2 (the unified hierarchy). */
+  version: 1 | 2;
+  /** Directories created before launch, parents first; removed (children first) after the jail. */
+  dirs: string[];
+  /** Limit files written before launch, in order. */
+  setup: Array<{ path: string; content: string }>;
+  /** Files the parent writes after clone, before the go byte; "{pid}" becomes the pid. */
+  attach: Array<{ path: string; content: string }>;
+  /** Directory the child is cloned straight into (cgroup v2 CLONE_INTO_CGROUP), or null. */
+  cloneInto: string | null;
+}
 
 export function chooseCgroupVersion(loaded: LoadedConfig, facts: CgroupFacts): 1 | 2 | null {
   const c = loaded.config;

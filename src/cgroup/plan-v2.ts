@@ -13,7 +13,7 @@
  * Controllers: the ones the limits need are enabled in the base's cgroup.subtree_control (when
  * not yet) and in every level below it; the ones the base already enables are enabled for the
  * jail too, for accounting. Should the base still hold the caller itself, the supervisor moves
- * into a leaf of its own when that write fails (see src/supervisor/cgroup.ts).
+ * into a leaf of its own when that write fails (see move.ts).
  *
  * The child is cloned straight into its cgroup (CLONE_INTO_CGROUP, Linux >= 5.7), so it never
  * runs a single instruction outside it; older kernels attach it before the go byte instead.
@@ -22,11 +22,11 @@
 import * as path from 'node:path';
 import { JailError } from '../errors';
 import type { LoadedConfig } from '../config/types';
-import type { CgroupFacts, CgroupMount } from './cgroup-host';
-import { DELEGATE_HINT, internalProcessesMessage, OWN_CGROUP_HINT } from './cgroup-hints';
-import { fieldError, type CgroupLimits, type NeededControllers } from './cgroup-limits';
-import { jailCgroupName, parseCgroupName, V2_GROUP } from './cgroup-name';
-import { nearestExisting } from './cgroup-paths';
+import type { CgroupFacts, CgroupMount } from './facts';
+import { DELEGATE_HINT, internalProcessesMessage, OWN_CGROUP_HINT } from './errors';
+import { fieldError, type CgroupLimits, type NeededControllers } from './limits';
+import { jailCgroupName, parseCgroupName, V2_GROUP } from './name';
+import { nearestExisting } from './paths';
 import type { CgroupPlan } from './plan';
 
 /** The controllers jail sets limits with and reads accounting from, in write order. */

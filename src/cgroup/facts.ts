@@ -6,7 +6,7 @@
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
-import type { CgroupOwner } from './cgroup-name';
+import type { CgroupOwner } from './name';
 
 export interface CgroupMount {
   /** Mount point. */
@@ -71,6 +71,11 @@ export function parseCgroupMounts(mountinfo: string): CgroupMount[] {
   return out;
 }
 
+/** The cgroup filesystems mounted in this process's mount namespace. */
+export function cgroupMounts(): CgroupMount[] {
+  return parseCgroupMounts(fs.readFileSync('/proc/self/mountinfo', 'utf8'));
+}
+
 /** The cgroup v2 path in /proc/PID/cgroup ("hierarchy-id:controllers:path", v2 is "0::path"). */
 export function parseSelfV2(procCgroup: string): string | null {
   for (const line of procCgroup.split('\n')) {
@@ -120,7 +125,7 @@ let sequence = 0;
 export function realCgroupFacts(): CgroupFacts {
   ownerCache ??= selfOwner();
   return {
-    mounts: parseCgroupMounts(fs.readFileSync('/proc/self/mountinfo', 'utf8')),
+    mounts: cgroupMounts(),
     selfV2: parseSelfV2(fs.readFileSync('/proc/self/cgroup', 'utf8')),
     owner: ownerCache,
     cloneIntoCgroup: kernelHasCloneIntoCgroup(os.release()),

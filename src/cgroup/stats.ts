@@ -14,9 +14,9 @@
 import * as path from 'node:path';
 import { formatSize } from '../config/size';
 import type { NativeAddon } from '../native/types';
-import type { CgroupPlan } from '../sandbox/plan';
-import type { Logger } from './log';
-import type { CgroupStats } from './report';
+import type { CgroupPlan } from './plan';
+import type { Logger } from '../supervisor/log';
+import type { CgroupStats } from '../supervisor/report';
 
 export interface CgroupReading {
   stats: CgroupStats;

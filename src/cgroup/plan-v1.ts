@@ -5,17 +5,17 @@
  * mounted and the caller may create cgroups in them, memory (peak usage), cpuacct (CPU time) and
  * freezer (to stop every process before killing them, so none can fork away meanwhile).
  * Controllers mounted together (cpu,cpuacct) share one directory. Parents are created when
- * missing and kept; `cgroup_*_parent` defaults to nsjail's "NSJAIL", so cgroups an admin set up
+ * missing (and removed after the run when jail made them, see fs.ts); `cgroup_*_parent` defaults to nsjail's "NSJAIL", so cgroups an admin set up
  * for nsjail apply to jail too. Limits are written before the child is attached, and the child
  * is attached before it does anything (it waits for the go byte).
  */
 import * as path from 'node:path';
 import type { LoadedConfig } from '../config/types';
-import type { CgroupFacts } from './cgroup-host';
-import { V1_ROOT_HINT } from './cgroup-hints';
-import { fieldError, type CgroupLimits, type NeededControllers } from './cgroup-limits';
-import { jailCgroupName } from './cgroup-name';
-import { canCreateIn, parentDir } from './cgroup-paths';
+import type { CgroupFacts } from './facts';
+import { V1_ROOT_HINT } from './errors';
+import { fieldError, type CgroupLimits, type NeededControllers } from './limits';
+import { jailCgroupName } from './name';
+import { canCreateIn, parentDir } from './paths';
 import type { CgroupPlan } from './plan';
 
 type Controller = 'memory' | 'pids' | 'cpu' | 'cpuacct' | 'net_cls' | 'freezer';
