@@ -257,8 +257,10 @@ export async function supervise(addon: NativeAddon, planned: PlannedJail, opts: 
     const stats = await held.finishCgroup();
     // A setup step failed on its own (not killed by the deadline or an abort while setting up).
     const failedSetup = !setup.ok && !jail.timedOut && !opts.signal?.aborted ? setup : null;
-    const report = failedSetup ? setupFailedReport(planned, failedSetup, opts, start) : await classify(info, jail, stats, held, opts, start);
-    if (stats && !failedSetup) Object.assign(report, stats);
+    // The program never ran, so there is no output to collect: release() destroys the streams.
+    if (failedSetup) return { report: setupFailedReport(planned, failedSetup, opts, start) };
+    const report = await classify(info, jail, stats, held, opts, start);
+    if (stats) Object.assign(report, stats);
     held.stdioFinished = true;
     if (startError !== undefined) {
       await opts.stdio.finish(0);
