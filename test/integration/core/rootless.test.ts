@@ -12,7 +12,7 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
-import { describeIf, isRoot } from '../../helpers/env';
+import { describeIf } from '../../helpers/env';
 import {
   assertBuilt,
   cli,
@@ -29,15 +29,10 @@ import {
   waitFor,
   type CliOptions,
 } from './helpers';
+import { createTestUser, removeTestUser, testUserReason } from './test-users';
 
 const USER = 'jail-it-rootless';
 const DAEMON = 'probe-daemon';
-
-function rootlessReason(): string | null {
-  if (!isRoot) return 'needs root (to create the test user)';
-  for (const tool of ['useradd', 'usermod', 'userdel', 'setpriv']) if (!hasTool(tool)) return `${tool} is not installed`;
-  return null;
-}
 
 interface TestUser {
   uid: number;
@@ -57,26 +52,6 @@ function subRange(file: string, name: string): [number, number] | null {
   }
 }
 
-function removeUser(): void {
-  try {
-    const uid = Number(execFileSync('id', ['-u', USER], { encoding: 'utf8', timeout: 10_000 }).trim());
-    // Kill whatever the test user still runs (processes this test started), one pid at a time.
-    for (const p of hostProcesses()) {
-      try {
-        const status = fs.readFileSync(`/proc/${p.pid}/status`, 'utf8');
-        const real = Number(/^Uid:\s+(\d+)/m.exec(status)?.[1]);
-        if (real === uid) process.kill(p.pid, 'SIGKILL');
-      } catch {
-        // gone
-      }
-    }
-    fs.rmSync(`/tmp/jail-${uid}`, { recursive: true, force: true });
-  } catch {
-    return; // no such user
-  }
-  execFileSync('userdel', [USER], { timeout: 30_000, stdio: 'ignore' });
-}
-
 /** Can `user` read `file` (and traverse every directory above it)? */
 function readableBy(user: TestUser, file: string): boolean {
   try {
@@ -87,7 +62,7 @@ function readableBy(user: TestUser, file: string): boolean {
   }
 }
 
-describeIf('rootless: jail run by an unprivileged user', rootlessReason(), () => {
+describeIf('rootless: jail run by an unprivileged user', testUserReason(), () => {
   let user: TestUser;
   let tmp: ReturnType<typeof tempDir>;
   /** Where the user runs bin/jail from (the repo, or a copy of its runtime files). */
@@ -102,10 +77,7 @@ describeIf('rootless: jail run by an unprivileged user', rootlessReason(), () =>
   beforeAll(() => {
     assertBuilt();
     probePath();
-    removeUser();
-    execFileSync('useradd', ['-M', '-U', '-s', '/usr/sbin/nologin', USER], { timeout: 30_000 });
-    const uid = Number(execFileSync('id', ['-u', USER], { encoding: 'utf8' }).trim());
-    const gid = Number(execFileSync('id', ['-g', USER], { encoding: 'utf8' }).trim());
+    const { uid, gid } = createTestUser(USER);
     if (subRange('/etc/subuid', USER) === null || subRange('/etc/subgid', USER) === null) {
       // useradd adds subordinate ranges only when login.defs asks for them; give the user one.
       const range = '1500000000-1500065535';
@@ -147,7 +119,7 @@ describeIf('rootless: jail run by an unprivileged user', rootlessReason(), () =>
 
   afterAll(() => {
     killSpawned();
-    removeUser();
+    removeTestUser(USER);
     tmp?.remove();
     // The user, its group and its subordinate id ranges are gone.
     expect(fs.readFileSync('/etc/passwd', 'utf8')).not.toContain(`${USER}:`);
