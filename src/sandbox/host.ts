@@ -6,6 +6,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { JailError } from '../errors';
 import { realCgroupFacts, type CgroupFacts } from './cgroup-host';
+import type { EntryType, HostEntry } from './host-path';
 
 export interface RLimitPair {
   /** Decimal text or "infinity". */
@@ -18,8 +19,12 @@ export interface HostFacts {
   egid: number;
   /** The caller's current limits by RLIMIT name as nsjail spells it (as, core, cpu, ...). */
   rlimit(name: string): RLimitPair;
-  /** lstat-like view of a host path, or null when it does not exist. */
+  /** stat-like view of a host path (links followed), or null when it does not exist. */
   stat(p: string): { isDirectory: boolean; isFile: boolean } | null;
+  /** lstat(2) of a host path (the link itself), or null when it does not exist. */
+  lstat(p: string): HostEntry | null;
+  /** The target of the symbolic link `p`, or null. */
+  readlink(p: string): string | null;
   /** True when `p` is a regular file the caller may execute. */
   isExecutable(p: string): boolean;
   /** Scratch directory on the host where jail roots are assembled (must exist). */
@@ -71,6 +76,15 @@ export function parseProcLimits(text: string): Map<string, RLimitPair> {
 
 let limitsCache: Map<string, RLimitPair> | undefined;
 let scratchCache: string | undefined;
+
+function entryType(st: fs.Stats): EntryType {
+  if (st.isDirectory()) return 'dir';
+  if (st.isFile()) return 'file';
+  if (st.isSymbolicLink()) return 'link';
+  if (st.isCharacterDevice()) return 'chr';
+  if (st.isBlockDevice()) return 'blk';
+  return 'other';
+}
 
 /** Why `dir` (with its root/ and stage/) cannot be the scratch directory of `euid`, or null. */
 function scratchProblem(dir: string, euid: number): string | null {
@@ -152,6 +166,21 @@ export function realHost(env: NodeJS.ProcessEnv = process.env): HostFacts {
       try {
         const st = fs.statSync(p);
         return { isDirectory: st.isDirectory(), isFile: st.isFile() };
+      } catch {
+        return null;
+      }
+    },
+    lstat(p) {
+      try {
+        const st = fs.lstatSync(p);
+        return { type: entryType(st), uid: st.uid, mode: st.mode & 0o7777 };
+      } catch {
+        return null;
+      }
+    },
+    readlink(p) {
+      try {
+        return fs.readlinkSync(p);
       } catch {
         return null;
       }

@@ -5,10 +5,12 @@
  * mount namespace; `--chroot DIR` is a bind of DIR at "/" placed first; /proc (when on) comes
  * last; then pivot_root and detach the old root.
  *
- * Deliberate differences from nsjail, both for safety:
+ * Deliberate differences from nsjail, all for safety (docs/nsjail-differences.md):
  * - A read-only bind is made read-only at once and recursively (mount_setattr AT_RECURSIVE), so
  *   its submounts (/sys, /dev, ... under a bound /) are read-only too, and creating a missing
  *   mount point inside it fails with EROFS instead of creating it on the host.
+ * - A bind source (and --chroot) is resolved here, following only links no jail could have
+ *   written (host-path.ts); the plan carries the resolved path and the child mounts exactly it.
  * - Mounts asked for without a mount namespace are an error (nsjail ignores them).
  */
 import * as path from 'node:path';
@@ -16,6 +18,7 @@ import { effectiveMounts } from '../config/mounts';
 import { fieldProblem } from '../config/finish';
 import type { Config, LoadedConfig, MountPt } from '../config/types';
 import type { HostFacts } from './host';
+import { resolveHostPath, type HostEntry } from './host-path';
 import type { MountOp } from './plan';
 import {
   MOUNT_ATTR_NODEV,
@@ -108,6 +111,42 @@ function attrBits(m: MountPt): number {
   );
 }
 
+/**
+ * A bind source (or --chroot) resolved on the host, or null for a missing optional one (with a
+ * warning). A missing mandatory source, or one reached through a link a jail could have written,
+ * is refused against the entry's `src`.
+ */
+function resolveSource(
+  loaded: LoadedConfig,
+  entry: { spanKey: string; text: string; src: string; mandatory: boolean },
+  host: HostFacts,
+  warnings: string[],
+): { path: string; entry: HostEntry } | null {
+  const { spanKey: k, text, src } = entry;
+  const r = resolveHostPath(path.posix.resolve('/', src), host);
+  if (r.kind === 'ok') return { path: r.path, entry: r.entry };
+  if (r.kind === 'untrusted') {
+    throw fieldProblem(
+      loaded,
+      [`${k}.src`],
+      `${text}: the source '${src}' leads through the symbolic link ${r.link} -> ${r.target}, which a jail could have written (${r.reason})`,
+      r.resolved === null
+        ? 'jail follows only links that belong to root, in directories only root can write; the link leads nowhere, so remove it or name the real path'
+        : `jail follows only links that belong to root, in directories only root can write; if ${r.resolved} is really what you mean, name it as the source instead`,
+    );
+  }
+  if (!entry.mandatory) {
+    warnings.push(`${text}: skipped, the source does not exist (mandatory: false)`);
+    return null;
+  }
+  throw fieldProblem(
+    loaded,
+    [`${k}.src`],
+    `${text}: the source '${src}' does not exist on the host`,
+    'create it, fix the path, or set mandatory: false to skip it when missing',
+  );
+}
+
 function flagBits(m: MountPt): number {
   return (m.nosuid ? MS_NOSUID : 0) | (m.nodev ? MS_NODEV : 0) | (m.noexec ? MS_NOEXEC : 0);
 }
@@ -134,13 +173,14 @@ export function planMounts(loaded: LoadedConfig, host: HostFacts, env: NodeJS.Pr
         'drop --disable_clone_newns, or remove the mount entries',
       );
     }
-    const ops: MountOp[] = [];
-    if (config.chroot !== undefined) ops.push({ op: 'chroot', path: config.chroot, ref: 0, optional: false });
-    const chrooted = config.chroot !== undefined;
+    if (config.chroot === undefined) return { ops: [], entries: [], binds: [{ hostPath: '/', jailPath: '/' }], warnings };
+    const text = `chroot ${config.chroot}`;
+    // Mandatory, so never null: a missing directory throws.
+    const dir = resolveSource(loaded, { spanKey: 'chroot', text, src: config.chroot, mandatory: true }, host, warnings)!;
     return {
-      ops,
-      entries: chrooted ? [{ describe: `chroot ${config.chroot}`, spanKey: 'chroot' }] : [],
-      binds: [{ hostPath: chrooted ? (config.chroot as string) : '/', jailPath: '/' }],
+      ops: [{ op: 'chroot', path: dir.path, ref: 0, optional: false }],
+      entries: [{ describe: text, spanKey: 'chroot' }],
+      binds: [{ hostPath: dir.path, jailPath: '/' }],
       warnings,
     };
   }
@@ -195,21 +235,11 @@ export function planMounts(loaded: LoadedConfig, host: HostFacts, env: NodeJS.Pr
       return;
     }
     if (m.isBind) {
-      const st = host.stat(src);
-      if (st === null) {
-        if (!m.mandatory) {
-          warnings.push(`${text}: skipped, the source does not exist (mandatory: false)`);
-          return;
-        }
-        throw fieldProblem(
-          loaded,
-          [`${k}.src`],
-          `${text}: the source '${src}' does not exist on the host`,
-          'create it, fix the path, or set mandatory: false to skip it when missing',
-        );
-      }
-      const isDir = m.isDir ?? st.isDirectory;
-      if (isDir && !st.isDirectory) {
+      const source = resolveSource(loaded, { spanKey: k, text, src, mandatory: m.mandatory }, host, warnings);
+      if (source === null) return;
+      const srcIsDir = source.entry.type === 'dir';
+      const isDir = m.isDir ?? srcIsDir;
+      if (isDir && !srcIsDir) {
         throw fieldProblem(loaded, [`${k}.is_dir`], `${text}: the source '${src}' is not a directory, but is_dir is set`);
       }
       if (isDir) {
@@ -218,9 +248,9 @@ export function planMounts(loaded: LoadedConfig, host: HostFacts, env: NodeJS.Pr
         ops.push({ op: 'mkdirs', path: path.posix.dirname(target), mode: DIR_MODE, ...ref });
         ops.push({ op: 'mkfile', path: target, mode: FILE_MODE, ...ref });
       }
-      ops.push({ op: 'mount', source: src, target, fstype: null, flags: MS_BIND | MS_REC, data: null, ...ref });
+      ops.push({ op: 'mount', source: source.path, target, fstype: null, flags: MS_BIND | MS_REC, data: null, ...ref });
       if (attrBits(m) !== 0) ops.push({ op: 'setattr', target, attrSet: attrBits(m), attrClr: 0, recursive: true, ...ref });
-      binds.push({ hostPath: path.posix.normalize(src), jailPath });
+      binds.push({ hostPath: source.path, jailPath });
       if (jailPath === '/') rootCovered = true;
       return;
     }
