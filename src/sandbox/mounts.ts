@@ -9,6 +9,10 @@
  * - A read-only bind is made read-only at once and recursively (mount_setattr AT_RECURSIVE), so
  *   its submounts (/sys, /dev, ... under a bound /) are read-only too, and creating a missing
  *   mount point inside it fails with EROFS instead of creating it on the host.
+ * - Every bind is nodev, recursively, unless its source is itself a device node: read-only does
+ *   not stop I/O on a device, so under `--chroot /` the host's /dev/kmsg, /dev/kvm, /dev/net/tun
+ *   would be usable. When the host's /dev is what the jail sees at /dev, the harmless nodes
+ *   (null, zero, full, random, urandom, tty) are bound on top of it one by one.
  * - A bind source (and --chroot) is resolved here, following only links no jail could have
  *   written (host-path.ts); the plan carries the resolved path and the child mounts exactly it.
  * - Mounts asked for without a mount namespace are an error (nsjail ignores them).
@@ -61,7 +65,15 @@ interface Entry {
   spanKey: string;
 }
 
+/** The bind that shows the host's /dev at /dev: where its ops end, and its entry. */
+interface HostDevView {
+  at: number;
+  ref: { ref: number; optional: boolean };
+}
+
 const ROOT_TMPFS_OPTIONS = 'size=16777216,mode=0755';
+/** Device nodes a program expects and that reach nothing of the host's: kept usable in a host /dev. */
+const HARMLESS_DEVICES = ['null', 'zero', 'full', 'random', 'urandom', 'tty'];
 const DIR_MODE = 0o711;
 const FILE_MODE = 0o644;
 
@@ -101,12 +113,12 @@ function describe(index: number, m: MountPt, src: string, dst: string): string {
   return `mount #${index} ${from} -> ${dst} (${kind}, ${m.rw ? 'rw' : 'ro'})`;
 }
 
-/** The mount_setattr bits for an entry's ro/nosuid/nodev/noexec. */
-function attrBits(m: MountPt): number {
+/** The mount_setattr bits for an entry's ro/nosuid/nodev/noexec; `nodev` forces nodev. */
+function attrBits(m: MountPt, nodev = false): number {
   return (
     (m.rw ? 0 : MOUNT_ATTR_RDONLY) |
     (m.nosuid ? MOUNT_ATTR_NOSUID : 0) |
-    (m.nodev ? MOUNT_ATTR_NODEV : 0) |
+    (m.nodev || nodev ? MOUNT_ATTR_NODEV : 0) |
     (m.noexec ? MOUNT_ATTR_NOEXEC : 0)
   );
 }
@@ -146,6 +158,8 @@ function resolveSource(
     'create it, fix the path, or set mandatory: false to skip it when missing',
   );
 }
+
+const isDevice = (e: HostEntry) => e.type === 'chr' || e.type === 'blk';
 
 function flagBits(m: MountPt): number {
   return (m.nosuid ? MS_NOSUID : 0) | (m.nodev ? MS_NODEV : 0) | (m.noexec ? MS_NOEXEC : 0);
@@ -206,6 +220,8 @@ export function planMounts(loaded: LoadedConfig, host: HostFacts, env: NodeJS.Pr
   }
 
   let rootCovered = false;
+  /** Set while the jail's /dev is the host's, as far as the entries so far go. */
+  let hostDev: HostDevView | null = null;
   entries.forEach((entry, index) => {
     const m = entry.mount;
     const k = entry.spanKey;
@@ -249,9 +265,14 @@ export function planMounts(loaded: LoadedConfig, host: HostFacts, env: NodeJS.Pr
         ops.push({ op: 'mkfile', path: target, mode: FILE_MODE, ...ref });
       }
       ops.push({ op: 'mount', source: source.path, target, fstype: null, flags: MS_BIND | MS_REC, data: null, ...ref });
-      if (attrBits(m) !== 0) ops.push({ op: 'setattr', target, attrSet: attrBits(m), attrClr: 0, recursive: true, ...ref });
+      // Only a bind of a device node itself may be used as a device (read-only does not stop it).
+      const attrs = attrBits(m, !isDevice(source.entry));
+      if (attrs !== 0) ops.push({ op: 'setattr', target, attrSet: attrs, attrClr: 0, recursive: true, ...ref });
       binds.push({ hostPath: source.path, jailPath });
       if (jailPath === '/') rootCovered = true;
+      if (jailPath === '/' || jailPath === '/dev') {
+        hostDev = path.posix.join(source.path, path.posix.relative(jailPath, '/dev')) === '/dev' ? { at: ops.length, ref } : null;
+      }
       return;
     }
     // A fresh filesystem (tmpfs, proc, ...): mounted writable, made read-only after pivot_root
@@ -265,7 +286,17 @@ export function planMounts(loaded: LoadedConfig, host: HostFacts, env: NodeJS.Pr
     ops.push({ op: 'mount', source: src || 'none', target, fstype: m.fstype || null, flags: flagBits(m), data: m.options || null, ...ref });
     if (!m.rw) deferred.push({ op: 'remount', target: jailPath, flags: MS_RDONLY | flagBits(m), ...ref });
     if (jailPath === '/') rootCovered = true;
+    if (jailPath === '/' || jailPath === '/dev') hostDev = null;
   });
+
+  // (Assigned in the callbacks above, which TypeScript's narrowing does not follow.)
+  const shown = hostDev as HostDevView | null;
+  if (shown !== null) {
+    // Right after the bind that shows the host's /dev, so later mounts under /dev still cover them.
+    const { at, ref } = shown;
+    const nodes = HARMLESS_DEVICES.map((name) => `/dev/${name}`).filter((p) => host.lstat(p)?.type === 'chr');
+    ops.splice(at, 0, ...nodes.map((p): MountOp => ({ op: 'mount', source: p, target: under(root, p), fstype: null, flags: MS_BIND, data: null, ...ref })));
+  }
 
   if (!rootCovered && !config.rw) {
     ops.push({ op: 'remount', target: root, flags: MS_RDONLY, ...internal });
