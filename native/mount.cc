@@ -190,6 +190,7 @@ int MkdirAll(MountCtx& ctx, const char* path, unsigned int mode) {
   char buf[kPathMax];
   size_t len = Length(path);
   if (len + 1 >= kPathMax) return ENAMETOOLONG;
+  if (len <= 1) return 0;  // "/" exists
   for (size_t i = 0; i <= len; i++) buf[i] = path[i];
   size_t from = 1;
   if (!ctx.pivoted && ctx.spec.root != nullptr && Below(ctx.spec.root, Length(ctx.spec.root), path) != nullptr) {
@@ -233,19 +234,12 @@ int Symlink(MountCtx& ctx, const MountOpSpec& op) {
 
 // mount(2) onto the op's target; a bind's source is a path too, opened the same way.
 int Mount(MountCtx& ctx, const MountOpSpec& op) {
-  Resolved target, source;
+  Resolved target, source = {-1, op.source, {}};
   int err = Resolve(ctx, op.target, 0, &target);
   if (err) return err;
-  const char* from = op.source;
-  if ((op.flags & MS_BIND) && op.source != nullptr) {
-    if ((err = Resolve(ctx, op.source, 0, &source))) {
-      Release(&target);
-      return err;
-    }
-    from = source.path;
-  }
-  err = SysErr(Sys(SYS_mount, from, target.path, op.fstype, op.flags, op.data));
-  if (from != op.source) Release(&source);
+  if ((op.flags & MS_BIND) && op.source != nullptr) err = Resolve(ctx, op.source, 0, &source);
+  if (!err) err = SysErr(Sys(SYS_mount, source.path, target.path, op.fstype, op.flags, op.data));
+  Release(&source);
   Release(&target);
   return err;
 }
