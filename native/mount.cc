@@ -4,12 +4,20 @@
 // these ops. Constraints: raw syscalls only (see child.cc); paths are copied into stack buffers,
 // never allocated.
 //
-// Security argument: before pivot_root the child still sees the host's filesystem, and a path
-// under the jail root may cross a symlink inside a writable bind (planted by an earlier jail in a
-// persistent workspace). Followed from the host's root, such a link would make mkdir, open or
-// mount act on the host. So every op whose path lies under the jail root resolves it with
-// openat2(RESOLVE_IN_ROOT): symlinks and ".." resolve as they would inside the jail, never
-// above its root; mounts then go through /proc/self/fd/N of the resolved directory.
+// Security argument: before pivot_root the child still sees the host's filesystem, so every path
+// an op names is opened first, the one way that cannot be redirected, and the op then acts on
+// the descriptor (through /proc/self/fd/N, or the *at syscalls):
+// - Paths under the jail root may cross a symlink inside a writable bind (planted by an earlier
+//   jail in a persistent workspace). Followed from the host's root, such a link would make
+//   mkdir, open or mount act on the host. They resolve with openat2(RESOLVE_IN_ROOT): symlinks
+//   and ".." resolve as they would inside the jail, never above its root.
+// - The jail root and the staging directory are reached from one descriptor of the scratch
+//   directory (the root's parent), opened once: nothing can swap them for a link between two
+//   steps (a link fails with ELOOP).
+// - Any other host path (bind sources, --chroot) was resolved by the planner and contains no
+//   link (src/sandbox/host-path.ts); it opens with RESOLVE_NO_SYMLINKS, so a component swapped
+//   for a link since planning fails the launch instead of being followed.
+// After pivot_root the paths are the jail's own and are used as given (/proc may be absent).
 #include <fcntl.h>
 #include <linux/mount.h>
 #include <linux/openat2.h>
@@ -32,54 +40,83 @@ namespace {
 
 constexpr size_t kPathMax = 4096;
 
-// The part of `target` below the jail root (pointing into `target`; empty for the root itself),
-// or null when `target` is not under it (staging files, "/", paths after pivot_root).
-const char* UnderRoot(const ChildSpec& spec, const char* target) {
-  if (spec.root == nullptr) return nullptr;
-  size_t i = 0;
-  while (spec.root[i] != '\0' && target[i] == spec.root[i]) i++;
-  if (spec.root[i] != '\0') return nullptr;
-  if (target[i] == '\0') return target + i;
-  return target[i] == '/' ? target + i + 1 : nullptr;
+// What the ops of one jail resolve their paths against.
+struct MountCtx {
+  const ChildSpec& spec;
+  long scratch;         // O_PATH fd of the scratch directory, opened on first use; -1 before
+  size_t scratch_len;   // length of its path: spec.root up to its last '/'
+  bool pivoted;         // a pivot/moveRoot op has run: paths are the jail's own
+};
+
+// An op's path, opened: `path` is what path-based syscalls use (/proc/self/fd/N of `fd`, or the
+// op's own path after pivot_root, when fd is -1); `dirfd` is for the *at syscalls.
+struct Resolved {
+  long fd;
+  const char* path;
+  char buf[32];
+};
+
+// `path` below `prefix` (its first `len` bytes): the rest without the leading '/' ("" for the
+// prefix itself), or null when it is not below it.
+const char* Below(const char* prefix, size_t len, const char* path) {
+  for (size_t i = 0; i < len; i++) {
+    if (path[i] != prefix[i]) return nullptr;
+  }
+  if (path[len] == '\0') return path + len;
+  return path[len] == '/' ? path + len + 1 : nullptr;
 }
 
-// Opens `rel` below the jail root as O_PATH, resolving it as it resolves inside the jail.
-// Returns an fd or -errno.
-long OpenInRoot(const ChildSpec& spec, const char* rel, unsigned long flags) {
-  long root = Sys(SYS_openat, AT_FDCWD, spec.root, O_PATH | O_DIRECTORY | O_CLOEXEC);
-  if (root < 0 || rel[0] == '\0') return root;
+size_t Length(const char* s) {
+  size_t n = 0;
+  while (s[n] != '\0') n++;
+  return n;
+}
+
+long OpenAt2(long dirfd, const char* path, unsigned long flags, unsigned long long resolve) {
   struct open_how how = {};
   how.flags = O_PATH | O_CLOEXEC | flags;
-  how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
-  long fd = Sys(SYS_openat2, root, rel, &how, sizeof(how));
-  Sys(SYS_close, root);
+  how.resolve = resolve;
+  return Sys(SYS_openat2, dirfd, path, &how, sizeof(how));
+}
+
+// The scratch directory, opened once per jail. Its path was checked by the planner (ours, 0711,
+// no link in it: src/sandbox/host.ts).
+long Scratch(MountCtx& ctx) {
+  if (ctx.scratch >= 0) return ctx.scratch;
+  char buf[kPathMax];
+  size_t n = ctx.scratch_len;
+  if (n + 1 >= kPathMax) return -ENAMETOOLONG;
+  for (size_t i = 0; i < n; i++) buf[i] = ctx.spec.root[i];
+  if (n == 0) buf[n++] = '/';
+  buf[n] = '\0';
+  ctx.scratch = OpenAt2(AT_FDCWD, buf, O_DIRECTORY, RESOLVE_NO_SYMLINKS);
+  return ctx.scratch;
+}
+
+// Opens `path` (O_PATH | flags) the way the security argument above says. Returns an fd or -errno.
+long Open(MountCtx& ctx, const char* path, unsigned long flags) {
+  const char* root = ctx.spec.root;
+  if (root == nullptr) return OpenAt2(AT_FDCWD, path, flags, RESOLVE_NO_SYMLINKS);
+  size_t root_len = Length(root);
+  const char* in_root = Below(root, root_len, path);
+  const char* in_scratch = Below(root, ctx.scratch_len, path);
+  if (in_scratch == nullptr) return OpenAt2(AT_FDCWD, path, flags, RESOLVE_NO_SYMLINKS);
+  long scratch = Scratch(ctx);
+  if (scratch < 0) return scratch;
+  if (in_root == nullptr || in_root[0] == '\0') {
+    // The scratch directory itself, the root, the stage and files in it.
+    if (in_scratch[0] == '\0') return Sys(SYS_fcntl, scratch, F_DUPFD_CLOEXEC, 0);
+    return OpenAt2(scratch, in_scratch, flags, RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS);
+  }
+  // Opened anew for each op, so it is whatever is mounted on the root by now.
+  long rootfd = OpenAt2(scratch, root + ctx.scratch_len + 1, O_DIRECTORY, RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS);
+  if (rootfd < 0) return rootfd;
+  long fd = OpenAt2(rootfd, in_root, flags, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS);
+  Sys(SYS_close, rootfd);
   return fd;
 }
 
-// Splits a copy of `rel` into its directory (resolved in the root, as an fd) and its last name.
-// Returns the directory fd or -errno; *name points into `buf`.
-long OpenParentInRoot(const ChildSpec& spec, const char* rel, char* buf, const char** name) {
-  size_t len = 0, slash = 0;
-  bool has_slash = false;
-  for (; rel[len] != '\0'; len++) {
-    if (len + 1 >= kPathMax) return -ENAMETOOLONG;
-    buf[len] = rel[len];
-    if (rel[len] == '/') {
-      slash = len;
-      has_slash = true;
-    }
-  }
-  buf[len] = '\0';
-  if (!has_slash) {
-    *name = buf;
-    return OpenInRoot(spec, "", O_DIRECTORY);
-  }
-  buf[slash] = '\0';
-  *name = buf + slash + 1;
-  return OpenInRoot(spec, buf, O_DIRECTORY);
-}
-
-// Formats /proc/self/fd/N into buf (the path mount(2) follows to the resolved directory).
+// Formats /proc/self/fd/N into buf (the path the kernel follows to the opened file).
 const char* FdPath(long fd, char* buf) {
   const char prefix[] = "/proc/self/fd/";
   size_t n = 0;
@@ -95,40 +132,75 @@ const char* FdPath(long fd, char* buf) {
   return buf;
 }
 
-// Creates one directory below the root; an existing entry of any kind is fine (the mount
-// reports a non-directory).
-int MkdirInRoot(const ChildSpec& spec, const char* rel, unsigned int mode) {
+// Resolves an op's path (see Resolved). Returns 0 or an errno; release with Release().
+int Resolve(MountCtx& ctx, const char* path, unsigned long flags, Resolved* r) {
+  r->fd = -1;
+  r->path = path;
+  if (ctx.pivoted) return 0;
+  r->fd = Open(ctx, path, flags);
+  if (r->fd < 0) return SysErr(r->fd);
+  r->path = FdPath(r->fd, r->buf);
+  return 0;
+}
+
+void Release(Resolved* r) {
+  if (r->fd >= 0) Sys(SYS_close, r->fd);
+}
+
+long DirFd(const Resolved& r) { return r.fd >= 0 ? r.fd : AT_FDCWD; }
+
+// Resolves the directory of `path` and points *name at its last component (in `buf`), for the
+// *at syscalls: DirFd(*dir), *name. After pivot_root the name is the whole path.
+int ResolveParent(MountCtx& ctx, const char* path, char* buf, Resolved* dir, const char** name) {
+  size_t len = 0, slash = 0;
+  for (; path[len] != '\0'; len++) {
+    if (len + 1 >= kPathMax) return ENAMETOOLONG;
+    buf[len] = path[len];
+    if (path[len] == '/') slash = len;
+  }
+  buf[len] = '\0';
+  if (ctx.pivoted) {
+    dir->fd = -1;
+    *name = buf;
+    return 0;
+  }
+  if (buf[0] != '/' || slash + 1 == len) return EINVAL;
+  *name = buf + slash + 1;
+  char parent[kPathMax];
+  for (size_t i = 0; i < slash; i++) parent[i] = buf[i];
+  if (slash == 0) parent[slash++] = '/';
+  parent[slash] = '\0';
+  return Resolve(ctx, parent, O_DIRECTORY, dir);
+}
+
+// Creates one directory; an existing entry of any kind is fine (the mount reports a non-directory).
+int MkdirOne(MountCtx& ctx, const char* path, unsigned int mode) {
   char buf[kPathMax];
   const char* name;
-  long dir = OpenParentInRoot(spec, rel, buf, &name);
-  if (dir < 0) return SysErr(dir);
-  int err = SysErr(Sys(SYS_mkdirat, dir, name, mode));
-  Sys(SYS_close, dir);
+  Resolved dir;
+  int err = ResolveParent(ctx, path, buf, &dir, &name);
+  if (err) return err;
+  err = SysErr(Sys(SYS_mkdirat, DirFd(dir), name, mode));
+  Release(&dir);
   return err == EEXIST ? 0 : err;
 }
 
-// mkdir -p, below the jail root when the path is under it, else from the host's view (staging).
-int MkdirAll(const ChildSpec& spec, const char* path, unsigned int mode) {
+// mkdir -p. Below the jail root only the components under the root are created.
+int MkdirAll(MountCtx& ctx, const char* path, unsigned int mode) {
   char buf[kPathMax];
-  size_t len = 0;
-  while (path[len] != '\0') {
-    if (len + 1 >= kPathMax) return ENAMETOOLONG;
-    buf[len] = path[len];
-    len++;
+  size_t len = Length(path);
+  if (len + 1 >= kPathMax) return ENAMETOOLONG;
+  if (len <= 1) return 0;  // "/" exists
+  for (size_t i = 0; i <= len; i++) buf[i] = path[i];
+  size_t from = 1;
+  if (!ctx.pivoted && ctx.spec.root != nullptr && Below(ctx.spec.root, Length(ctx.spec.root), path) != nullptr) {
+    from = Length(ctx.spec.root) + 1;
   }
-  buf[len] = '\0';
-  const char* rel = UnderRoot(spec, buf);
-  for (size_t i = 1; i <= len; i++) {
+  for (size_t i = from; i <= len; i++) {
     if (buf[i] != '/' && buf[i] != '\0') continue;
     char saved = buf[i];
     buf[i] = '\0';
-    int err;
-    if (rel != nullptr) {
-      err = buf + i > rel ? MkdirInRoot(spec, rel, mode) : 0;
-    } else {
-      err = SysErr(Sys(SYS_mkdirat, AT_FDCWD, buf, mode));
-      if (err == EEXIST) err = 0;
-    }
+    int err = MkdirOne(ctx, buf, mode);
     if (err) return err;
     buf[i] = saved;
   }
@@ -136,51 +208,52 @@ int MkdirAll(const ChildSpec& spec, const char* path, unsigned int mode) {
 }
 
 // An empty file as a mount point; an existing entry is fine.
-int MakeFile(const ChildSpec& spec, const char* path, unsigned int mode) {
-  const char* rel = UnderRoot(spec, path);
-  long dir = AT_FDCWD;
-  const char* name = path;
+int MakeFile(MountCtx& ctx, const char* path, unsigned int mode) {
   char buf[kPathMax];
-  if (rel != nullptr) {
-    dir = OpenParentInRoot(spec, rel, buf, &name);
-    if (dir < 0) return SysErr(dir);
-  }
-  long fd = Sys(SYS_openat, dir, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode);
-  if (dir != AT_FDCWD) Sys(SYS_close, dir);
+  const char* name;
+  Resolved dir;
+  int err = ResolveParent(ctx, path, buf, &dir, &name);
+  if (err) return err;
+  long fd = Sys(SYS_openat, DirFd(dir), name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode);
+  Release(&dir);
   if (fd < 0) return fd == -EEXIST ? 0 : SysErr(fd);
   Sys(SYS_close, fd);
   return 0;
 }
 
-int Symlink(const ChildSpec& spec, const MountOpSpec& op) {
-  const char* rel = UnderRoot(spec, op.target);
-  if (rel == nullptr) return SysErr(Sys(SYS_symlinkat, op.source, AT_FDCWD, op.target));
+int Symlink(MountCtx& ctx, const MountOpSpec& op) {
   char buf[kPathMax];
   const char* name;
-  long dir = OpenParentInRoot(spec, rel, buf, &name);
-  if (dir < 0) return SysErr(dir);
-  int err = SysErr(Sys(SYS_symlinkat, op.source, dir, name));
-  Sys(SYS_close, dir);
+  Resolved dir;
+  int err = ResolveParent(ctx, op.target, buf, &dir, &name);
+  if (err) return err;
+  err = SysErr(Sys(SYS_symlinkat, op.source, DirFd(dir), name));
+  Release(&dir);
   return err;
 }
 
-// mount(2) onto the op's target, resolved below the jail root when it is under it.
-int Mount(const ChildSpec& spec, const MountOpSpec& op) {
-  const char* rel = UnderRoot(spec, op.target);
-  if (rel == nullptr || rel[0] == '\0') return SysErr(Sys(SYS_mount, op.source, op.target, op.fstype, op.flags, op.data));
-  long fd = OpenInRoot(spec, rel, 0);
-  if (fd < 0) return SysErr(fd);
-  char path[64];
-  int err = SysErr(Sys(SYS_mount, op.source, FdPath(fd, path), op.fstype, op.flags, op.data));
-  Sys(SYS_close, fd);
+// mount(2) onto the op's target; a bind's source is a path too, opened the same way.
+int Mount(MountCtx& ctx, const MountOpSpec& op) {
+  Resolved target, source = {-1, op.source, {}};
+  int err = Resolve(ctx, op.target, 0, &target);
+  if (err) return err;
+  if ((op.flags & MS_BIND) && op.source != nullptr) err = Resolve(ctx, op.source, 0, &source);
+  if (!err) err = SysErr(Sys(SYS_mount, source.path, target.path, op.fstype, op.flags, op.data));
+  Release(&source);
+  Release(&target);
   return err;
 }
 
-int WriteFile(const MountOpSpec& op) {
-  long fd = Sys(SYS_openat, AT_FDCWD, op.target, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, op.mode);
+int WriteFile(MountCtx& ctx, const MountOpSpec& op) {
+  char buf[kPathMax];
+  const char* name;
+  Resolved dir;
+  int err = ResolveParent(ctx, op.target, buf, &dir, &name);
+  if (err) return err;
+  long fd = Sys(SYS_openat, DirFd(dir), name, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, op.mode);
+  Release(&dir);
   if (fd < 0) return SysErr(fd);
   size_t done = 0;
-  int err = 0;
   while (done < op.data_len) {
     long n = Sys(SYS_write, fd, op.data + done, op.data_len - done);
     if (n == -EINTR) continue;
@@ -197,76 +270,116 @@ int WriteFile(const MountOpSpec& op) {
 // A bind remount must repeat the flags the kernel has locked on the mount (nosuid, nodev,
 // noexec, ro, atime flags inherited from a less privileged mount namespace), or it fails with
 // EPERM. statfs reports them as ST_* bits, which have the same values as the MS_* bits.
-int Remount(const MountOpSpec& op) {
-  struct statfs st;
-  int err = SysErr(Sys(SYS_statfs, op.target, &st));
+int Remount(MountCtx& ctx, const MountOpSpec& op) {
+  Resolved target;
+  int err = Resolve(ctx, op.target, 0, &target);
   if (err) return err;
-  unsigned long keep = (unsigned long)st.f_flags &
-                       (MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_NOATIME | MS_NODIRATIME | MS_RELATIME);
-  return SysErr(Sys(SYS_mount, nullptr, op.target, nullptr, MS_REMOUNT | MS_BIND | op.flags | keep, nullptr));
+  struct statfs st;
+  if (!(err = SysErr(Sys(SYS_statfs, target.path, &st)))) {
+    unsigned long keep = (unsigned long)st.f_flags &
+                         (MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_NOATIME | MS_NODIRATIME | MS_RELATIME);
+    err = SysErr(Sys(SYS_mount, nullptr, target.path, nullptr, MS_REMOUNT | MS_BIND | op.flags | keep, nullptr));
+  }
+  Release(&target);
+  return err;
 }
 
-int SetAttr(const ChildSpec& spec, const MountOpSpec& op) {
+int SetAttr(MountCtx& ctx, const MountOpSpec& op) {
   struct mount_attr attr = {};
   attr.attr_set = op.attr_set;
   attr.attr_clr = op.attr_clr;
-  unsigned int flags = op.recursive ? AT_RECURSIVE : 0;
-  const char* rel = UnderRoot(spec, op.target);
-  if (rel == nullptr) return SysErr(Sys(SYS_mount_setattr, AT_FDCWD, op.target, flags, &attr, sizeof(attr)));
-  // Opened after the mount, so the fd refers to the mounted filesystem's root.
-  long fd = OpenInRoot(spec, rel, 0);
-  if (fd < 0) return SysErr(fd);
-  int err = SysErr(Sys(SYS_mount_setattr, fd, "", flags | AT_EMPTY_PATH, &attr, sizeof(attr)));
-  Sys(SYS_close, fd);
+  // Opened after the mount, so it names the mounted filesystem's root.
+  Resolved target;
+  int err = Resolve(ctx, op.target, 0, &target);
+  if (err) return err;
+  err = SysErr(Sys(SYS_mount_setattr, AT_FDCWD, target.path, op.recursive ? AT_RECURSIVE : 0, &attr, sizeof(attr)));
+  Release(&target);
+  return err;
+}
+
+int Umount(MountCtx& ctx, const MountOpSpec& op) {
+  Resolved target;
+  int err = Resolve(ctx, op.target, 0, &target);
+  if (err) return err;
+  err = SysErr(Sys(SYS_umount2, target.path, op.flags));
+  Release(&target);
+  return err;
+}
+
+int Unlink(MountCtx& ctx, const MountOpSpec& op) {
+  char buf[kPathMax];
+  const char* name;
+  Resolved dir;
+  int err = ResolveParent(ctx, op.target, buf, &dir, &name);
+  if (err) return err;
+  err = SysErr(Sys(SYS_unlinkat, DirFd(dir), name, 0));
+  Release(&dir);
+  return err;
+}
+
+// chdir into the new root (pivot, moveRoot) or the chroot directory; from then on paths are the
+// jail's own.
+int EnterRoot(MountCtx& ctx, const MountOpSpec& op) {
+  Resolved dir;
+  int err = Resolve(ctx, op.target, O_DIRECTORY, &dir);
+  if (err) return err;
+  err = SysErr(Sys(SYS_chdir, dir.path));
+  Release(&dir);
+  ctx.pivoted = true;
   return err;
 }
 
 // pivot_root(".", ".") stacks the old root on top of the jail's root; detaching "." then removes
 // the old root from this namespace without needing a put_old directory.
-int Pivot(const MountOpSpec& op) {
+int Pivot(MountCtx& ctx, const MountOpSpec& op) {
   int err;
-  if ((err = SysErr(Sys(SYS_chdir, op.target)))) return err;
+  if ((err = EnterRoot(ctx, op))) return err;
   if ((err = SysErr(Sys(SYS_pivot_root, ".", ".")))) return err;
   if ((err = SysErr(Sys(SYS_umount2, ".", MNT_DETACH)))) return err;
   return SysErr(Sys(SYS_chdir, "/"));
 }
 
-int MoveRoot(const MountOpSpec& op) {
+int MoveRoot(MountCtx& ctx, const MountOpSpec& op) {
   int err;
-  if ((err = SysErr(Sys(SYS_chdir, op.target)))) return err;
+  if ((err = EnterRoot(ctx, op))) return err;
   if ((err = SysErr(Sys(SYS_mount, ".", "/", nullptr, MS_MOVE, nullptr)))) return err;
   if ((err = SysErr(Sys(SYS_chroot, ".")))) return err;
   return SysErr(Sys(SYS_chdir, "/"));
 }
 
-int Apply(const ChildSpec& spec, const MountOpSpec& op) {
+int Chroot(MountCtx& ctx, const MountOpSpec& op) {
+  int err;
+  if ((err = EnterRoot(ctx, op))) return err;
+  if ((err = SysErr(Sys(SYS_chroot, ".")))) return err;
+  return SysErr(Sys(SYS_chdir, "/"));
+}
+
+int Apply(MountCtx& ctx, const MountOpSpec& op) {
   switch (op.kind) {
     case kOpMount:
-      return Mount(spec, op);
+      return Mount(ctx, op);
     case kOpMkdirs:
-      return MkdirAll(spec, op.target, op.mode);
+      return MkdirAll(ctx, op.target, op.mode);
     case kOpMkfile:
-      return MakeFile(spec, op.target, op.mode);
+      return MakeFile(ctx, op.target, op.mode);
     case kOpSymlink:
-      return Symlink(spec, op);
+      return Symlink(ctx, op);
     case kOpWrite:
-      return WriteFile(op);
+      return WriteFile(ctx, op);
     case kOpRemount:
-      return Remount(op);
+      return Remount(ctx, op);
     case kOpSetattr:
-      return SetAttr(spec, op);
+      return SetAttr(ctx, op);
     case kOpUmount:
-      return SysErr(Sys(SYS_umount2, op.target, op.flags));
+      return Umount(ctx, op);
     case kOpUnlink:
-      return SysErr(Sys(SYS_unlinkat, AT_FDCWD, op.target, 0));
+      return Unlink(ctx, op);
     case kOpPivot:
-      return Pivot(op);
+      return Pivot(ctx, op);
     case kOpMoveRoot:
-      return MoveRoot(op);
-    case kOpChroot: {
-      int err = SysErr(Sys(SYS_chroot, op.target));
-      return err ? err : SysErr(Sys(SYS_chdir, "/"));
-    }
+      return MoveRoot(ctx, op);
+    case kOpChroot:
+      return Chroot(ctx, op);
   }
   return EINVAL;
 }
@@ -274,15 +387,22 @@ int Apply(const ChildSpec& spec, const MountOpSpec& op) {
 }  // namespace
 
 int ChildApplyMounts(const ChildSpec& spec, int* op_index) {
-  for (size_t i = 0; i < spec.mounts_len; i++) {
-    const MountOpSpec& op = spec.mounts[i];
-    int err = Apply(spec, op);
-    if (err != 0 && !op.optional) {
-      *op_index = (int)i;
-      return err;
+  MountCtx ctx = {spec, -1, 0, false};
+  if (spec.root != nullptr) {
+    for (size_t i = 0; spec.root[i] != '\0'; i++) {
+      if (spec.root[i] == '/') ctx.scratch_len = i;
     }
   }
-  return 0;
+  int err = 0;
+  for (size_t i = 0; i < spec.mounts_len && err == 0; i++) {
+    const MountOpSpec& op = spec.mounts[i];
+    err = Apply(ctx, op);
+    if (err != 0 && op.optional) err = 0;
+    if (err != 0) *op_index = (int)i;
+  }
+  // A descriptor of the host's filesystem has no business in the jail.
+  if (ctx.scratch >= 0) Sys(SYS_close, ctx.scratch);
+  return err;
 }
 
 }  // namespace jail

@@ -4,7 +4,9 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { JailError } from '../errors';
 import { realCgroupFacts, type CgroupFacts } from '../cgroup/facts';
+import type { EntryType, HostEntry } from './host-path';
 
 export interface RLimitPair {
   /** Decimal text or "infinity". */
@@ -17,8 +19,12 @@ export interface HostFacts {
   egid: number;
   /** The caller's current limits by RLIMIT name as nsjail spells it (as, core, cpu, ...). */
   rlimit(name: string): RLimitPair;
-  /** lstat-like view of a host path, or null when it does not exist. */
+  /** stat-like view of a host path (links followed), or null when it does not exist. */
   stat(p: string): { isDirectory: boolean; isFile: boolean } | null;
+  /** lstat(2) of a host path (the link itself), or null when it does not exist. */
+  lstat(p: string): HostEntry | null;
+  /** The target of the symbolic link `p`, or null. */
+  readlink(p: string): string | null;
   /** True when `p` is a regular file the caller may execute. */
   isExecutable(p: string): boolean;
   /** Scratch directory on the host where jail roots are assembled (must exist). */
@@ -71,39 +77,80 @@ export function parseProcLimits(text: string): Map<string, RLimitPair> {
 let limitsCache: Map<string, RLimitPair> | undefined;
 let scratchCache: string | undefined;
 
+function entryType(st: fs.Stats): EntryType {
+  if (st.isDirectory()) return 'dir';
+  if (st.isFile()) return 'file';
+  if (st.isSymbolicLink()) return 'link';
+  if (st.isCharacterDevice()) return 'chr';
+  if (st.isBlockDevice()) return 'blk';
+  return 'other';
+}
+
+/** Why `dir` (with its root/ and stage/) cannot be the scratch directory of `euid`, or null. */
+function scratchProblem(dir: string, euid: number): string | null {
+  for (const d of [dir, path.join(dir, 'root'), path.join(dir, 'stage')]) {
+    const st = fs.lstatSync(d, { throwIfNoEntry: false });
+    if (st === undefined) return `${d} does not exist`;
+    const mode = (st.mode & 0o7777).toString(8).padStart(4, '0');
+    if (!st.isDirectory()) return `${d} is not a directory${st.isSymbolicLink() ? ' (it is a symbolic link)' : ''}`;
+    if (st.uid !== euid) return `${d} belongs to uid ${st.uid}, not to this user (uid ${euid})`;
+    if ((st.mode & 0o7777) !== 0o711) return `${d} has mode ${mode}, not 0711`;
+  }
+  return null;
+}
+
 /**
  * Where jail roots are assembled. The directories are only ever mount points inside each jail's
  * private mount namespace; on the host they stay empty. Root uses /run/jail, others their
- * runtime directory or /tmp. They belong to the caller and are 0711: nobody else can create or
- * swap anything in them, and the jail's own uid (e.g. 65534), which mounts after switching ids,
- * can still traverse them.
+ * runtime directory or /tmp. They must belong to the caller and be 0711: then nobody else can
+ * create or swap anything in them (in the sticky /tmp nobody else can rename them either), and
+ * the jail's own uid (e.g. 65534), which mounts after switching ids, can still traverse them.
+ *
+ * A directory someone else made (say /tmp/jail-1000, pre-created by another user who could swap
+ * root/ for a link to a directory of the victim's) is never used: when no candidate passes, jail
+ * refuses to run. The path returned has no symbolic link in it, because the child opens it with
+ * openat2(RESOLVE_NO_SYMLINKS) (native/mount.cc).
  */
 function chooseScratchDir(euid: number, env: NodeJS.ProcessEnv): string {
   const candidates =
     euid === 0
       ? ['/run/jail']
       : [env.XDG_RUNTIME_DIR ? path.join(env.XDG_RUNTIME_DIR, 'jail') : '', `/tmp/jail-${euid}`].filter(Boolean);
-  const ready = (dir: string) =>
-    [dir, path.join(dir, 'root'), path.join(dir, 'stage')].every((d) => {
-      const st = fs.lstatSync(d, { throwIfNoEntry: false });
-      return st !== undefined && st.isDirectory() && st.uid === euid && (st.mode & 0o7777) === 0o711;
-    });
-  for (const dir of candidates) {
+  const problems: string[] = [];
+  for (const candidate of candidates) {
+    let dir = candidate;
     try {
-      if (ready(dir)) return dir;
       fs.mkdirSync(dir, { recursive: true, mode: 0o711 });
+      // The parent's links are resolved; the candidate itself must not be one (see scratchProblem).
+      dir = path.join(fs.realpathSync(path.dirname(dir)), path.basename(dir));
+      // Only a directory that is already ours is completed (its root/ and stage/) and chmod'ed.
       const st = fs.lstatSync(dir);
-      if (!st.isDirectory() || st.uid !== euid) continue;
-      for (const d of [dir, path.join(dir, 'root'), path.join(dir, 'stage')]) {
-        fs.mkdirSync(d, { recursive: true, mode: 0o711 });
-        fs.chmodSync(d, 0o711);
+      if (st.isDirectory() && st.uid === euid) {
+        for (const d of [dir, path.join(dir, 'root'), path.join(dir, 'stage')]) {
+          fs.mkdirSync(d, { recursive: true, mode: 0o711 });
+          const own = fs.lstatSync(d);
+          if (own.isDirectory() && own.uid === euid) fs.chmodSync(d, 0o711);
+        }
       }
-      return dir;
-    } catch {
-      // try the next candidate
+    } catch (e) {
+      problems.push(`${dir}: ${(e as Error).message}`);
+      continue;
     }
+    let problem: string | null;
+    try {
+      problem = scratchProblem(dir, euid);
+    } catch (e) {
+      problem = `${dir}: ${(e as Error).message}`;
+    }
+    if (problem === null) return dir;
+    problems.push(problem);
   }
-  return candidates[candidates.length - 1];
+  const last = candidates[candidates.length - 1];
+  const fix =
+    euid === 0
+      ? `remove ${last} (jail only ever uses it as an empty mount point) and run jail again; jail recreates it`
+      : `if you did not make ${last}, ask root to remove it (someone else may be trying to redirect your jails); or set XDG_RUNTIME_DIR to a directory only you can write, and jail uses ${'${XDG_RUNTIME_DIR}'}/jail`;
+  throw new JailError('environment', `no safe scratch directory for the jail root: ${problems.join('; ')}`, { hint: fix });
 }
 
 export function realHost(env: NodeJS.ProcessEnv = process.env): HostFacts {
@@ -119,6 +166,21 @@ export function realHost(env: NodeJS.ProcessEnv = process.env): HostFacts {
       try {
         const st = fs.statSync(p);
         return { isDirectory: st.isDirectory(), isFile: st.isFile() };
+      } catch {
+        return null;
+      }
+    },
+    lstat(p) {
+      try {
+        const st = fs.lstatSync(p);
+        return { type: entryType(st), uid: st.uid, mode: st.mode & 0o7777 };
+      } catch {
+        return null;
+      }
+    },
+    readlink(p) {
+      try {
+        return fs.readlinkSync(p);
       } catch {
         return null;
       }

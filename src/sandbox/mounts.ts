@@ -5,10 +5,16 @@
  * mount namespace; `--chroot DIR` is a bind of DIR at "/" placed first; /proc (when on) comes
  * last; then pivot_root and detach the old root.
  *
- * Deliberate differences from nsjail, both for safety:
+ * Deliberate differences from nsjail, all for safety (docs/nsjail-differences.md):
  * - A read-only bind is made read-only at once and recursively (mount_setattr AT_RECURSIVE), so
  *   its submounts (/sys, /dev, ... under a bound /) are read-only too, and creating a missing
  *   mount point inside it fails with EROFS instead of creating it on the host.
+ * - Every bind is nodev, recursively, unless its source is itself a device node: read-only does
+ *   not stop I/O on a device, so under `--chroot /` the host's /dev/kmsg, /dev/kvm, /dev/net/tun
+ *   would be usable. When the host's /dev is what the jail sees at /dev, the harmless nodes
+ *   (null, zero, full, random, urandom, tty) are bound on top of it one by one.
+ * - A bind source (and --chroot) is resolved here, following only links no jail could have
+ *   written (host-path.ts); the plan carries the resolved path and the child mounts exactly it.
  * - Mounts asked for without a mount namespace are an error (nsjail ignores them).
  */
 import * as path from 'node:path';
@@ -16,6 +22,7 @@ import { effectiveMounts } from '../config/mounts';
 import { fieldProblem } from '../config/finish';
 import type { Config, LoadedConfig, MountPt } from '../config/types';
 import type { HostFacts } from './host';
+import { resolveHostPath, type HostEntry } from './host-path';
 import type { MountOp } from './plan';
 import {
   MOUNT_ATTR_NODEV,
@@ -58,7 +65,15 @@ interface Entry {
   spanKey: string;
 }
 
+/** The bind that shows the host's /dev at /dev: where its ops end, and its entry. */
+interface HostDevView {
+  at: number;
+  ref: { ref: number; optional: boolean };
+}
+
 const ROOT_TMPFS_OPTIONS = 'size=16777216,mode=0755';
+/** Device nodes a program expects and that reach nothing of the host's: kept usable in a host /dev. */
+const HARMLESS_DEVICES = ['null', 'zero', 'full', 'random', 'urandom', 'tty'];
 const DIR_MODE = 0o711;
 const FILE_MODE = 0o644;
 
@@ -98,15 +113,53 @@ function describe(index: number, m: MountPt, src: string, dst: string): string {
   return `mount #${index} ${from} -> ${dst} (${kind}, ${m.rw ? 'rw' : 'ro'})`;
 }
 
-/** The mount_setattr bits for an entry's ro/nosuid/nodev/noexec. */
-function attrBits(m: MountPt): number {
+/** The mount_setattr bits for an entry's ro/nosuid/nodev/noexec; `nodev` forces nodev. */
+function attrBits(m: MountPt, nodev = false): number {
   return (
     (m.rw ? 0 : MOUNT_ATTR_RDONLY) |
     (m.nosuid ? MOUNT_ATTR_NOSUID : 0) |
-    (m.nodev ? MOUNT_ATTR_NODEV : 0) |
+    (m.nodev || nodev ? MOUNT_ATTR_NODEV : 0) |
     (m.noexec ? MOUNT_ATTR_NOEXEC : 0)
   );
 }
+
+/**
+ * A bind source (or --chroot) resolved on the host, or null for a missing optional one (with a
+ * warning). A missing mandatory source, or one reached through a link a jail could have written,
+ * is refused against the entry's `src`.
+ */
+function resolveSource(
+  loaded: LoadedConfig,
+  entry: { spanKey: string; text: string; src: string; mandatory: boolean },
+  host: HostFacts,
+  warnings: string[],
+): { path: string; entry: HostEntry } | null {
+  const { spanKey: k, text, src } = entry;
+  const r = resolveHostPath(path.posix.resolve('/', src), host);
+  if (r.kind === 'ok') return { path: r.path, entry: r.entry };
+  if (r.kind === 'untrusted') {
+    throw fieldProblem(
+      loaded,
+      [`${k}.src`],
+      `${text}: the source '${src}' leads through the symbolic link ${r.link} -> ${r.target}, which a jail could have written (${r.reason})`,
+      r.resolved === null
+        ? 'jail follows only links that belong to root, in directories only root can write; the link leads nowhere, so remove it or name the real path'
+        : `jail follows only links that belong to root, in directories only root can write; if ${r.resolved} is really what you mean, name it as the source instead`,
+    );
+  }
+  if (!entry.mandatory) {
+    warnings.push(`${text}: skipped, the source does not exist (mandatory: false)`);
+    return null;
+  }
+  throw fieldProblem(
+    loaded,
+    [`${k}.src`],
+    `${text}: the source '${src}' does not exist on the host`,
+    'create it, fix the path, or set mandatory: false to skip it when missing',
+  );
+}
+
+const isDevice = (e: HostEntry) => e.type === 'chr' || e.type === 'blk';
 
 function flagBits(m: MountPt): number {
   return (m.nosuid ? MS_NOSUID : 0) | (m.nodev ? MS_NODEV : 0) | (m.noexec ? MS_NOEXEC : 0);
@@ -134,13 +187,14 @@ export function planMounts(loaded: LoadedConfig, host: HostFacts, env: NodeJS.Pr
         'drop --disable_clone_newns, or remove the mount entries',
       );
     }
-    const ops: MountOp[] = [];
-    if (config.chroot !== undefined) ops.push({ op: 'chroot', path: config.chroot, ref: 0, optional: false });
-    const chrooted = config.chroot !== undefined;
+    if (config.chroot === undefined) return { ops: [], entries: [], binds: [{ hostPath: '/', jailPath: '/' }], warnings };
+    const text = `chroot ${config.chroot}`;
+    // Mandatory, so never null: a missing directory throws.
+    const dir = resolveSource(loaded, { spanKey: 'chroot', text, src: config.chroot, mandatory: true }, host, warnings)!;
     return {
-      ops,
-      entries: chrooted ? [{ describe: `chroot ${config.chroot}`, spanKey: 'chroot' }] : [],
-      binds: [{ hostPath: chrooted ? (config.chroot as string) : '/', jailPath: '/' }],
+      ops: [{ op: 'chroot', path: dir.path, ref: 0, optional: false }],
+      entries: [{ describe: text, spanKey: 'chroot' }],
+      binds: [{ hostPath: dir.path, jailPath: '/' }],
       warnings,
     };
   }
@@ -166,6 +220,8 @@ export function planMounts(loaded: LoadedConfig, host: HostFacts, env: NodeJS.Pr
   }
 
   let rootCovered = false;
+  /** Set while the jail's /dev is the host's, as far as the entries so far go. */
+  let hostDev: HostDevView | null = null;
   entries.forEach((entry, index) => {
     const m = entry.mount;
     const k = entry.spanKey;
@@ -195,21 +251,11 @@ export function planMounts(loaded: LoadedConfig, host: HostFacts, env: NodeJS.Pr
       return;
     }
     if (m.isBind) {
-      const st = host.stat(src);
-      if (st === null) {
-        if (!m.mandatory) {
-          warnings.push(`${text}: skipped, the source does not exist (mandatory: false)`);
-          return;
-        }
-        throw fieldProblem(
-          loaded,
-          [`${k}.src`],
-          `${text}: the source '${src}' does not exist on the host`,
-          'create it, fix the path, or set mandatory: false to skip it when missing',
-        );
-      }
-      const isDir = m.isDir ?? st.isDirectory;
-      if (isDir && !st.isDirectory) {
+      const source = resolveSource(loaded, { spanKey: k, text, src, mandatory: m.mandatory }, host, warnings);
+      if (source === null) return;
+      const srcIsDir = source.entry.type === 'dir';
+      const isDir = m.isDir ?? srcIsDir;
+      if (isDir && !srcIsDir) {
         throw fieldProblem(loaded, [`${k}.is_dir`], `${text}: the source '${src}' is not a directory, but is_dir is set`);
       }
       if (isDir) {
@@ -218,10 +264,15 @@ export function planMounts(loaded: LoadedConfig, host: HostFacts, env: NodeJS.Pr
         ops.push({ op: 'mkdirs', path: path.posix.dirname(target), mode: DIR_MODE, ...ref });
         ops.push({ op: 'mkfile', path: target, mode: FILE_MODE, ...ref });
       }
-      ops.push({ op: 'mount', source: src, target, fstype: null, flags: MS_BIND | MS_REC, data: null, ...ref });
-      if (attrBits(m) !== 0) ops.push({ op: 'setattr', target, attrSet: attrBits(m), attrClr: 0, recursive: true, ...ref });
-      binds.push({ hostPath: path.posix.normalize(src), jailPath });
+      ops.push({ op: 'mount', source: source.path, target, fstype: null, flags: MS_BIND | MS_REC, data: null, ...ref });
+      // Only a bind of a device node itself may be used as a device (read-only does not stop it).
+      const attrs = attrBits(m, !isDevice(source.entry));
+      if (attrs !== 0) ops.push({ op: 'setattr', target, attrSet: attrs, attrClr: 0, recursive: true, ...ref });
+      binds.push({ hostPath: source.path, jailPath });
       if (jailPath === '/') rootCovered = true;
+      if (jailPath === '/' || jailPath === '/dev') {
+        hostDev = path.posix.join(source.path, path.posix.relative(jailPath, '/dev')) === '/dev' ? { at: ops.length, ref } : null;
+      }
       return;
     }
     // A fresh filesystem (tmpfs, proc, ...): mounted writable, made read-only after pivot_root
@@ -235,7 +286,17 @@ export function planMounts(loaded: LoadedConfig, host: HostFacts, env: NodeJS.Pr
     ops.push({ op: 'mount', source: src || 'none', target, fstype: m.fstype || null, flags: flagBits(m), data: m.options || null, ...ref });
     if (!m.rw) deferred.push({ op: 'remount', target: jailPath, flags: MS_RDONLY | flagBits(m), ...ref });
     if (jailPath === '/') rootCovered = true;
+    if (jailPath === '/' || jailPath === '/dev') hostDev = null;
   });
+
+  // (Assigned in the callbacks above, which TypeScript's narrowing does not follow.)
+  const shown = hostDev as HostDevView | null;
+  if (shown !== null) {
+    // Right after the bind that shows the host's /dev, so later mounts under /dev still cover them.
+    const { at, ref } = shown;
+    const nodes = HARMLESS_DEVICES.map((name) => `/dev/${name}`).filter((p) => host.lstat(p)?.type === 'chr');
+    ops.splice(at, 0, ...nodes.map((p): MountOp => ({ op: 'mount', source: p, target: under(root, p), fstype: null, flags: MS_BIND, data: null, ...ref })));
+  }
 
   if (!rootCovered && !config.rw) {
     ops.push({ op: 'remount', target: root, flags: MS_RDONLY, ...internal });

@@ -6,8 +6,14 @@
  * Nothing here touches the real host: paths that are not listed do not exist.
  */
 import type { HostFacts, RLimitPair } from '../../src/sandbox/host';
+import type { HostEntry } from '../../src/sandbox/host-path';
 
-export type FakeEntry = 'dir' | 'file' | 'exe';
+/**
+ * A made-up host path: a directory (root's, 0755; 'sticky' is root's 1777 like /tmp), a file,
+ * an executable, a character device, or a symbolic link (root's unless `uid` says otherwise).
+ * Directories above a listed path exist implicitly (root's, 0755).
+ */
+export type FakeEntry = 'dir' | 'sticky' | 'file' | 'exe' | 'chr' | { link: string; uid?: number };
 
 /** The made-up filesystem: a Debian-like layout, enough for the examples and the nsjail defaults. */
 export const DEFAULT_TREE: Record<string, FakeEntry> = {
@@ -30,9 +36,9 @@ export const DEFAULT_TREE: Record<string, FakeEntry> = {
   '/etc/alternatives': 'dir',
   '/etc/resolv.conf': 'file',
   '/dev': 'dir',
-  '/dev/null': 'file',
-  '/dev/urandom': 'file',
-  '/dev/zero': 'file',
+  '/dev/null': 'chr',
+  '/dev/urandom': 'chr',
+  '/dev/zero': 'chr',
   '/home/alice/project': 'dir',
   '/home/alice/project/examples': 'dir',
   '/srv/data': 'dir',
@@ -128,7 +134,22 @@ export function fakeHost(options: FakeHostOptions = {}): FakeHost {
       looked.push(p);
       const kind = tree[p];
       if (kind === undefined) return null;
-      return { isDirectory: kind === 'dir', isFile: kind !== 'dir' };
+      const isDirectory = kind === 'dir' || kind === 'sticky';
+      return { isDirectory, isFile: !isDirectory };
+    },
+    lstat(p): HostEntry | null {
+      const kind = tree[p];
+      if (typeof kind === 'object') return { type: 'link', uid: kind.uid ?? 0, mode: 0o777 };
+      if (kind === 'sticky') return { type: 'dir', uid: 0, mode: 0o1777 };
+      if (kind === 'dir' || (kind === undefined && Object.keys(tree).some((k) => k.startsWith(p === '/' ? '/' : p + '/')))) {
+        return { type: 'dir', uid: 0, mode: 0o755 };
+      }
+      if (kind === undefined) return null;
+      return { type: kind === 'chr' ? 'chr' : 'file', uid: 0, mode: { file: 0o644, exe: 0o755, chr: 0o666 }[kind] };
+    },
+    readlink(p) {
+      const kind = tree[p];
+      return typeof kind === 'object' ? kind.link : null;
     },
     isExecutable(p) {
       looked.push(p);

@@ -50,6 +50,7 @@ export function hostWith(pretendDirs: string[] = []): HostFacts {
   return {
     ...real,
     stat: (p) => (pretendDirs.includes(p) ? { isDirectory: true, isFile: false } : real.stat(p)),
+    lstat: (p) => (pretendDirs.includes(p) ? { type: 'dir', uid: 0, mode: 0o755 } : real.lstat(p)),
     cgroups: () => NO_CGROUPS,
   } as HostFacts;
 }

@@ -9,19 +9,16 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, afterEach, beforeAll, expect } from 'vitest';
-import { isRoot } from '../helpers/env';
-import { assertBuilt, cli, hasTool, hostProcesses, killSpawned, probePath, REPO, SYSTEM_PATH, tempDir, type CliOptions, type CliResult } from './core/helpers';
+import { assertBuilt, cli, killSpawned, probePath, REPO, SYSTEM_PATH, tempDir, type CliOptions, type CliResult } from './core/helpers';
+import { createTestUser, removeTestUser, testUserReason, type TestUser } from './core/test-users';
 
-export interface TestUser {
-  name: string;
-  uid: number;
-  gid: number;
+export interface RootlessUser extends TestUser {
   subuid: [number, number] | null;
   subgid: [number, number] | null;
 }
 
 export interface UnprivilegedFixture {
-  user: TestUser;
+  user: RootlessUser;
   /** A directory the user can read, removed with the fixture. */
   dir: string;
   /** Where the user runs bin/jail from (the repo, or a copy of its runtime files). */
@@ -33,11 +30,7 @@ export interface UnprivilegedFixture {
 }
 
 /** Why rootless tests cannot run here, or null. */
-export function rootlessReason(): string | null {
-  if (!isRoot) return 'needs root (to create the test user)';
-  for (const tool of ['useradd', 'usermod', 'userdel', 'setpriv']) if (!hasTool(tool)) return `${tool} is not installed`;
-  return null;
-}
+export const rootlessReason = testUserReason;
 
 function subRange(file: string, name: string): [number, number] | null {
   try {
@@ -50,32 +43,8 @@ function subRange(file: string, name: string): [number, number] | null {
   }
 }
 
-/** Kills what `uid` runs (processes this test started) and removes its scratch directory. */
-export function killUserProcesses(uid: number): void {
-  for (const p of hostProcesses()) {
-    try {
-      const status = fs.readFileSync(`/proc/${p.pid}/status`, 'utf8');
-      if (Number(/^Uid:\s+(\d+)/m.exec(status)?.[1]) === uid) process.kill(p.pid, 'SIGKILL');
-    } catch {
-      // gone
-    }
-  }
-}
-
-function removeUser(name: string): void {
-  let uid: number;
-  try {
-    uid = Number(execFileSync('id', ['-u', name], { encoding: 'utf8', timeout: 10_000 }).trim());
-  } catch {
-    return; // no such user
-  }
-  killUserProcesses(uid);
-  fs.rmSync(`/tmp/jail-${uid}`, { recursive: true, force: true });
-  execFileSync('userdel', [name], { timeout: 30_000, stdio: 'ignore' });
-}
-
 /** Can the user read `file` (and traverse every directory above it)? */
-function readableBy(user: TestUser, file: string): boolean {
+function readableBy(user: RootlessUser, file: string): boolean {
   try {
     execFileSync('setpriv', [`--reuid=${user.uid}`, `--regid=${user.gid}`, '--clear-groups', 'test', '-r', file], { timeout: 10_000 });
     return true;
@@ -91,10 +60,7 @@ export function unprivilegedUser(name: string): () => UnprivilegedFixture {
 
   beforeAll(() => {
     assertBuilt();
-    removeUser(name);
-    execFileSync('useradd', ['-M', '-U', '-s', '/usr/sbin/nologin', name], { timeout: 30_000 });
-    const uid = Number(execFileSync('id', ['-u', name], { encoding: 'utf8' }).trim());
-    const gid = Number(execFileSync('id', ['-g', name], { encoding: 'utf8' }).trim());
+    const { uid, gid } = createTestUser(name);
     if (subRange('/etc/subuid', name) === null || subRange('/etc/subgid', name) === null) {
       // useradd adds subordinate ranges only when login.defs asks for them; give the user one
       // (each fixture name its own, so two test users never share host ids).
@@ -146,7 +112,7 @@ export function unprivilegedUser(name: string): () => UnprivilegedFixture {
 
   afterAll(() => {
     killSpawned();
-    removeUser(name);
+    removeTestUser(name);
     tmp?.remove();
     // The user, its group and its subordinate id ranges are gone.
     expect(fs.readFileSync('/etc/passwd', 'utf8')).not.toContain(`${name}:`);
