@@ -40,11 +40,23 @@ async function settledFds(expected: number[]): Promise<number[]> {
   return now;
 }
 
+/** The fd set once it has stayed the same for 50 ms (a closing socket of the last run is not a baseline). */
+async function stableFds(): Promise<number[]> {
+  let last = openFds();
+  for (let same = 0, i = 0; same < 5 && i < 200; i++) {
+    await new Promise((r) => setTimeout(r, 10));
+    const now = openFds();
+    same = JSON.stringify(now) === JSON.stringify(last) ? same + 1 : 0;
+    last = now;
+  }
+  return last;
+}
+
 describe('no fd leaks in the supervising process', () => {
   it('20 launches with captured output, string input and piped output keep the fd set unchanged', async () => {
     const ok = hostPlan(['--chroot', '/', '--', '/bin/sh', '-c', 'cat; echo done; echo e >&2']);
     await run(ok, { stdin: 'warm-up' }); // Node opens some fds lazily on first use
-    const before = await settledFds(openFds());
+    const before = await stableFds();
     for (let i = 0; i < 20; i++) {
       const r = await run(ok, { stdin: `input ${i}\n`, stdout: i % 2 ? 'capture' : 'pipe' });
       expect(r.report).toMatchObject({ outcome: 'exited', exitCode: 0 });
@@ -55,7 +67,7 @@ describe('no fd leaks in the supervising process', () => {
   });
 
   it('16 concurrent jails: each gets its own output, none sees another\'s fds, and nothing leaks', async () => {
-    const before = await settledFds(openFds());
+    const before = await stableFds();
     const runs = Array.from({ length: 16 }, (_, i) => run(hostPlan(['--chroot', '/', '--', probe, 'fds', `print:jail-${i}`]), { stdin: `in-${i}` }));
     const results = await Promise.all(runs);
     results.forEach((r, i) => {
@@ -71,7 +83,7 @@ describe('no fd leaks in the supervising process', () => {
   it('20 failed launches (execve ENOENT) keep the fd set unchanged', async () => {
     const bad = hostPlan(['--chroot', '/', '--', '/nonexistent/prog']);
     await run(bad);
-    const before = await settledFds(openFds());
+    const before = await stableFds();
     for (let i = 0; i < 20; i++) expect((await run(bad, { stdin: 'x' })).report.outcome).toBe('setup-failed');
     expect(await settledFds(before)).toEqual(before);
     expect(childPids()).toEqual([]);
