@@ -36,13 +36,14 @@ export interface ScriptResult {
 }
 
 /**
- * Runs `node -e SCRIPT` (optionally behind `wrapper`), with `jail` in the script bound to the
- * built library (dist/). Killed after timeoutMs. The script prints its findings as JSON.
+ * Runs `node -e SCRIPT` (optionally behind `wrapper`, e.g. setpriv), with `jail` in the script
+ * bound to the built library (jailRoot/dist, default this checkout). Killed after timeoutMs. The
+ * script prints its findings as JSON.
  */
-export function runNodeScript(script: string, opts: { wrapper?: string[]; timeoutMs?: number } = {}): Promise<ScriptResult> {
-  const prelude = `const jail = require(${JSON.stringify(path.join(REPO, 'dist', 'index.js'))});\n`;
+export function runNodeScript(script: string, opts: { wrapper?: string[]; timeoutMs?: number; jailRoot?: string } = {}): Promise<ScriptResult> {
+  const prelude = `const jail = require(${JSON.stringify(path.join(opts.jailRoot ?? REPO, 'dist', 'index.js'))});\n`;
   const argv = [...(opts.wrapper ?? []), process.execPath, '-e', prelude + script];
-  const child = spawn(argv[0], argv.slice(1), { cwd: REPO, env: { PATH: SYSTEM_PATH }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(argv[0], argv.slice(1), { cwd: '/', env: { PATH: SYSTEM_PATH }, stdio: ['ignore', 'pipe', 'pipe'] });
   const out: Buffer[] = [];
   const err: Buffer[] = [];
   child.stdout.on('data', (d: Buffer) => out.push(d));

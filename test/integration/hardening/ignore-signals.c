@@ -6,6 +6,7 @@
  * jail resets them).
  */
 #include <signal.h>
+#include <stddef.h>
 
 __attribute__((constructor)) static void ignore_signals(void) {
 	signal(SIGCHLD, SIG_IGN);
