@@ -40,10 +40,10 @@ export interface ScriptResult {
  * bound to the built library (jailRoot/dist, default this checkout). Killed after timeoutMs. The
  * script prints its findings as JSON.
  */
-export function runNodeScript(script: string, opts: { wrapper?: string[]; timeoutMs?: number; jailRoot?: string } = {}): Promise<ScriptResult> {
+export function runNodeScript(script: string, opts: { wrapper?: string[]; timeoutMs?: number; jailRoot?: string; env?: NodeJS.ProcessEnv } = {}): Promise<ScriptResult> {
   const prelude = `const jail = require(${JSON.stringify(path.join(opts.jailRoot ?? REPO, 'dist', 'index.js'))});\n`;
   const argv = [...(opts.wrapper ?? []), process.execPath, '-e', prelude + script];
-  const child = spawn(argv[0], argv.slice(1), { cwd: '/', env: { PATH: SYSTEM_PATH }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(argv[0], argv.slice(1), { cwd: '/', env: { PATH: SYSTEM_PATH, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] });
   const out: Buffer[] = [];
   const err: Buffer[] = [];
   child.stdout.on('data', (d: Buffer) => out.push(d));
