@@ -1,7 +1,7 @@
 {
   "targets": [
     {
-      # The code that runs in the cloned child, between clone and execve (DESIGN.md §3.3),
+      # The code that runs in the cloned child, between clone and execve (docs/architecture.md §4),
       # compiled so that the compiler inserts no call or TLS access the source does not show:
       # no builtins and no loop distribution (a loop stays a loop, not strlen@plt/memset@plt),
       # no stack protector (its canary is read from TLS), no jump tables (so the object-code

@@ -1,6 +1,6 @@
 import { defineConfig } from 'vitest/config';
 
-// Three projects (DESIGN.md §5): `unit` is pure TypeScript, `native` needs the built addon but
+// Three projects (docs/architecture.md §6): `unit` is pure TypeScript, `native` needs the built addon but
 // not root, `integration` runs real jails and needs root (a skip there fails CI, see
 // test/helpers/env.ts). Integration files run one at a time: they share the machine's cgroups
 // and count processes, fds and mounts before and after.

@@ -1,4 +1,4 @@
-// Capability drop (nsjail's semantics, reference nsjail.md §3.4).
+// Capability drop, with nsjail's semantics: keep only the listed caps (or all with keep_all_caps).
 //
 // Runs in: the cloned child, after mounts/hostname (which need CAP_SYS_ADMIN in the jail's user
 // namespace) and before no_new_privs and seccomp. Constraints: raw syscalls only (see child.cc).

@@ -1,4 +1,4 @@
-// The ordered child sequence (DESIGN.md §3.4).
+// The ordered child sequence (docs/architecture.md §4).
 //
 // Runs in: the cloned child (the future jail init), from clone until execve.
 // Constraints: the process is a copy of a multi-threaded Node process with only this thread

@@ -1,6 +1,6 @@
 // Child-side entry points. Everything declared here runs in the cloned child, between clone and
 // execve, in a copy of a multi-threaded process: only raw syscalls and single-syscall libc
-// wrappers, no allocation, no locks, no exceptions (DESIGN.md §3).
+// wrappers, no allocation, no locks, no exceptions (docs/architecture.md §4).
 #pragma once
 
 #include "spec.h"

@@ -1,6 +1,6 @@
 // Raw system calls for the child side.
 //
-// The child of clone runs in a copy of a multi-threaded process (DESIGN.md §3): libc locks may be
+// The child of clone runs in a copy of a multi-threaded process (docs/architecture.md §4): libc locks may be
 // held by threads that no longer exist. These wrappers enter the kernel directly and return the
 // result or a negative errno; they never touch `errno` (thread-local storage) or any libc state,
 // so every child-side step is one of them and nothing else.

@@ -2,7 +2,7 @@
  * The one error class of `jail`. Every stage throws JailError with a stable `code`; only the
  * CLI entry turns it into text and an exit code, and library users get it as a rejection.
  *
- * Message shape (DESIGN.md §4): what failed, the value received, what is accepted; `hint`
+ * Message shape (docs/architecture.md §8): what failed, the value received, what is accepted; `hint`
  * says how to fix it when the usual cause is the environment.
  */
 

@@ -1,5 +1,5 @@
 /**
- * The library API of `jail` (DESIGN.md §1: the library is the product, the CLI a thin adapter).
+ * The library API of `jail` (docs/architecture.md §1: the library is the product, the CLI a thin adapter).
  *
  *   import { run } from 'jail';
  *   const r = await run({ command: ['/bin/echo', 'hi'], config: { mount: [{ src: '/', dst: '/', is_bind: true }] } });

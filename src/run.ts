@@ -1,5 +1,5 @@
 /**
- * `run()`: the library's way to run one jail (DESIGN.md §1: the library is the product). It walks
+ * `run()`: the library's way to run one jail (docs/architecture.md §1: the library is the product). It walks
  * the pipeline config -> policy -> plan -> launch -> report, and many calls may be in flight at
  * once in one process.
  */

@@ -3,7 +3,7 @@
  * Generates src/policy/tables/{x86_64,aarch64}.ts: kafel's syscall names, numbers and argument
  * names/sizes for each target architecture.
  *
- * Sources (reference kafel.md §D), all installable on Debian 12:
+ * Sources, all installable on Debian 12:
  *   - numbers:   x86_64  /usr/include/x86_64-linux-gnu/asm/unistd_64.h        (linux-libc-dev)
  *                aarch64 /usr/aarch64-linux-gnu/include/asm/unistd.h           (linux-libc-dev-arm64-cross),
  *                        expanded with the C preprocessor (asm-generic macros)

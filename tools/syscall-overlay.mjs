@@ -1,5 +1,5 @@
 /**
- * Kafel-compatibility overlay for the generated syscall tables (reference kafel.md §D).
+ * Kafel-compatibility overlay for the generated syscall tables.
  *
  * The generator takes numbers from the UAPI headers and argument names/types from the running
  * kernel's tracefs metadata. Kafel's tables were made from an older vmlinux and then edited by
@@ -65,7 +65,7 @@ export const removals = {
  * An empty string means "no named arguments".
  */
 const argsCommon = {
-  // kafel's hand-written entries that differ from the kernel (reference §D)
+  // kafel's hand-written entries that differ from the kernel (kafel's own tables)
   setns: 'fd:4 nstype:4',
   getrandom: 'buf:8 count:8 flags:4',
   futex_wait: 'uaddr:8 val:8 flags:4 timeout:8',

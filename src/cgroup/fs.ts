@@ -1,7 +1,7 @@
 /**
  * The one place that changes the cgroup filesystem from TypeScript: every mkdir, write and rmdir
- * under a cgroup mount goes through the functions here, and they go through the addon (DESIGN.md
- * §2). The only other cgroup write is the addon's attach of the child between clone and go byte
+ * under a cgroup mount goes through the functions here, and they go through the addon
+ * (docs/architecture.md §2). The only other cgroup write is the addon's attach of the child between clone and go byte
  * (see index.ts). Reading (files, directory listings) is done wherever it is needed.
  */
 import * as fs from 'node:fs';

@@ -1,6 +1,6 @@
 /**
  * The `jail` command's entry: picks the subcommand, runs it, and is the only place that turns
- * errors into text and exit codes (DESIGN.md §4). Subcommand modules are required lazily so that
+ * errors into text and exit codes (docs/architecture.md §8). Subcommand modules are required lazily so that
  * `jail -- /bin/true` loads no more than it needs.
  */
 import type { CommanderError } from 'commander';

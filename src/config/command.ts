@@ -1,6 +1,6 @@
 /**
  * Which program runs with which argv, from exec_bin and the words after `--`, as nsjail
- * decides it (reference §1, §9 case 15):
+ * decides it:
  *  - argv is the command line after `--` when there is one; otherwise exec_bin's path and
  *    args, with exec_bin.arg0 (if set) replacing argv[0];
  *  - the program is exec_bin.path (from the config or -x) when set, otherwise argv[0].

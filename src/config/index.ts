@@ -1,5 +1,5 @@
 /**
- * The config stage (DESIGN.md §1): sandbox.cfg text, its JSON form, nsjail's command-line
+ * The config stage (docs/architecture.md §1): sandbox.cfg text, its JSON form, nsjail's command-line
  * flags or a plain object -> LoadedConfig (a Config with every default applied, where each
  * value came from, and which fields were set). No kernel work.
  */

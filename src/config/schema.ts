@@ -1,5 +1,5 @@
 /**
- * nsjail's config.proto, declared once (DESIGN.md §1). Every field of NsJailConfig and of its
+ * nsjail's config.proto, declared once (docs/architecture.md §1). Every field of NsJailConfig and of its
  * messages IdMap, MountPt, Exe, TrafficRule, UserNet, NstunRule and Pasta is listed here with
  * its protobuf type, default, help text, unit, the command-line flags that set it and whether
  * jail implements it yet. The text-proto, JSON and object parsers, the flags, the defaults,

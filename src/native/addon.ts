@@ -1,5 +1,5 @@
 /**
- * Loads the C++ addon. The only file that does (DESIGN.md §2); everything else imports
+ * Loads the C++ addon. The only file that does (docs/architecture.md §2); everything else imports
  * `loadAddon()` so a missing or mismatched build is reported once, as an environment error.
  */
 import * as path from 'node:path';

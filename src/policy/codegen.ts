@@ -1,5 +1,5 @@
 /**
- * Classic-BPF code generation (reference kafel.md §A.11, §A.15).
+ * Classic-BPF code generation.
  *
  * Shape: `ld arch; jeq ARCH…` (a foreign arch gets KILL_PROCESS whatever the DEFAULT), then per
  * arch `ld nr` and a search tree of `jge` over syscall-number ranges, weighted by how often

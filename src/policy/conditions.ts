@@ -1,5 +1,5 @@
 /**
- * Argument conditions after name resolution (reference kafel.md §A.9): values on unsigned
+ * Argument conditions after name resolution: values on unsigned
  * 64-bit numbers, the 32/64-bit width rule, and constant folding.
  */
 import type { CmpOp } from './ast';

@@ -1,5 +1,5 @@
 /**
- * The kafel lexer (reference kafel.md §A.2, §A.12): tokens with their source positions.
+ * The kafel lexer: tokens with their source positions.
  * `#include` is handled here, as in kafel: the named files' tokens are spliced into the stream.
  */
 import { type Loc, Source, policyError } from './source';

@@ -1,5 +1,5 @@
 /**
- * Recursive-descent parser for kafel (reference kafel.md §A.3–A.9). Each function carries the
+ * Recursive-descent parser for kafel. Each function carries the
  * grammar rule it implements. Constants are resolved here, at the point of use, as in kafel.
  */
 import type { Bits, BoolExpr, CmpOp, Entry, PolicyDef, Program, Rule, SyscallRef } from './ast';

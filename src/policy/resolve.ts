@@ -1,5 +1,5 @@
 /**
- * Per-target resolution (reference kafel.md §A.5, §A.8, §A.10): syscall and argument names
+ * Per-target resolution: syscall and argument names
  * against the arch's table, USE flattening with each policy expanded at most once, folding.
  * The result is the ordered candidate list codegen turns into BPF.
  */

@@ -1,6 +1,6 @@
 /**
  * The output of the policy stage: a classic-BPF seccomp program ready for the kernel.
- * A policy is source text; a filter is BPF (DESIGN.md §1).
+ * A policy is source text; a filter is BPF (docs/architecture.md §1).
  */
 
 /** One `struct sock_filter`: 16-bit opcode, 8-bit jump offsets, 32-bit constant. */

@@ -1,5 +1,5 @@
 /**
- * The sandbox stage: Config x Filter -> JailPlan (DESIGN.md §1). Pure apart from reading host
+ * The sandbox stage: Config x Filter -> JailPlan (docs/architecture.md §1). Pure apart from reading host
  * facts (HostFacts); everything the jail will do to the kernel ends up in the plan.
  */
 import * as path from 'node:path';

@@ -1,5 +1,5 @@
 /**
- * The after-clone rule (DESIGN.md §3.3) checked on object code: which machine code the cloned
+ * The after-clone rule (docs/architecture.md §4) checked on object code: which machine code the cloned
  * child can run, read from `objdump -d` of a linked binary.
  *
  * The source cannot answer that question: the compiler turns loops into strlen/memset calls,

@@ -1,5 +1,5 @@
 /**
- * A bind source cannot be redirected by a symbolic link a jail could have planted (DESIGN.md §7).
+ * A bind source cannot be redirected by a symbolic link a jail could have planted (docs/architecture.md §5).
  * The agent-pipeline case: jail 1 gets a workspace writable (-B /ws:/mnt) and plants
  * `project -> <secret>` in it; jail 2 is given `-B /ws/project:/mnt` and used to read (and
  * write) the secret. Now the planner follows only links no jail could have written

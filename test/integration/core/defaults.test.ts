@@ -1,5 +1,5 @@
 /**
- * nsjail's defaults (reference §7 "defaults inside", §9), seen from inside a `--chroot /` jail
+ * nsjail's defaults, seen from inside a `--chroot /` jail
  * by the probe: identity, hostname, environment, capabilities, rlimits, nice, namespaces,
  * network, /proc and the read-only root.
  */

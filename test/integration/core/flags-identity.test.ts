@@ -67,7 +67,7 @@ describeAsRoot('identity flags (-u, -g, -U, -G)', () => {
     expect(mapLines(probe.userns.gidMap)).toEqual([['7', '4000', '1'], ['0', '4001', '1']]);
   });
 
-  it('-u nobody -g nogroup resolve names to 65534; 65534:65534 is host uid 65534 (reference §9.10)', async () => {
+  it('-u nobody -g nogroup resolve names to 65534; 65534:65534 is host uid 65534', async () => {
     const names = await probeWithHostIds(['-u', 'nobody', '-g', 'nogroup'], ['ids']);
     expect(names.probe.uid).toBe(65534);
     expect(names.probe.gid).toBe(65534);

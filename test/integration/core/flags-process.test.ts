@@ -248,7 +248,7 @@ describeAsRoot('rlimit flags', () => {
     }
   });
 
-  it('the default fsize limit (1 MiB) stops a 2 MB write at 1 MiB with EFBIG (reference §9.5)', async () => {
+  it('the default fsize limit (1 MiB) stops a 2 MB write at 1 MiB with EFBIG', async () => {
     const { probe } = await runProbe([...CHROOT, '-T', SCRATCH], ['none', `write:${SCRATCH}/f:2097152`]);
     expect(probe.write.written).toBe(MiB);
     expect(probe.write.errno).toBe('EFBIG');

@@ -1,5 +1,5 @@
 /**
- * No host device node is usable in a jail unless it is bound explicitly (DESIGN.md §7): a
+ * No host device node is usable in a jail unless it is bound explicitly (docs/architecture.md §5): a
  * read-only bind does not stop I/O on a device, so under `--chroot /` the host's /dev/kmsg
  * (log injection), /dev/kvm, /dev/net/tun and /dev/fuse used to open read-write. Binds are now
  * nodev unless their source is a device node; the harmless nodes a program expects stay usable

@@ -1,6 +1,6 @@
 /**
- * The directory where a jail's root is assembled cannot be redirected onto the host (DESIGN.md
- * §7). An unprivileged user's scratch directory is /tmp/jail-UID; another user can create it
+ * The directory where a jail's root is assembled cannot be redirected onto the host (docs/architecture.md
+ * §5). An unprivileged user's scratch directory is /tmp/jail-UID; another user can create it
  * first and, owning it, swap its root/ for a link to a directory of the victim's while the
  * victim's jails start. jail used to warn itself off such a directory and then use it anyway,
  * and its child re-opened the root by path for every mount step: mount points landed in the

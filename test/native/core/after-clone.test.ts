@@ -1,5 +1,5 @@
 /**
- * The after-clone rule (DESIGN.md §3.3), checked on the built object code: every instruction the
+ * The after-clone rule (docs/architecture.md §4), checked on the built object code: every instruction the
  * cloned child can reach, from its entry points to execve, is a raw syscall or code of the child
  * library (binding.gyp target jail_child) — no PLT call, no libc, no indirect call, no
  * thread-local storage. The compiler and the dynamic linker insert calls the source does not
@@ -34,7 +34,7 @@ function objectsUnder(dir: string): string[] {
   return readdirSync(dir, { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.o')).map((f) => join(dir, f));
 }
 
-describe('the cloned child runs only child-library code and raw syscalls (DESIGN.md §3.3)', () => {
+describe('the cloned child runs only child-library code and raw syscalls (docs/architecture.md §4)', () => {
   let library: ObjectSymbols;
   const code = new Map<string, Fn[]>();
 

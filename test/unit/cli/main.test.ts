@@ -36,7 +36,7 @@ function expectOneLineError(r: { code: number; out: string; err: string }): stri
   const lines = r.err.trimEnd().split('\n');
   expect(lines[0]).not.toMatch(/^\s*(at |internal error)/);
   expect(r.err).not.toContain('Usage:');
-  // The error itself is one line; a hint (DESIGN.md §4) or commander's suggestion may follow.
+  // The error itself is one line; a hint (docs/architecture.md §8) or commander's suggestion may follow.
   for (const extra of lines.slice(1)) expect(extra).toMatch(/^(  hint: |\(Did you mean )/);
   expect(lines.length).toBeLessThanOrEqual(2);
   return lines[0];

@@ -10,12 +10,12 @@ describe('resolveCommand', () => {
     expect(resolveCommand(configFromObject({}).config, ['python3', 'x.py'])).toEqual({ path: 'python3', argv: ['python3', 'x.py'] });
   });
 
-  it("runs exec_bin's path and args without a command line (reference §9 case 15)", () => {
+  it("runs exec_bin's path and args without a command line", () => {
     const c = loadConfig('exec_bin { path: "/bin/echo" arg: "from-config" }').config;
     expect(resolveCommand(c, [])).toEqual({ path: '/bin/echo', argv: ['/bin/echo', 'from-config'] });
   });
 
-  it('keeps exec_bin.path but takes argv from after -- (reference §9 case 15)', () => {
+  it('keeps exec_bin.path but takes argv from after --', () => {
     const c = loadConfig('exec_bin { path: "/bin/echo" arg: "from-config" }').config;
     expect(resolveCommand(c, ['/bin/printf', 'hi'])).toEqual({ path: '/bin/echo', argv: ['/bin/printf', 'hi'] });
   });

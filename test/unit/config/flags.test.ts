@@ -18,7 +18,7 @@ function load(args: string[]) {
 
 const cfg = (...args: string[]): Config => load(args).config;
 
-// Every flag of nsjail's cmdline.cc (reference §1) but -h, which is commander's.
+// Every flag of nsjail's cmdline.cc but -h, which is commander's.
 const NSJAIL_FLAGS = (
   'mode config exec_file execute_fd chroot no_pivotroot rw user group hostname cwd port bindhost max_conns max_conns_per_ip ' +
   'log log_fd time_limit max_cpus daemon verbose quiet really_quiet keep_env env keep_caps cap silent stderr_to_null ' +

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { defaultConfig, renderFieldsHelp, supportStatus } from '../../../src/config';
 import { MESSAGES, NSJAIL_CONFIG, toJsonName } from '../../../src/config/schema';
 
-// nsjail's config.proto field names (reference §2), message by message. The compiler checks
+// nsjail's config.proto field names, message by message. The compiler checks
 // that the schema and types.ts agree; this checks both against nsjail.
 const PROTO: Record<string, string> = {
   NsJailConfig:

@@ -164,7 +164,7 @@ describe('includes', () => {
   });
 });
 
-describe('pitfalls (reference kafel.md §E)', () => {
+describe('pitfalls', () => {
   it('2, 7: default semantics; an all-KILL policy still kills the process for foreign and x32 calls', () => {
     for (const policy of ['DEFAULT KILL', 'KILL { read } DENY { write }']) {
       expect(verdict(policy, ['x86_64', 0])).toBe('KILL_THREAD');
@@ -226,7 +226,7 @@ describe('lookups and listings', () => {
     expect(actionName(0x7ff00005)).toBe('TRACE(5)');
   });
 
-  it('golden disassembly of the reference §A.15 policy', () => {
+  it("golden disassembly of kafel's documented example policy", () => {
     const f = compilePolicy(`#define O_RDONLY 0
 ALLOW { read, write { fd == 1 || fd == 2 }, openat { (flags & 3) == O_RDONLY },
         lseek { offset < 0x100000000 } }
