@@ -215,9 +215,9 @@ class LaunchSession {
 // launch(plan, resources, onSetup): clones the jail and returns {ok: true, pid, pidfd} at once,
 // or {ok: false, stage: 'clone', opIndex, errno}. When ok, onSetup is called exactly once, later,
 // with {ok: true} when the program has exec'd, or {ok: false, stage, opIndex, errno} when a step
-// failed (the child has then been sent SIGKILL and has left this process's memory). The caller owns the pidfd (close it after the
-// exit callback) and must watch the exit to reap the child in every case. The resources' fds stay
-// owned by the caller.
+// failed (the child has then been sent SIGKILL and has left this process's memory). The caller
+// owns the pidfd (close it after the exit callback) and must watch the exit to reap the child in
+// every case. The resources' fds stay owned by the caller.
 Napi::Value LaunchJs(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (info.Length() != 3 || !info[0].IsObject() || !info[1].IsObject() || !info[2].IsFunction()) {
