@@ -36,7 +36,7 @@ async function waitForDaemon(timeoutMs = 5000): Promise<HostProcess> {
 /** The jail init the CLI started: a child of the CLI process with this comm. */
 async function jailInitOf(child: ChildProcess, comm: string): Promise<HostProcess> {
   let found: HostProcess | undefined;
-  await waitFor(() => (found = hostProcesses().find((p) => p.ppid === child.pid && p.comm === comm && p.state !== 'Z')) !== undefined, 10_000, `the jail's ${comm}`);
+  await waitFor(() => (found = hostProcesses().find((p) => p.ppid === child.pid && p.comm === comm && p.state !== 'Z')) !== undefined, 30_000, `the jail's ${comm}`);
   return found!;
 }
 
