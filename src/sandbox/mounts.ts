@@ -21,7 +21,7 @@ import * as path from 'node:path';
 import { effectiveMounts } from '../config/mounts';
 import { fieldProblem } from '../config/finish';
 import type { Config, LoadedConfig, MountPt } from '../config/types';
-import type { HostFacts } from './host';
+import { scratchLayout, type HostFacts } from './host';
 import { resolveHostPath, type HostEntry } from './host-path';
 import type { MountOp } from './plan';
 import {
@@ -199,9 +199,7 @@ export function planMounts(loaded: LoadedConfig, host: HostFacts, env: NodeJS.Pr
     };
   }
 
-  const scratch = host.scratchDir();
-  const root = path.join(scratch, 'root');
-  const stage = path.join(scratch, 'stage');
+  const { root, contentDir } = scratchLayout(host.scratchDir());
   const ops: MountOp[] = [];
   const deferred: MountOp[] = [];
   const described: MountEntry[] = [];
@@ -213,10 +211,10 @@ export function planMounts(loaded: LoadedConfig, host: HostFacts, env: NodeJS.Pr
   ops.push({ op: 'mount', source: 'tmpfs', target: root, fstype: 'tmpfs', flags: 0, data: ROOT_TMPFS_OPTIONS, ...internal });
   const contentBytes = entries.reduce((n, e) => n + (e.mount.srcContent?.length ?? 0), 0);
   if (entries.some((e) => e.mount.srcContent !== undefined)) {
-    // src_content files are written to a private staging tmpfs and bound into place; the staging
-    // mount disappears with the old root at pivot_root.
+    // src_content files are written to a private tmpfs at the content dir and bound into place;
+    // that tmpfs disappears with the old root at pivot_root.
     const size = Math.max(65536, contentBytes * 2 + entries.length * 4096);
-    ops.push({ op: 'mount', source: 'tmpfs', target: stage, fstype: 'tmpfs', flags: 0, data: `size=${size},mode=0755`, ...internal });
+    ops.push({ op: 'mount', source: 'tmpfs', target: contentDir, fstype: 'tmpfs', flags: 0, data: `size=${size},mode=0755`, ...internal });
   }
 
   let rootCovered = false;
@@ -242,11 +240,11 @@ export function planMounts(loaded: LoadedConfig, host: HostFacts, env: NodeJS.Pr
       return;
     }
     if (m.srcContent !== undefined) {
-      const staged = path.join(stage, `content.${index}`);
-      ops.push({ op: 'write', path: staged, contentBase64: Buffer.from(m.srcContent).toString('base64'), mode: FILE_MODE, ...ref });
+      const file = path.join(contentDir, `content.${index}`);
+      ops.push({ op: 'write', path: file, contentBase64: Buffer.from(m.srcContent).toString('base64'), mode: FILE_MODE, ...ref });
       ops.push({ op: 'mkdirs', path: path.posix.dirname(target), mode: DIR_MODE, ...ref });
       ops.push({ op: 'mkfile', path: target, mode: FILE_MODE, ...ref });
-      ops.push({ op: 'mount', source: staged, target, fstype: null, flags: MS_BIND, data: null, ...ref });
+      ops.push({ op: 'mount', source: file, target, fstype: null, flags: MS_BIND, data: null, ...ref });
       if (attrBits(m) !== 0) ops.push({ op: 'setattr', target, attrSet: attrBits(m), attrClr: 0, recursive: false, ...ref });
       return;
     }

@@ -44,7 +44,7 @@ export type MountOp =
   | { op: 'setattr'; target: string; attrSet: number; attrClr: number; recursive: boolean; ref: number; optional: boolean }
   /** umount2(target, flags). */
   | { op: 'umount'; target: string; flags: number; ref: number; optional: boolean }
-  /** unlink(path) (a staging file after it was bound). */
+  /** unlink(path) (a content file after it was bound). */
   | { op: 'unlink'; path: string; ref: number; optional: boolean }
   /** chdir(newRoot); pivot_root(".", "."); umount2(".", MNT_DETACH); chdir("/"). */
   | { op: 'pivot'; newRoot: string; ref: number; optional: boolean }
@@ -95,7 +95,7 @@ export interface JailPlan {
   cpus: number[] | null;
   /** PR_SCHED_CORE_CREATE: no SMT sibling runs code of another core-scheduling group. */
   coreScheduling: boolean;
-  /** Scratch directory (host path) where the new root is assembled, and a staging directory. */
+  /** Host path where the new root is assembled, `<scratch>/root` (sandbox/host.ts scratchLayout); '' without a mount namespace. */
   rootDir: string;
   mounts: MountOp[];
   /** Working directory inside the jail, after pivot_root. */

@@ -21,7 +21,7 @@ function describeMountOp(planned: PlannedJail, opIndex: number): string {
     remount: 'remounting',
     setattr: 'setting mount flags',
     umount: 'unmounting',
-    unlink: 'removing a staging file',
+    unlink: 'removing a content file',
     pivot: 'pivot_root into the new root',
     moveRoot: 'moving the new root (--no_pivotroot)',
     chroot: 'chroot',
