@@ -178,7 +178,9 @@ void ReadMountOp(Reader& r, Napi::Env env, Napi::Object o, const std::string& pa
     return;
   }
   m.optional = r.Bool(r.Field(o, "optional", path), path + ".optional");
-  r.Int(r.Field(o, "ref", path), path + ".ref", -1, 1 << 20);
+  // Which mount entry the op belongs to matters only to TypeScript's error text; null = jail's own.
+  Napi::Value ref = r.Field(o, "ref", path);
+  if (!ref.IsNull()) r.Int(ref, path + ".ref", 0, 1 << 20);
   auto str = [&](const char* key) { return j.StoreString(r.Str(r.Field(o, key, path), path + "." + key)); };
   auto mode = [&]() { return (uint32_t)r.Int(r.Field(o, "mode", path), path + ".mode", 0, 07777); };
   switch (m.kind) {

@@ -16,7 +16,7 @@
 
 namespace jail {
 
-constexpr int kPlanVersion = 2;
+constexpr int kPlanVersion = 3;
 
 struct FileWrite {
   std::string path;

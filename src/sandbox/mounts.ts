@@ -204,7 +204,7 @@ export function planMounts(loaded: LoadedConfig, host: HostFacts, env: NodeJS.Pr
   const deferred: MountOp[] = [];
   const described: MountEntry[] = [];
   const binds: Bind[] = [];
-  const internal = { ref: -1, optional: false };
+  const internal = { ref: null, optional: false };
 
   // Nothing done in this namespace may propagate back to the host.
   ops.push({ op: 'mount', source: null, target: '/', fstype: null, flags: MS_REC | MS_PRIVATE, data: null, ...internal });

@@ -9,7 +9,7 @@
 import type { CgroupPlan } from '../cgroup/plan';
 
 /** Bumped whenever the shape below changes; the addon refuses a plan of another version. */
-export const PLAN_VERSION = 2;
+export const PLAN_VERSION = 3;
 
 /**
  * The largest lists and numbers the addon accepts in a plan and its launch resources
@@ -27,31 +27,40 @@ export const PLAN_LIMITS = {
   cpus: 1024,
 } as const;
 
-export type MountOp =
+export type MountOp = (
   /** mount(2). `source`/`fstype`/`data` null = NULL. */
-  | { op: 'mount'; source: string | null; target: string; fstype: string | null; flags: number; data: string | null; ref: number; optional: boolean }
+  | { op: 'mount'; source: string | null; target: string; fstype: string | null; flags: number; data: string | null }
   /** mkdir -p with this mode for every missing component. */
-  | { op: 'mkdirs'; path: string; mode: number; ref: number; optional: boolean }
+  | { op: 'mkdirs'; path: string; mode: number }
   /** Create an empty regular file (mount point for a file bind), parents must exist. */
-  | { op: 'mkfile'; path: string; mode: number; ref: number; optional: boolean }
+  | { op: 'mkfile'; path: string; mode: number }
   /** symlink(target, path). */
-  | { op: 'symlink'; target: string; path: string; ref: number; optional: boolean }
+  | { op: 'symlink'; target: string; path: string }
   /** Create `path` with exactly `content` (bytes, base64) and `mode`. */
-  | { op: 'write'; path: string; contentBase64: string; mode: number; ref: number; optional: boolean }
+  | { op: 'write'; path: string; contentBase64: string; mode: number }
   /** Remount `target` (MS_REMOUNT|MS_BIND|flags), keeping the flags the kernel has locked on it. */
-  | { op: 'remount'; target: string; flags: number; ref: number; optional: boolean }
+  | { op: 'remount'; target: string; flags: number }
   /** mount_setattr(target, attrSet, attrClr), recursively when `recursive`. */
-  | { op: 'setattr'; target: string; attrSet: number; attrClr: number; recursive: boolean; ref: number; optional: boolean }
+  | { op: 'setattr'; target: string; attrSet: number; attrClr: number; recursive: boolean }
   /** umount2(target, flags). */
-  | { op: 'umount'; target: string; flags: number; ref: number; optional: boolean }
+  | { op: 'umount'; target: string; flags: number }
   /** unlink(path) (a content file after it was bound). */
-  | { op: 'unlink'; path: string; ref: number; optional: boolean }
+  | { op: 'unlink'; path: string }
   /** chdir(newRoot); pivot_root(".", "."); umount2(".", MNT_DETACH); chdir("/"). */
-  | { op: 'pivot'; newRoot: string; ref: number; optional: boolean }
+  | { op: 'pivot'; newRoot: string }
   /** chdir(newRoot); mount(".", "/", MS_MOVE); chroot(".") (--no_pivotroot). */
-  | { op: 'moveRoot'; newRoot: string; ref: number; optional: boolean }
+  | { op: 'moveRoot'; newRoot: string }
   /** chroot(path) (no mount namespace). */
-  | { op: 'chroot'; path: string; ref: number; optional: boolean };
+  | { op: 'chroot'; path: string }
+) & {
+  /**
+   * The mount entry (index into `PlannedJail.mounts`) this op carries out, or null for an op
+   * jail adds itself (the private root, the new root's tmpfs, pivot_root, ...).
+   */
+  ref: number | null;
+  /** A failure of this op is ignored (the entry is not mandatory). */
+  optional: boolean;
+};
 
 export interface RLimitOp {
   /** RLIMIT_* number. */
