@@ -25,9 +25,9 @@ import {
   SECCOMP_FILTER_FLAG_LOG,
   SIGKILL,
 } from './kernel';
-import { planMounts, type MountEntry } from './mounts';
+import { planMounts } from './mounts';
 import { planCgroup } from '../cgroup/plan';
-import { PLAN_LIMITS, PLAN_VERSION, type JailPlan } from './plan';
+import { PLAN_LIMITS, PLAN_VERSION, type JailPlan, type MountEntry } from './plan';
 import { planRlimits } from './rlimits';
 import { mayShareMemory } from './share-memory';
 

@@ -27,6 +27,34 @@ export const PLAN_LIMITS = {
   cpus: 1024,
 } as const;
 
+/*
+ * One mount, from the user's words to the kernel's (each name is used for that one thing only):
+ *
+ *   config   `mount { src dst is_bind rw ... }`, `--bindmount`, `--tmpfsmount`, ...: a MountPt
+ *            (config/types.ts). effectiveMounts() lists them in mount order, with the bind of
+ *            `--chroot` first and /proc last.
+ *   plan     A "mount entry": one MountPt of that list, described for the user as a MountEntry
+ *            (below; `PlannedJail.mounts`). sandbox/mounts.ts turns each into ops, one function
+ *            per kind: bind, symlink, file content, fresh filesystem.
+ *            A "mount op": one step of the child, a MountOp (below; `JailPlan.mounts`, in the
+ *            order the child runs them). Its `ref` is the index of the entry it carries out, or
+ *            null for an op jail adds itself.
+ *            A "bind" (mounts.ts Bind): what a bind entry makes visible, reduced to its host path
+ *            and jail path, for finding the command on the jail's PATH.
+ *   native   A MountOpSpec (native/spec.h): a mount op as native/prepare.cc validated it, with
+ *            C strings and no `ref`; native/mount.cc applies them in order. A failure comes back
+ *            as the op's index in `JailPlan.mounts`; supervisor/setup-error.ts follows its `ref`
+ *            to the entry's description.
+ */
+
+/** One mount entry, as error messages and `jail plan` describe it. */
+export interface MountEntry {
+  /** "mount #2 /usr -> /usr (bind, ro)" */
+  describe: string;
+  /** Key into the config's SpanMap. */
+  spanKey: string;
+}
+
 export type MountOp = (
   /** mount(2). `source`/`fstype`/`data` null = NULL. */
   | { op: 'mount'; source: string | null; target: string; fstype: string | null; flags: number; data: string | null }
