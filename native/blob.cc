@@ -52,7 +52,7 @@ class Reader {
     return s;
   }
   // A C string kept in j's storage, or null.
-  const char* OptCStr(PreparedJail& j) { return U64() ? j.Keep(Str()) : nullptr; }
+  const char* OptCStr(PreparedJail& j) { return U64() ? j.StoreString(Str()) : nullptr; }
   std::vector<std::string> Strs() {
     std::vector<std::string> out;
     uint64_t n = U64();

@@ -197,14 +197,14 @@ void ChildMain(const ChildSpec& spec) {
 
   // If the launching thread dies, the jail dies with it (and with a PID namespace, every process
   // in it). Set first, so there is no window without it.
-  if ((err = SysErr(Sys(SYS_prctl, PR_SET_PDEATHSIG, spec.death_signal)))) ChildFail(spec, kStageGo, -1, err);
+  if ((err = SysErr(Sys(SYS_prctl, PR_SET_PDEATHSIG, spec.death_signal)))) ChildFail(spec, kStageHandshake, -1, err);
   ChildWaitForGo(spec);
 
   // Per process only because the launch gives this child memory of its own when the plan sets
   // it (clone.cc): with CLONE_VM the kernel would apply it to the supervisor too.
   if (spec.set_oom_score_adj && (err = ChildWriteOomScoreAdj(spec))) ChildFail(spec, kStageOomScoreAdj, -1, err);
   if ((err = ChildSetIds(spec))) ChildFail(spec, kStageSetid, -1, err);
-  if ((err = ChildRearmDeathSignal(spec))) ChildFail(spec, kStageGo, -1, err);
+  if ((err = ChildRearmDeathSignal(spec))) ChildFail(spec, kStageHandshake, -1, err);
   if ((err = ChildJoinFreshKeyring())) ChildFail(spec, kStageKeyring, -1, err);
   if (spec.setsid && (err = SysErr(Sys(SYS_setsid)))) ChildFail(spec, kStageSetsid, -1, err);
   if (spec.hostname != nullptr && (err = ChildSetHostname(spec))) ChildFail(spec, kStageHostname, -1, err);

@@ -176,11 +176,11 @@ int RunParentStep(PreparedJail& j, LaunchState& st, int step, pid_t* helper, Sta
       *stage = kStageCgroup;
       return WriteCgroupFiles(j, st.pid, op_index);
     case kStepGo:
-      *stage = kStageGo;
+      *stage = kStageHandshake;
       *op_index = -1;
       return write(st.go_write, "G", 1) == 1 ? 0 : errno;
   }
-  *stage = kStageGo;
+  *stage = kStageHandshake;
   return EINVAL;
 }
 
@@ -226,7 +226,7 @@ LaunchOutcome Launch(PreparedJail& j) {
     out.op_index = rec.op_index;
     out.err = rec.err;
   } else {
-    out.stage = kStageGo;
+    out.stage = kStageHandshake;
     out.err = -got;
   }
   // The child must not go on (or be left waiting for a go byte that never comes).

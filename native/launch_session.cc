@@ -123,12 +123,12 @@ class LaunchSession {
       if (got == 1) {
         s->Fail((Stage)rec.stage, rec.op_index, rec.err);
       } else if (got < 0) {
-        s->Fail(kStageGo, -1, -got);
+        s->Fail(kStageHandshake, -1, -got);
       } else {
         // EOF: the child exec'd or died; either way it has left our memory. The result goes out
         // only now, also for a failure, so that it never reaches the caller before launch()
         // has returned and so that the child is gone when the caller learns of it.
-        if (s->step_ < kStepCount) s->Fail(kStageGo, -1, ECHILD);  // it died before the go byte
+        if (s->step_ < kStepCount) s->Fail(kStageHandshake, -1, ECHILD);  // it died before the go byte
         if (s->helper_ > 0) kill(s->helper_, SIGKILL);             // reaped by OnHelperExit
         // Our fds go before the caller hears of it, so none outlives the launch it belongs to.
         uv_poll_stop(handle);

@@ -11,9 +11,9 @@
 //   jail in a persistent workspace). Followed from the host's root, such a link would make
 //   mkdir, open or mount act on the host. They resolve with openat2(RESOLVE_IN_ROOT): symlinks
 //   and ".." resolve as they would inside the jail, never above its root.
-// - The jail root and the staging directory are reached from one descriptor of the scratch
-//   directory (the root's parent), opened once: nothing can swap them for a link between two
-//   steps (a link fails with ELOOP).
+// - The jail root and the content dir (src/sandbox/host.ts scratchLayout) are reached from one
+//   descriptor of the scratch directory (the root's parent), opened once: nothing can swap them
+//   for a link between two steps (a link fails with ELOOP).
 // - Any other host path (bind sources, --chroot) was resolved by the planner and contains no
 //   link (src/sandbox/host-path.ts); it opens with RESOLVE_NO_SYMLINKS, so a component swapped
 //   for a link since planning fails the launch instead of being followed.
@@ -104,7 +104,7 @@ long Open(MountCtx& ctx, const char* path, unsigned long flags) {
   long scratch = Scratch(ctx);
   if (scratch < 0) return scratch;
   if (in_root == nullptr || in_root[0] == '\0') {
-    // The scratch directory itself, the root, the stage and files in it.
+    // The scratch directory itself, the root, the content dir and files in it.
     if (in_scratch[0] == '\0') return Sys(SYS_fcntl, scratch, F_DUPFD_CLOEXEC, 0);
     return OpenAt2(scratch, in_scratch, flags, RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS);
   }

@@ -178,17 +178,19 @@ void ReadMountOp(Reader& r, Napi::Env env, Napi::Object o, const std::string& pa
     return;
   }
   m.optional = r.Bool(r.Field(o, "optional", path), path + ".optional");
-  r.Int(r.Field(o, "ref", path), path + ".ref", -1, 1 << 20);
-  auto str = [&](const char* key) { return j.Keep(r.Str(r.Field(o, key, path), path + "." + key)); };
+  // Which mount entry the op belongs to matters only to TypeScript's error text; null = jail's own.
+  Napi::Value ref = r.Field(o, "ref", path);
+  if (!ref.IsNull()) r.Int(ref, path + ".ref", 0, 1 << 20);
+  auto str = [&](const char* key) { return j.StoreString(r.Str(r.Field(o, key, path), path + "." + key)); };
   auto mode = [&]() { return (uint32_t)r.Int(r.Field(o, "mode", path), path + ".mode", 0, 07777); };
   switch (m.kind) {
     case kOpMount: {
       r.OnlyKeys(o, path, {"op", "source", "target", "fstype", "flags", "data", "ref", "optional"});
       std::string s;
-      if (r.OptStr(r.Field(o, "source", path), path + ".source", &s)) m.source = j.Keep(s);
+      if (r.OptStr(r.Field(o, "source", path), path + ".source", &s)) m.source = j.StoreString(s);
       m.target = str("target");
-      if (r.OptStr(r.Field(o, "fstype", path), path + ".fstype", &s)) m.fstype = j.Keep(s);
-      if (r.OptStr(r.Field(o, "data", path), path + ".data", &s)) m.data = j.Keep(s);
+      if (r.OptStr(r.Field(o, "fstype", path), path + ".fstype", &s)) m.fstype = j.StoreString(s);
+      if (r.OptStr(r.Field(o, "data", path), path + ".data", &s)) m.data = j.StoreString(s);
       m.flags = (unsigned long)r.Int(r.Field(o, "flags", path), path + ".flags", 0, 0xffffffffLL);
       break;
     }
@@ -347,7 +349,7 @@ std::unique_ptr<PreparedJail> PrepareJail(Napi::Env env, Napi::Object plan, Napi
     j->groups.push_back((gid_t)r.Int(groups.Get(i), "plan.groups[" + std::to_string(i) + "]", 0, 0xfffffffeLL));
   s.set_groups = j->setgroups != "deny";
   std::string text;
-  if (r.OptStr(r.Field(plan, "hostname", "plan"), "plan.hostname", &text)) s.hostname = j->Keep(text);
+  if (r.OptStr(r.Field(plan, "hostname", "plan"), "plan.hostname", &text)) s.hostname = j->StoreString(text);
   s.loopback_up = r.Bool(r.Field(plan, "loopbackUp", "plan"), "plan.loopbackUp");
   Napi::Value cpus = r.Field(plan, "cpus", "plan");
   if (!cpus.IsNull()) {
@@ -364,7 +366,7 @@ std::unique_ptr<PreparedJail> PrepareJail(Napi::Env env, Napi::Object plan, Napi
   std::string root = r.Str(r.Field(plan, "rootDir", "plan"), "plan.rootDir");
   if (!root.empty()) {
     if (root[0] != '/' || root.back() == '/') r.Fail("plan.rootDir", "expected an absolute path without a trailing slash");
-    s.root = j->Keep(root);
+    s.root = j->StoreString(root);
   }
   Napi::Array mounts = r.Arr(r.Field(plan, "mounts", "plan"), "plan.mounts", 100000);
   j->mounts.reserve(mounts.Length());
@@ -372,7 +374,7 @@ std::unique_ptr<PreparedJail> PrepareJail(Napi::Env env, Napi::Object plan, Napi
     std::string p = "plan.mounts[" + std::to_string(i) + "]";
     ReadMountOp(r, env, r.Obj(mounts.Get(i), p), p, *j);
   }
-  s.cwd = j->Keep(r.Str(r.Field(plan, "cwd", "plan"), "plan.cwd"));
+  s.cwd = j->StoreString(r.Str(r.Field(plan, "cwd", "plan"), "plan.cwd"));
   Napi::Array rlimits = r.Arr(r.Field(plan, "rlimits", "plan"), "plan.rlimits", 64);
   for (uint32_t i = 0; i < rlimits.Length() && r.ok(); i++) {
     std::string p = "plan.rlimits[" + std::to_string(i) + "]";
@@ -403,7 +405,7 @@ std::unique_ptr<PreparedJail> PrepareJail(Napi::Env env, Napi::Object plan, Napi
   if (!oom.IsNull()) {
     s.set_oom_score_adj = true;
     std::string value = std::to_string(r.Int(oom, "plan.oomScoreAdj", -1000, 1000));
-    s.oom_score_adj = j->Keep(value);
+    s.oom_score_adj = j->StoreString(value);
     s.oom_score_adj_len = value.size();
   }
   s.setsid = r.Bool(r.Field(plan, "setsid", "plan"), "plan.setsid");
@@ -417,7 +419,7 @@ std::unique_ptr<PreparedJail> PrepareJail(Napi::Env env, Napi::Object plan, Napi
   ReadCgroup(r, plan, *j);
   Napi::Object exec = r.Obj(r.Field(plan, "exec", "plan"), "plan.exec");
   r.OnlyKeys(exec, "plan.exec", {"path", "argv", "envp"});
-  s.exec_path = j->Keep(r.Str(r.Field(exec, "path", "plan.exec"), "plan.exec.path"));
+  s.exec_path = j->StoreString(r.Str(r.Field(exec, "path", "plan.exec"), "plan.exec.path"));
   std::vector<std::string> argv = r.StrList(r.Field(exec, "argv", "plan.exec"), "plan.exec.argv", 1 << 16);
   std::vector<std::string> envp = r.StrList(r.Field(exec, "envp", "plan.exec"), "plan.exec.envp", 1 << 16);
   if (argv.empty()) r.Fail("plan.exec.argv", "must hold at least argv[0]");

@@ -16,7 +16,7 @@
 
 namespace jail {
 
-constexpr int kPlanVersion = 2;
+constexpr int kPlanVersion = 3;
 
 struct FileWrite {
   std::string path;
@@ -57,7 +57,8 @@ struct PreparedJail {
   std::vector<char*> argv;
   std::vector<char*> envp;
 
-  const char* Keep(std::string s) {
+  // Moves `s` into `strings` and returns its C string, valid as long as this PreparedJail.
+  const char* StoreString(std::string s) {
     strings.push_back(std::move(s));
     return strings.back().c_str();
   }

@@ -19,7 +19,7 @@ enum Stage : int32_t {
   kStageClone,
   kStageIdmap,
   kStageCgroup,
-  kStageGo,
+  kStageHandshake,
   kStageOomScoreAdj,
   kStageSetsid,
   kStageSetid,

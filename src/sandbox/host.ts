@@ -86,9 +86,24 @@ function entryType(st: fs.Stats): EntryType {
   return 'other';
 }
 
-/** Why `dir` (with its root/ and stage/) cannot be the scratch directory of `euid`, or null. */
+/**
+ * What a scratch directory holds: `root`, where the jail root is assembled, and `contentDir`,
+ * where src_content files are written before they are bound into place. native/mount.cc reaches
+ * both by name from one descriptor of the scratch directory, their parent.
+ */
+export function scratchLayout(scratch: string): { root: string; contentDir: string } {
+  return { root: path.join(scratch, 'root'), contentDir: path.join(scratch, 'content') };
+}
+
+/** The scratch directory and the directories of its layout. */
+function scratchDirs(scratch: string): string[] {
+  const { root, contentDir } = scratchLayout(scratch);
+  return [scratch, root, contentDir];
+}
+
+/** Why `dir` (with its root/ and content/) cannot be the scratch directory of `euid`, or null. */
 function scratchProblem(dir: string, euid: number): string | null {
-  for (const d of [dir, path.join(dir, 'root'), path.join(dir, 'stage')]) {
+  for (const d of scratchDirs(dir)) {
     const st = fs.lstatSync(d, { throwIfNoEntry: false });
     if (st === undefined) return `${d} does not exist`;
     const mode = (st.mode & 0o7777).toString(8).padStart(4, '0');
@@ -123,10 +138,10 @@ function chooseScratchDir(euid: number, env: NodeJS.ProcessEnv): string {
       fs.mkdirSync(dir, { recursive: true, mode: 0o711 });
       // The parent's links are resolved; the candidate itself must not be one (see scratchProblem).
       dir = path.join(fs.realpathSync(path.dirname(dir)), path.basename(dir));
-      // Only a directory that is already ours is completed (its root/ and stage/) and chmod'ed.
+      // Only a directory that is already ours is completed (its root/ and content/) and chmod'ed.
       const st = fs.lstatSync(dir);
       if (st.isDirectory() && st.uid === euid) {
-        for (const d of [dir, path.join(dir, 'root'), path.join(dir, 'stage')]) {
+        for (const d of scratchDirs(dir)) {
           fs.mkdirSync(d, { recursive: true, mode: 0o711 });
           const own = fs.lstatSync(d);
           if (own.isDirectory() && own.uid === euid) fs.chmodSync(d, 0o711);

@@ -10,7 +10,7 @@ import { resolveCommand } from '../config/command';
 import type { Config, LoadedConfig } from '../config/types';
 import type { Filter } from '../policy/types';
 import { buildEnvironment, lookupCommand } from './exec';
-import { realHost, type HostFacts } from './host';
+import { realHost, scratchLayout, type HostFacts } from './host';
 import { planIds } from './idmap';
 import {
   CLONE_NEWCGROUP,
@@ -25,9 +25,9 @@ import {
   SECCOMP_FILTER_FLAG_LOG,
   SIGKILL,
 } from './kernel';
-import { planMounts, type MountEntry } from './mounts';
+import { planMounts } from './mounts';
 import { planCgroup } from '../cgroup/plan';
-import { PLAN_LIMITS, PLAN_VERSION, type JailPlan } from './plan';
+import { PLAN_LIMITS, PLAN_VERSION, type JailPlan, type MountEntry } from './plan';
 import { planRlimits } from './rlimits';
 import { mayShareMemory } from './share-memory';
 
@@ -219,7 +219,7 @@ export function buildPlan(loaded: LoadedConfig, options: PlanOptions): PlannedJa
     loopbackUp: config.cloneNewnet && !config.ifaceNoLo,
     cpus: pickCpus(loaded, host),
     coreScheduling: config.useCoreScheduling,
-    rootDir: config.cloneNewns ? path.join(host.scratchDir(), 'root') : '',
+    rootDir: config.cloneNewns ? scratchLayout(host.scratchDir()).root : '',
     mounts: mounts.ops,
     cwd: config.cwd,
     rlimits,

@@ -21,9 +21,9 @@ import * as path from 'node:path';
 import { effectiveMounts } from '../config/mounts';
 import { fieldProblem } from '../config/finish';
 import type { Config, LoadedConfig, MountPt } from '../config/types';
-import type { HostFacts } from './host';
+import { scratchLayout, type HostFacts } from './host';
 import { resolveHostPath, type HostEntry } from './host-path';
-import type { MountOp } from './plan';
+import type { MountEntry, MountOp } from './plan';
 import {
   MOUNT_ATTR_NODEV,
   MOUNT_ATTR_NOEXEC,
@@ -38,15 +38,7 @@ import {
   MS_REC,
 } from './kernel';
 
-/** One user-facing mount, as error messages and `jail plan` describe it. */
-export interface MountEntry {
-  /** "#2 /usr -> /usr (bind, ro)" */
-  describe: string;
-  /** Key into the config's SpanMap. */
-  spanKey: string;
-}
-
-/** A host directory or file seen inside the jail at another path (a bind mount). */
+/** A host directory or file seen inside the jail at another path (a bind mount, by its two paths). */
 export interface Bind {
   hostPath: string;
   jailPath: string;
@@ -60,17 +52,56 @@ export interface MountPlan {
   warnings: string[];
 }
 
+/** A config mount in plan order, with the config key its spans live under. */
 interface Entry {
   mount: MountPt;
   spanKey: string;
 }
 
+/** An entry with its paths worked out, as each kind's planner takes it. */
+interface ResolvedEntry extends Entry {
+  /** "mount #2 /usr -> /usr (bind, ro)", for messages and the plan's MountEntry. */
+  text: string;
+  /** The source with its env prefix (binds and symlinks) or as written. */
+  src: string;
+  /** The destination inside the jail, normalised. */
+  jailPath: string;
+  /** The destination under the scratch root, where the child creates it before pivot_root. */
+  target: string;
+  origin: EntryOrigin;
+}
+
+/** The `ref` and `optional` of an op: which entry it carries out, and whether it may fail. */
+type OpOrigin = Pick<MountOp, 'ref' | 'optional'>;
+/** Those of an op on behalf of entry `ref`. */
+type EntryOrigin = OpOrigin & { ref: number };
+
 /** The bind that shows the host's /dev at /dev: where its ops end, and its entry. */
 interface HostDevView {
   at: number;
-  ref: { ref: number; optional: boolean };
+  origin: EntryOrigin;
 }
 
+/** One planMounts call: its inputs, the ops so far, and what later steps need to know of them. */
+interface MountBuilder {
+  loaded: LoadedConfig;
+  host: HostFacts;
+  env: NodeJS.ProcessEnv;
+  root: string;
+  contentDir: string;
+  ops: MountOp[];
+  /** Read-only remounts of fresh filesystems, applied after pivot_root. */
+  afterPivot: MountOp[];
+  binds: Bind[];
+  warnings: string[];
+  /** An entry mounts over the jail's "/" itself. */
+  rootCovered: boolean;
+  /** Set while the jail's /dev is the host's, as far as the entries so far go. */
+  hostDev: HostDevView | null;
+}
+
+/** Ops jail adds itself, not on behalf of an entry. */
+const INTERNAL: OpOrigin = { ref: null, optional: false };
 const ROOT_TMPFS_OPTIONS = 'size=16777216,mode=0755';
 /** Device nodes a program expects and that reach nothing of the host's: kept usable in a host /dev. */
 const HARMLESS_DEVICES = ['null', 'zero', 'full', 'random', 'urandom', 'tty'];
@@ -171,138 +202,160 @@ function under(root: string, jailPath: string): string {
   return rel === '/' ? root : root + rel;
 }
 
+/** Without a mount namespace only --chroot is honoured; /proc is skipped like nsjail does. */
+function planWithoutMountNamespace(loaded: LoadedConfig, entries: Entry[], host: HostFacts): MountPlan {
+  const chroot = loaded.config.chroot;
+  const explicit = entries.filter((e) => e.spanKey.startsWith('mount.'));
+  if (explicit.length > 0) {
+    throw fieldProblem(
+      loaded,
+      [explicit[0].spanKey, 'clone_newns'],
+      `mounts need a mount namespace, but clone_newns is off (${explicit.length} mount entries)`,
+      'drop --disable_clone_newns, or remove the mount entries',
+    );
+  }
+  const warnings: string[] = [];
+  if (chroot === undefined) return { ops: [], entries: [], binds: [{ hostPath: '/', jailPath: '/' }], warnings };
+  const text = `chroot ${chroot}`;
+  // Mandatory, so never null: a missing directory throws.
+  const dir = resolveSource(loaded, { spanKey: 'chroot', text, src: chroot, mandatory: true }, host, warnings)!;
+  return {
+    ops: [{ op: 'chroot', path: dir.path, ref: 0, optional: false }],
+    entries: [{ describe: text, spanKey: 'chroot' }],
+    binds: [{ hostPath: dir.path, jailPath: '/' }],
+    warnings,
+  };
+}
+
+/** The entry's source and destination with their env prefixes; the destination must be absolute. */
+function resolveEntry(b: MountBuilder, entry: Entry, index: number): ResolvedEntry {
+  const { mount: m, spanKey: k } = entry;
+  const src = m.isSymlink || m.isBind ? withEnvPrefix(m.src, m.prefixSrcEnv, b.env, `${k}.prefix_src_env`, b.loaded) : m.src;
+  const dst = withEnvPrefix(m.dst, m.prefixDstEnv, b.env, `${k}.prefix_dst_env`, b.loaded);
+  const text = describe(index + 1, m, src, dst);
+  if (!dst.startsWith('/')) {
+    throw fieldProblem(b.loaded, [`${k}.dst`], `${text}: the destination must be an absolute path inside the jail`);
+  }
+  const origin = { ref: index, optional: !m.mandatory };
+  return { ...entry, text, src, jailPath: path.posix.normalize(dst), target: under(b.root, dst), origin };
+}
+
+function mkdirs(b: MountBuilder, e: ResolvedEntry, dir: string): void {
+  b.ops.push({ op: 'mkdirs', path: dir, mode: DIR_MODE, ...e.origin });
+}
+
+/** The mount point: the directory itself, or an empty file in its (created) parent. */
+function mountPoint(b: MountBuilder, e: ResolvedEntry, isDir: boolean): void {
+  if (isDir) return mkdirs(b, e, e.target);
+  mkdirs(b, e, path.posix.dirname(e.target));
+  b.ops.push({ op: 'mkfile', path: e.target, mode: FILE_MODE, ...e.origin });
+}
+
+/** mount_setattr of `attrSet` on the entry's target, when there is any bit to set. */
+function setAttrs(b: MountBuilder, e: ResolvedEntry, attrSet: number, recursive: boolean): void {
+  if (attrSet !== 0) b.ops.push({ op: 'setattr', target: e.target, attrSet, attrClr: 0, recursive, ...e.origin });
+}
+
+/** What an entry at "/" or "/dev" means for the root's read-only remount and the host /dev view. */
+function cover(b: MountBuilder, jailPath: string, hostDev: HostDevView | null): void {
+  if (jailPath === '/') b.rootCovered = true;
+  if (jailPath === '/' || jailPath === '/dev') b.hostDev = hostDev;
+}
+
+/**
+ * src_content files are written to a private tmpfs at the content dir and bound into place; that
+ * tmpfs disappears with the old root at pivot_root.
+ */
+function planContentDir(b: MountBuilder, entries: Entry[]): void {
+  if (!entries.some((e) => e.mount.srcContent !== undefined)) return;
+  const bytes = entries.reduce((n, e) => n + (e.mount.srcContent?.length ?? 0), 0);
+  const size = Math.max(65536, bytes * 2 + entries.length * 4096);
+  b.ops.push({ op: 'mount', source: 'tmpfs', target: b.contentDir, fstype: 'tmpfs', flags: 0, data: `size=${size},mode=0755`, ...INTERNAL });
+}
+
+function planSymlink(b: MountBuilder, e: ResolvedEntry): void {
+  mkdirs(b, e, path.posix.dirname(e.target));
+  b.ops.push({ op: 'symlink', target: e.src, path: e.target, ...e.origin });
+}
+
+function planFileContent(b: MountBuilder, e: ResolvedEntry, content: Uint8Array): void {
+  const file = path.join(b.contentDir, `content.${e.origin.ref}`);
+  b.ops.push({ op: 'write', path: file, contentBase64: Buffer.from(content).toString('base64'), mode: FILE_MODE, ...e.origin });
+  mountPoint(b, e, false);
+  b.ops.push({ op: 'mount', source: file, target: e.target, fstype: null, flags: MS_BIND, data: null, ...e.origin });
+  setAttrs(b, e, attrBits(e.mount), false);
+}
+
+function planBind(b: MountBuilder, e: ResolvedEntry): void {
+  const m = e.mount;
+  const source = resolveSource(b.loaded, { spanKey: e.spanKey, text: e.text, src: e.src, mandatory: m.mandatory }, b.host, b.warnings);
+  if (source === null) return;
+  const srcIsDir = source.entry.type === 'dir';
+  const isDir = m.isDir ?? srcIsDir;
+  if (isDir && !srcIsDir) {
+    throw fieldProblem(b.loaded, [`${e.spanKey}.is_dir`], `${e.text}: the source '${e.src}' is not a directory, but is_dir is set`);
+  }
+  mountPoint(b, e, isDir);
+  b.ops.push({ op: 'mount', source: source.path, target: e.target, fstype: null, flags: MS_BIND | MS_REC, data: null, ...e.origin });
+  // Only a bind of a device node itself may be used as a device (read-only does not stop it).
+  setAttrs(b, e, attrBits(m, !isDevice(source.entry)), true);
+  b.binds.push({ hostPath: source.path, jailPath: e.jailPath });
+  const showsHostDev = path.posix.join(source.path, path.posix.relative(e.jailPath, '/dev')) === '/dev';
+  cover(b, e.jailPath, showsHostDev ? { at: b.ops.length, origin: e.origin } : null);
+}
+
+/**
+ * A fresh filesystem (tmpfs, proc, ...): mounted writable, made read-only after pivot_root so
+ * later mounts can still create their mount points inside it.
+ */
+function planFreshFs(b: MountBuilder, e: ResolvedEntry): void {
+  const m = e.mount;
+  mountPoint(b, e, m.isDir !== false);
+  const fstype = m.fstype || null;
+  b.ops.push({ op: 'mount', source: e.src || 'none', target: e.target, fstype, flags: flagBits(m), data: m.options || null, ...e.origin });
+  if (!m.rw) b.afterPivot.push({ op: 'remount', target: e.jailPath, flags: MS_RDONLY | flagBits(m), ...e.origin });
+  cover(b, e.jailPath, null);
+}
+
+/**
+ * Binds the harmless device nodes over the host /dev the jail sees, right after the bind that
+ * shows it, so later mounts under /dev still cover them.
+ */
+function bindHarmlessDevices(b: MountBuilder, view: HostDevView): void {
+  const nodes = HARMLESS_DEVICES.map((name) => `/dev/${name}`).filter((p) => b.host.lstat(p)?.type === 'chr');
+  const binds = nodes.map(
+    (p): MountOp => ({ op: 'mount', source: p, target: under(b.root, p), fstype: null, flags: MS_BIND, data: null, ...view.origin }),
+  );
+  b.ops.splice(view.at, 0, ...binds);
+}
+
+/** The mount entries as mount ops, in the order the child runs them (see the file comment). */
 export function planMounts(loaded: LoadedConfig, host: HostFacts, env: NodeJS.ProcessEnv): MountPlan {
   const config = loaded.config;
   const entries = collectEntries(config);
-  const warnings: string[] = [];
+  if (!config.cloneNewns) return planWithoutMountNamespace(loaded, entries, host);
 
-  if (!config.cloneNewns) {
-    // Only --chroot can be honoured without a mount namespace; /proc is skipped like nsjail does.
-    const explicit = entries.filter((e) => e.spanKey.startsWith('mount.'));
-    if (explicit.length > 0) {
-      throw fieldProblem(
-        loaded,
-        [explicit[0].spanKey, 'clone_newns'],
-        `mounts need a mount namespace, but clone_newns is off (${explicit.length} mount entries)`,
-        'drop --disable_clone_newns, or remove the mount entries',
-      );
-    }
-    if (config.chroot === undefined) return { ops: [], entries: [], binds: [{ hostPath: '/', jailPath: '/' }], warnings };
-    const text = `chroot ${config.chroot}`;
-    // Mandatory, so never null: a missing directory throws.
-    const dir = resolveSource(loaded, { spanKey: 'chroot', text, src: config.chroot, mandatory: true }, host, warnings)!;
-    return {
-      ops: [{ op: 'chroot', path: dir.path, ref: 0, optional: false }],
-      entries: [{ describe: text, spanKey: 'chroot' }],
-      binds: [{ hostPath: dir.path, jailPath: '/' }],
-      warnings,
-    };
-  }
-
-  const scratch = host.scratchDir();
-  const root = path.join(scratch, 'root');
-  const stage = path.join(scratch, 'stage');
-  const ops: MountOp[] = [];
-  const deferred: MountOp[] = [];
-  const described: MountEntry[] = [];
-  const binds: Bind[] = [];
-  const internal = { ref: -1, optional: false };
-
+  const { root, contentDir } = scratchLayout(host.scratchDir());
+  const b: MountBuilder = { loaded, host, env, root, contentDir, ops: [], afterPivot: [], binds: [], warnings: [], rootCovered: false, hostDev: null };
   // Nothing done in this namespace may propagate back to the host.
-  ops.push({ op: 'mount', source: null, target: '/', fstype: null, flags: MS_REC | MS_PRIVATE, data: null, ...internal });
-  ops.push({ op: 'mount', source: 'tmpfs', target: root, fstype: 'tmpfs', flags: 0, data: ROOT_TMPFS_OPTIONS, ...internal });
-  const contentBytes = entries.reduce((n, e) => n + (e.mount.srcContent?.length ?? 0), 0);
-  if (entries.some((e) => e.mount.srcContent !== undefined)) {
-    // src_content files are written to a private staging tmpfs and bound into place; the staging
-    // mount disappears with the old root at pivot_root.
-    const size = Math.max(65536, contentBytes * 2 + entries.length * 4096);
-    ops.push({ op: 'mount', source: 'tmpfs', target: stage, fstype: 'tmpfs', flags: 0, data: `size=${size},mode=0755`, ...internal });
-  }
+  b.ops.push({ op: 'mount', source: null, target: '/', fstype: null, flags: MS_REC | MS_PRIVATE, data: null, ...INTERNAL });
+  b.ops.push({ op: 'mount', source: 'tmpfs', target: root, fstype: 'tmpfs', flags: 0, data: ROOT_TMPFS_OPTIONS, ...INTERNAL });
+  planContentDir(b, entries);
 
-  let rootCovered = false;
-  /** Set while the jail's /dev is the host's, as far as the entries so far go. */
-  let hostDev: HostDevView | null = null;
-  entries.forEach((entry, index) => {
-    const m = entry.mount;
-    const k = entry.spanKey;
-    const src = m.isSymlink || m.isBind ? withEnvPrefix(m.src, m.prefixSrcEnv, env, `${k}.prefix_src_env`, loaded) : m.src;
-    const dst = withEnvPrefix(m.dst, m.prefixDstEnv, env, `${k}.prefix_dst_env`, loaded);
-    const text = describe(index + 1, m, src, dst);
-    described.push({ describe: text, spanKey: k });
-    if (!dst.startsWith('/')) {
-      throw fieldProblem(loaded, [`${k}.dst`], `${text}: the destination must be an absolute path inside the jail`);
-    }
-    const target = under(root, dst);
-    const jailPath = path.posix.normalize(dst);
-    const ref = { ref: index, optional: !m.mandatory };
-
-    if (m.isSymlink) {
-      ops.push({ op: 'mkdirs', path: path.posix.dirname(target), mode: DIR_MODE, ...ref });
-      ops.push({ op: 'symlink', target: src, path: target, ...ref });
-      return;
-    }
-    if (m.srcContent !== undefined) {
-      const staged = path.join(stage, `content.${index}`);
-      ops.push({ op: 'write', path: staged, contentBase64: Buffer.from(m.srcContent).toString('base64'), mode: FILE_MODE, ...ref });
-      ops.push({ op: 'mkdirs', path: path.posix.dirname(target), mode: DIR_MODE, ...ref });
-      ops.push({ op: 'mkfile', path: target, mode: FILE_MODE, ...ref });
-      ops.push({ op: 'mount', source: staged, target, fstype: null, flags: MS_BIND, data: null, ...ref });
-      if (attrBits(m) !== 0) ops.push({ op: 'setattr', target, attrSet: attrBits(m), attrClr: 0, recursive: false, ...ref });
-      return;
-    }
-    if (m.isBind) {
-      const source = resolveSource(loaded, { spanKey: k, text, src, mandatory: m.mandatory }, host, warnings);
-      if (source === null) return;
-      const srcIsDir = source.entry.type === 'dir';
-      const isDir = m.isDir ?? srcIsDir;
-      if (isDir && !srcIsDir) {
-        throw fieldProblem(loaded, [`${k}.is_dir`], `${text}: the source '${src}' is not a directory, but is_dir is set`);
-      }
-      if (isDir) {
-        ops.push({ op: 'mkdirs', path: target, mode: DIR_MODE, ...ref });
-      } else {
-        ops.push({ op: 'mkdirs', path: path.posix.dirname(target), mode: DIR_MODE, ...ref });
-        ops.push({ op: 'mkfile', path: target, mode: FILE_MODE, ...ref });
-      }
-      ops.push({ op: 'mount', source: source.path, target, fstype: null, flags: MS_BIND | MS_REC, data: null, ...ref });
-      // Only a bind of a device node itself may be used as a device (read-only does not stop it).
-      const attrs = attrBits(m, !isDevice(source.entry));
-      if (attrs !== 0) ops.push({ op: 'setattr', target, attrSet: attrs, attrClr: 0, recursive: true, ...ref });
-      binds.push({ hostPath: source.path, jailPath });
-      if (jailPath === '/') rootCovered = true;
-      if (jailPath === '/' || jailPath === '/dev') {
-        hostDev = path.posix.join(source.path, path.posix.relative(jailPath, '/dev')) === '/dev' ? { at: ops.length, ref } : null;
-      }
-      return;
-    }
-    // A fresh filesystem (tmpfs, proc, ...): mounted writable, made read-only after pivot_root
-    // so later mounts can still create their mount points inside it.
-    if (m.isDir === false) {
-      ops.push({ op: 'mkdirs', path: path.posix.dirname(target), mode: DIR_MODE, ...ref });
-      ops.push({ op: 'mkfile', path: target, mode: FILE_MODE, ...ref });
-    } else {
-      ops.push({ op: 'mkdirs', path: target, mode: DIR_MODE, ...ref });
-    }
-    ops.push({ op: 'mount', source: src || 'none', target, fstype: m.fstype || null, flags: flagBits(m), data: m.options || null, ...ref });
-    if (!m.rw) deferred.push({ op: 'remount', target: jailPath, flags: MS_RDONLY | flagBits(m), ...ref });
-    if (jailPath === '/') rootCovered = true;
-    if (jailPath === '/' || jailPath === '/dev') hostDev = null;
+  const described = entries.map((entry, index): MountEntry => {
+    const e = resolveEntry(b, entry, index);
+    const m = e.mount;
+    if (m.isSymlink) planSymlink(b, e);
+    else if (m.srcContent !== undefined) planFileContent(b, e, m.srcContent);
+    else if (m.isBind) planBind(b, e);
+    else planFreshFs(b, e);
+    return { describe: e.text, spanKey: e.spanKey };
   });
+  if (b.hostDev !== null) bindHarmlessDevices(b, b.hostDev);
 
-  // (Assigned in the callbacks above, which TypeScript's narrowing does not follow.)
-  const shown = hostDev as HostDevView | null;
-  if (shown !== null) {
-    // Right after the bind that shows the host's /dev, so later mounts under /dev still cover them.
-    const { at, ref } = shown;
-    const nodes = HARMLESS_DEVICES.map((name) => `/dev/${name}`).filter((p) => host.lstat(p)?.type === 'chr');
-    ops.splice(at, 0, ...nodes.map((p): MountOp => ({ op: 'mount', source: p, target: under(root, p), fstype: null, flags: MS_BIND, data: null, ...ref })));
-  }
-
-  if (!rootCovered && !config.rw) {
-    ops.push({ op: 'remount', target: root, flags: MS_RDONLY, ...internal });
-  }
-  ops.push(config.noPivotroot ? { op: 'moveRoot', newRoot: root, ...internal } : { op: 'pivot', newRoot: root, ...internal });
-  if (config.noPivotroot) warnings.push('--no_pivotroot: the jail uses MS_MOVE + chroot, which a process with CAP_SYS_CHROOT can escape');
-  ops.push(...deferred);
-  return { ops, entries: described, binds, warnings };
+  if (!b.rootCovered && !config.rw) b.ops.push({ op: 'remount', target: root, flags: MS_RDONLY, ...INTERNAL });
+  b.ops.push(config.noPivotroot ? { op: 'moveRoot', newRoot: root, ...INTERNAL } : { op: 'pivot', newRoot: root, ...INTERNAL });
+  if (config.noPivotroot) b.warnings.push('--no_pivotroot: the jail uses MS_MOVE + chroot, which a process with CAP_SYS_CHROOT can escape');
+  b.ops.push(...b.afterPivot);
+  return { ops: b.ops, entries: described, binds: b.binds, warnings: b.warnings };
 }

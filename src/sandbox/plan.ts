@@ -9,7 +9,7 @@
 import type { CgroupPlan } from '../cgroup/plan';
 
 /** Bumped whenever the shape below changes; the addon refuses a plan of another version. */
-export const PLAN_VERSION = 2;
+export const PLAN_VERSION = 3;
 
 /**
  * The largest lists and numbers the addon accepts in a plan and its launch resources
@@ -27,31 +27,68 @@ export const PLAN_LIMITS = {
   cpus: 1024,
 } as const;
 
-export type MountOp =
+/*
+ * One mount, from the user's words to the kernel's (each name is used for that one thing only):
+ *
+ *   config   `mount { src dst is_bind rw ... }`, `--bindmount`, `--tmpfsmount`, ...: a MountPt
+ *            (config/types.ts). effectiveMounts() lists them in mount order, with the bind of
+ *            `--chroot` first and /proc last.
+ *   plan     A "mount entry": one MountPt of that list, described for the user as a MountEntry
+ *            (below; `PlannedJail.mounts`). sandbox/mounts.ts turns each into ops, one function
+ *            per kind: bind, symlink, file content, fresh filesystem.
+ *            A "mount op": one step of the child, a MountOp (below; `JailPlan.mounts`, in the
+ *            order the child runs them). Its `ref` is the index of the entry it carries out, or
+ *            null for an op jail adds itself.
+ *            A "bind" (mounts.ts Bind): what a bind entry makes visible, reduced to its host path
+ *            and jail path, for finding the command on the jail's PATH.
+ *   native   A MountOpSpec (native/spec.h): a mount op as native/prepare.cc validated it, with
+ *            C strings and no `ref`; native/mount.cc applies them in order. A failure comes back
+ *            as the op's index in `JailPlan.mounts`; supervisor/setup-error.ts follows its `ref`
+ *            to the entry's description.
+ */
+
+/** One mount entry, as error messages and `jail plan` describe it. */
+export interface MountEntry {
+  /** "mount #2 /usr -> /usr (bind, ro)" */
+  describe: string;
+  /** Key into the config's SpanMap. */
+  spanKey: string;
+}
+
+export type MountOp = (
   /** mount(2). `source`/`fstype`/`data` null = NULL. */
-  | { op: 'mount'; source: string | null; target: string; fstype: string | null; flags: number; data: string | null; ref: number; optional: boolean }
+  | { op: 'mount'; source: string | null; target: string; fstype: string | null; flags: number; data: string | null }
   /** mkdir -p with this mode for every missing component. */
-  | { op: 'mkdirs'; path: string; mode: number; ref: number; optional: boolean }
+  | { op: 'mkdirs'; path: string; mode: number }
   /** Create an empty regular file (mount point for a file bind), parents must exist. */
-  | { op: 'mkfile'; path: string; mode: number; ref: number; optional: boolean }
+  | { op: 'mkfile'; path: string; mode: number }
   /** symlink(target, path). */
-  | { op: 'symlink'; target: string; path: string; ref: number; optional: boolean }
+  | { op: 'symlink'; target: string; path: string }
   /** Create `path` with exactly `content` (bytes, base64) and `mode`. */
-  | { op: 'write'; path: string; contentBase64: string; mode: number; ref: number; optional: boolean }
+  | { op: 'write'; path: string; contentBase64: string; mode: number }
   /** Remount `target` (MS_REMOUNT|MS_BIND|flags), keeping the flags the kernel has locked on it. */
-  | { op: 'remount'; target: string; flags: number; ref: number; optional: boolean }
+  | { op: 'remount'; target: string; flags: number }
   /** mount_setattr(target, attrSet, attrClr), recursively when `recursive`. */
-  | { op: 'setattr'; target: string; attrSet: number; attrClr: number; recursive: boolean; ref: number; optional: boolean }
+  | { op: 'setattr'; target: string; attrSet: number; attrClr: number; recursive: boolean }
   /** umount2(target, flags). */
-  | { op: 'umount'; target: string; flags: number; ref: number; optional: boolean }
-  /** unlink(path) (a staging file after it was bound). */
-  | { op: 'unlink'; path: string; ref: number; optional: boolean }
+  | { op: 'umount'; target: string; flags: number }
+  /** unlink(path) (a content file after it was bound). */
+  | { op: 'unlink'; path: string }
   /** chdir(newRoot); pivot_root(".", "."); umount2(".", MNT_DETACH); chdir("/"). */
-  | { op: 'pivot'; newRoot: string; ref: number; optional: boolean }
+  | { op: 'pivot'; newRoot: string }
   /** chdir(newRoot); mount(".", "/", MS_MOVE); chroot(".") (--no_pivotroot). */
-  | { op: 'moveRoot'; newRoot: string; ref: number; optional: boolean }
+  | { op: 'moveRoot'; newRoot: string }
   /** chroot(path) (no mount namespace). */
-  | { op: 'chroot'; path: string; ref: number; optional: boolean };
+  | { op: 'chroot'; path: string }
+) & {
+  /**
+   * The mount entry (index into `PlannedJail.mounts`) this op carries out, or null for an op
+   * jail adds itself (the private root, the new root's tmpfs, pivot_root, ...).
+   */
+  ref: number | null;
+  /** A failure of this op is ignored (the entry is not mandatory). */
+  optional: boolean;
+};
 
 export interface RLimitOp {
   /** RLIMIT_* number. */
@@ -95,7 +132,7 @@ export interface JailPlan {
   cpus: number[] | null;
   /** PR_SCHED_CORE_CREATE: no SMT sibling runs code of another core-scheduling group. */
   coreScheduling: boolean;
-  /** Scratch directory (host path) where the new root is assembled, and a staging directory. */
+  /** Host path where the new root is assembled, `<scratch>/root` (sandbox/host.ts scratchLayout); '' without a mount namespace. */
   rootDir: string;
   mounts: MountOp[];
   /** Working directory inside the jail, after pivot_root. */

@@ -11,7 +11,7 @@ import type { SetupError } from './report';
 function describeMountOp(planned: PlannedJail, opIndex: number): string {
   const op = planned.plan.mounts[opIndex];
   if (!op) return `mount step ${opIndex}`;
-  const entry = op.ref >= 0 ? planned.mounts[op.ref]?.describe : undefined;
+  const entry = op.ref !== null ? planned.mounts[op.ref]?.describe : undefined;
   const what: Record<string, string> = {
     mount: 'mount',
     mkdirs: 'creating the mount point',
@@ -21,7 +21,7 @@ function describeMountOp(planned: PlannedJail, opIndex: number): string {
     remount: 'remounting',
     setattr: 'setting mount flags',
     umount: 'unmounting',
-    unlink: 'removing a staging file',
+    unlink: 'removing a content file',
     pivot: 'pivot_root into the new root',
     moveRoot: 'moving the new root (--no_pivotroot)',
     chroot: 'chroot',

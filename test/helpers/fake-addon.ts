@@ -157,7 +157,7 @@ export function realPipe(): [number, number] {
 
 export class FakeAddon implements NativeAddon {
   readonly abiVersion = 2;
-  readonly planVersion = 2;
+  readonly planVersion = 3;
 
   /** Every call, in order. */
   readonly calls: Call[] = [];

@@ -6,7 +6,7 @@
  * and its child re-opened the root by path for every mount step: mount points landed in the
  * victim's directory. Now the planner refuses any scratch directory that is not the caller's own
  * (src/sandbox/host.ts), and the child opens the scratch directory once and reaches root/ and
- * stage/ from that descriptor without following links (native/mount.cc).
+ * content/ from that descriptor without following links (native/mount.cc).
  *
  * Every loop here is bounded in count and time; the swapping process ends by itself and is
  * killed with the test users in any case.
@@ -88,7 +88,7 @@ describeIf('scratch directory pre-created by another user (rootless)', testUserR
   it('jail refuses the directory with a clear error, and nothing appears in the victim directory', async () => {
     const scratch = `/tmp/jail-${victim.uid}`;
     // The attacker's copy of the victim's scratch directory, complete and 0711.
-    for (const d of [scratch, `${scratch}/root`, `${scratch}/stage`]) {
+    for (const d of [scratch, `${scratch}/root`, `${scratch}/content`]) {
       fs.mkdirSync(d, { mode: 0o711 });
       fs.chmodSync(d, 0o711);
       fs.chownSync(d, attacker.uid, attacker.gid);
@@ -130,7 +130,7 @@ describeAsRoot('the child reaches the jail root from one descriptor (root)', () 
     // swapping its root/ for a link (what an owner of the directory could do; the planner's
     // ownership check is the rootless test's business).
     const scratch = path.join(tmp.dir, 'scratch');
-    for (const d of [scratch, `${scratch}/root`, `${scratch}/stage`]) fs.mkdirSync(d, { mode: 0o711 });
+    for (const d of [scratch, `${scratch}/root`, `${scratch}/content`]) fs.mkdirSync(d, { mode: 0o711 });
     const target = path.join(tmp.dir, 'victim-dir');
     fs.mkdirSync(target);
     const host = { ...hostWith(), scratchDir: () => scratch };

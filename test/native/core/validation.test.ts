@@ -125,8 +125,8 @@ describe('plan validation (no root needed)', () => {
   });
 
   it('refuses another plan version', () => {
-    refused({ ...clone(), version: 1 }, 'invalid plan: plan.version: this addon applies plan version 2 only');
-    refused({ ...clone(), version: '2' }, /^invalid plan: plan\.version: expected a number/);
+    refused({ ...clone(), version: 2 }, 'invalid plan: plan.version: this addon applies plan version 3 only');
+    refused({ ...clone(), version: '3' }, /^invalid plan: plan\.version: expected a number/);
   });
 
   it('refuses a seccomp program longer than BPF_MAXINSNS, or empty, or malformed', () => {
@@ -148,6 +148,14 @@ describe('plan validation (no root needed)', () => {
     const p = clone();
     p.rlimits[0] = { resource: 7, cur: '64', max: '32' };
     refused(p, 'invalid plan: plan.rlimits[0]: cur exceeds max');
+  });
+
+  it('a mount op belongs to an entry (ref >= 0) or to jail itself (ref null), nothing else', () => {
+    const p = clone();
+    p.mounts[0].ref = -1;
+    refused(p, 'invalid plan: plan.mounts[0].ref: expected an integer in [0, 1048576], got -1');
+    p.mounts[0].ref = '0';
+    refused(p, 'invalid plan: plan.mounts[0].ref: expected a number');
   });
 
   it('refuses missing fields', () => {
@@ -193,9 +201,9 @@ describe('plan validation (no root needed)', () => {
       ['plan.caps.keep[0]', (p, v) => (p.caps.keep = [v]), '[0, 63]'],
       ['plan.devNullFds[0]', (p, v) => (p.devNullFds = [v]), '[0, 2]'],
       ['plan.rlimits[0].resource', (p, v) => (p.rlimits[0].resource = v), '[0, 63]'],
-      ['plan.mounts[0].flags', (p, v) => (p.mounts[0] = { op: 'mount', source: null, target: '/x', fstype: 'tmpfs', flags: v, data: null, ref: -1, optional: false }), '[0, 4294967295]'],
-      ['plan.mounts[0].ref', (p, v) => (p.mounts[0].ref = v), '[-1, 1048576]'],
-      ['plan.mounts[0].mode', (p, v) => (p.mounts[0] = { op: 'mkdirs', path: '/x', mode: v, ref: -1, optional: false }), '[0, 4095]'],
+      ['plan.mounts[0].flags', (p, v) => (p.mounts[0] = { op: 'mount', source: null, target: '/x', fstype: 'tmpfs', flags: v, data: null, ref: null, optional: false }), '[0, 4294967295]'],
+      ['plan.mounts[0].ref', (p, v) => (p.mounts[0].ref = v), '[0, 1048576]'],
+      ['plan.mounts[0].mode', (p, v) => (p.mounts[0] = { op: 'mkdirs', path: '/x', mode: v, ref: null, optional: false }), '[0, 4095]'],
       ['plan.seccomp.insns[0][3]', (p, v) => (p.seccomp = { insns: [[6, 0, 0, v]], flags: 0 }), '[0, 4294967295]'],
       ['plan.seccomp.flags', (p, v) => (p.seccomp = { insns: [[6, 0, 0, 0x7fff0000]], flags: v }), '[0, 255]'],
     ];

@@ -115,7 +115,7 @@ describe('golden plans', () => {
     expect(p.plan.mounts).toContainEqual(expect.objectContaining({ op: 'mount', source: '/home/alice/project/examples', flags: MS_BIND | MS_REC }));
     // each op points back at its mount entry, and every entry is described
     expect(p.mounts.map((m) => m.describe)).toHaveLength(13);
-    for (const op of p.plan.mounts) if (op.ref >= 0) expect(p.mounts[op.ref]).toBeDefined();
+    for (const op of p.plan.mounts) if (op.ref !== null) expect(p.mounts[op.ref]).toBeDefined();
   });
 
   it('unprivileged (euid 1000): own ids only, setgroups denied', async () => {
@@ -170,7 +170,7 @@ describe('golden plans', () => {
     const p = planFlags(['--no_pivotroot', '--chroot', '/', '--', '/bin/true']);
     await expect(json(p)).toMatchFileSnapshot(golden('no-pivotroot'));
     expect(p.plan.mounts.some((m) => m.op === 'pivot')).toBe(false);
-    expect(p.plan.mounts.filter((m) => m.op === 'moveRoot')).toEqual([{ op: 'moveRoot', newRoot: '/run/jail-test/root', ref: -1, optional: false }]);
+    expect(p.plan.mounts.filter((m) => m.op === 'moveRoot')).toEqual([{ op: 'moveRoot', newRoot: '/run/jail-test/root', ref: null, optional: false }]);
     expect(p.warnings.some((w) => w.includes('--no_pivotroot'))).toBe(true);
   });
 

@@ -51,7 +51,7 @@ describe('mount failures name the mount entry, the step and the path', () => {
     expect(fail(p, 'mount', E.EPERM, 1).message).toMatch(/^mount \/run\/jail-test\/root: EPERM/);
     const pivot = opIndexOf(p, (op) => op.op === 'pivot');
     expect(fail(p, 'mount', E.EINVAL, pivot).message).toBe('pivot_root into the new root /run/jail-test/root: EINVAL (invalid argument)');
-    const ro = opIndexOf(p, (op) => op.op === 'remount' && op.ref === -1);
+    const ro = opIndexOf(p, (op) => op.op === 'remount' && op.ref === null);
     expect(fail(p, 'mount', E.EBUSY, ro).message).toBe('remounting /run/jail-test/root: EBUSY (resource busy or locked)');
   });
 
