@@ -1,5 +1,5 @@
 /**
- * The jail's filesystem: Config mounts -> ordered mount ops (nsjail's layout, reference §3.3).
+ * The jail's filesystem: Config mounts -> ordered mount ops (nsjail's layout).
  *
  * The new root is a fresh tmpfs assembled at a host scratch directory inside the child's private
  * mount namespace; `--chroot DIR` is a bind of DIR at "/" placed first; /proc (when on) comes

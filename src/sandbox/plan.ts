@@ -1,7 +1,7 @@
 /**
  * JailPlan: everything `jail` will do to the kernel for one jail, in the kernel's vocabulary,
  * ordered, numeric and fully resolved. It is plain JSON-printable data (`jail plan` prints it);
- * the addon applies it step by step and refuses anything it does not expect (DESIGN.md §1-2).
+ * the addon applies it step by step and refuses anything it does not expect (docs/architecture.md §1-2).
  *
  * Paths in mount ops are absolute host paths as the child sees them before pivot_root (under
  * `rootDir`) or, for ops after the `pivot` op, paths inside the new root.
