@@ -317,7 +317,7 @@ int Unlink(MountCtx& ctx, const MountOpSpec& op) {
   return err;
 }
 
-// chdir into the new root (pivot, moveRoot) or the chroot directory; from then on paths are the
+// chdir into the jail's root (pivot, moveRoot) or the chroot directory; from then on paths are the
 // jail's own.
 int EnterRoot(MountCtx& ctx, const MountOpSpec& op) {
   Resolved dir;
