@@ -20,6 +20,7 @@ export type { JailPlan, MountOp } from './sandbox/plan';
 export type { CgroupPlan } from './cgroup/plan';
 
 export { run, planJail, resolveConfig, compileConfigPolicy, POLICY_DIR } from './run';
+export { doctor, formatDoctorReport, type DoctorCheck, type DoctorReport } from './doctor';
 export type { RunOptions, RunResult, StartedJail, ConfigInput } from './run';
 export type { ExitReport, Outcome, SetupError, SeccompViolation } from './supervisor/report';
 export type { LogEvent, LogLevel } from './supervisor/log';
