@@ -21,5 +21,9 @@ export type { CgroupPlan } from './cgroup/plan';
 
 export { run, planJail, resolveConfig, compileConfigPolicy, POLICY_DIR } from './run';
 export type { RunOptions, RunResult, StartedJail, ConfigInput } from './run';
+export { listen } from './modes/listen';
+export type { ListenOptions, Listener } from './modes/listen';
+export { rerun } from './modes/rerun';
+export type { RerunOptions, RerunResult } from './modes/rerun';
 export type { ExitReport, Outcome, SetupError, SeccompViolation } from './supervisor/report';
 export type { LogEvent, LogLevel } from './supervisor/log';
