@@ -11,6 +11,7 @@
  *
  * To turn a feature on, delete its `supported: false` (one boolean per field).
  */
+import { isIP } from 'node:net';
 import type {
   Config,
   Exe,
@@ -374,7 +375,13 @@ export const NSJAIL_CONFIG: MessageDef = message<Config>('NsJailConfig', {
     check: (v) => ((v as number) > 65535 ? `${v} is not a TCP port (0..65535)` : undefined),
     flags: [flag('-p, --port <port>', { kind: 'value' }, { also: { mode: 'LISTEN' }, help: 'TCP port to listen on; implies -Ml (default: 0)' })],
   }),
-  bindhost: field('bindhost', 'string', { default: '::', group: G.listen, help: 'address to listen on (LISTEN mode; :: takes IPv4 and IPv6)', flags: [flag('--bindhost <ip>')] }),
+  bindhost: field('bindhost', 'string', {
+    default: '::',
+    group: G.listen,
+    help: 'address to listen on (LISTEN mode; :: takes IPv4 and IPv6)',
+    flags: [flag('--bindhost <ip>')],
+    check: (v) => (isIP(v as string) === 0 ? `'${v}' is not an IP address; give an IPv4 or IPv6 address such as 127.0.0.1, ::1 or :: (every address)` : undefined),
+  }),
   maxConns: field('max_conns', 'uint32', { default: 0, group: G.listen, help: 'most jails at once in LISTEN mode (0 = no limit)', flags: [flag('--max_conns <n>')] }),
   maxConnsPerIp: field('max_conns_per_ip', 'uint32', {
     default: 0,
