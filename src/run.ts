@@ -12,7 +12,7 @@ import type { LoadedConfig, Mode } from './config/types';
 import { loadAddon } from './native/addon';
 import type { Filter } from './policy/types';
 import { buildPlan, type PlannedJail } from './sandbox';
-import { makeLogger, silentLogger, type LogEvent, type LogLevel } from './supervisor/log';
+import { makeLogger, silentLogger, type LogEvent, type LogLevel, type Logger } from './supervisor/log';
 import { signalNumber, type ExitReport } from './supervisor/report';
 import { openStdio, type InputOption, type OutputOption } from './supervisor/stdio';
 import { supervise } from './supervisor/supervise';
@@ -102,6 +102,17 @@ export interface PlanJailOptions extends Pick<RunOptions, 'config' | 'env' | 'cw
 
 /** Config + command -> a checked plan, without running anything (what `jail plan` prints). */
 export function planJail(options: PlanJailOptions): PlannedJail {
+  return jailPlanner(options).first;
+}
+
+const MODE_ENTRY: Record<Mode, string> = { ONCE: 'run()', EXECVE: 'the jail command (-Me)', LISTEN: 'listen()', RERUN: 'rerun()' };
+
+/**
+ * Checks the config, the mode and the policy once, plans the first jail (so every error shows
+ * before anything runs) and returns `next` to plan one more: modes that start many jails need a
+ * fresh plan for each (its own cgroup name), not a recompiled policy.
+ */
+export function jailPlanner(options: PlanJailOptions): { first: PlannedJail; next: () => PlannedJail } {
   const cwd = options.cwd ?? process.cwd();
   const loaded = resolveConfig(options.config, cwd);
   assertSupported(loaded);
@@ -109,19 +120,30 @@ export function planJail(options: PlanJailOptions): PlannedJail {
   if (!modes.includes(loaded.config.mode)) {
     throw new JailError('config', `mode ${loaded.config.mode}: this runs jails in ${modes.join(' or ')} mode only`, {
       span: loaded.spans.get('mode'),
-      hint: loaded.config.mode === 'EXECVE' ? 'use the jail command for -Me' : 'omit mode (ONCE is the default)',
+      hint: `${loaded.config.mode} mode is run by ${MODE_ENTRY[loaded.config.mode]}; omit mode here (ONCE is the default)`,
     });
   }
   const filter = compileConfigPolicy(loaded, cwd);
-  return buildPlan(loaded, { command: options.command === undefined ? [] : options.command, env: options.env ?? process.env, cwd, filter });
+  const next = () => buildPlan(loaded, { command: options.command === undefined ? [] : options.command, env: options.env ?? process.env, cwd, filter });
+  return { first: next(), next };
 }
 
 export async function run(options: RunOptions = {}): Promise<RunResult> {
   const cwd = options.cwd ?? process.cwd();
   const loaded = resolveConfig(options.config, cwd);
   const planned = planJail({ ...options, config: loaded, cwd });
-  const log = options.onLog ? makeLogger(options.onLog, options.logLevel ?? 'info') : silentLogger;
+  const log = libraryLogger(options);
   for (const w of planned.warnings) log.warn(w);
+  return runPlanned(planned, loaded.config.timeLimit, options, log);
+}
+
+/** The library's logger: the caller's onLog callback at its level, or nothing. */
+export function libraryLogger(options: Pick<RunOptions, 'onLog' | 'logLevel'>): Logger {
+  return options.onLog ? makeLogger(options.onLog, options.logLevel ?? 'info') : silentLogger;
+}
+
+/** One jail of an already checked plan, with run()'s streams and result (run() and rerun()). */
+export async function runPlanned(planned: PlannedJail, timeLimit: number, options: RunOptions, log: Logger): Promise<RunResult> {
   const addon = loadAddon();
   const stdio = openStdio(addon, {
     stdin: options.stdin ?? 'ignore',
@@ -130,7 +152,7 @@ export async function run(options: RunOptions = {}): Promise<RunResult> {
     maxOutputBytes: options.maxOutputBytes ?? 10 * 1024 * 1024,
   });
   const result = await supervise(addon, planned, {
-    timeLimit: loaded.config.timeLimit,
+    timeLimit,
     stdio,
     log,
     signal: options.signal,

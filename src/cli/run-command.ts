@@ -7,7 +7,8 @@ import { Command, Option } from 'commander';
 import { JailError } from '../errors';
 import { EXIT_CODE_TABLE } from '../exit-codes';
 import { configFromFlags, defineJailFlags } from '../config/flags';
-import type { LoadedConfig } from '../config/types';
+import type { LoadedConfig, Mode } from '../config/types';
+import { isDaemonCopy } from './daemon';
 import { planJail } from '../run';
 import { formatLogLine, makeLogger, type LogEvent, type Logger, type LogLevel } from '../supervisor/log';
 import type { ExitReport } from '../supervisor/report';
@@ -60,12 +61,23 @@ function buildCommand(kind: Kind, io: CliIO) {
 
 const LEVELS: Record<string, LogLevel> = { DEBUG: 'debug', INFO: 'info', WARNING: 'warn', ERROR: 'error', FATAL: 'error' };
 
-/** nsjail's log targets: --log FILE (append), --log_fd N, else stderr. */
+/** Where nsjail logs in the background when no --log or --log_fd is given. */
+const DAEMON_LOG_FILE = '/var/log/nsjail.log';
+
+/** nsjail's log targets: --log FILE (append), --log_fd N, else stderr (with -d: DAEMON_LOG_FILE). */
 function cliLogger(loaded: LoadedConfig, io: CliIO): Logger {
   const c = loaded.config;
   let write: (line: string) => void = io.stderr;
-  if (c.logFile !== undefined && c.logFile !== '') {
-    const fd = fs.openSync(c.logFile, 'a', 0o640);
+  const file = c.logFile !== undefined && c.logFile !== '' ? c.logFile : c.daemon && c.logFd === undefined ? DAEMON_LOG_FILE : undefined;
+  if (file !== undefined) {
+    let fd: number;
+    try {
+      fd = fs.openSync(file, 'a', 0o640);
+    } catch (e) {
+      throw new JailError('flag', `--log: cannot open '${file}' for appending: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, {
+        hint: c.logFile ? 'give --log a file in a directory you can write' : `-d logs to ${DAEMON_LOG_FILE} unless you give --log FILE or --log_fd N`,
+      });
+    }
     write = (line) => fs.writeSync(fd, line);
   } else if (c.logFd !== undefined && c.logFd !== 2) {
     const fd = c.logFd;
@@ -74,18 +86,27 @@ function cliLogger(loaded: LoadedConfig, io: CliIO): Logger {
   return makeLogger((e: LogEvent) => write(formatLogLine(e)), LEVELS[c.logLevel ?? 'INFO']);
 }
 
-function writeReport(report: ExitReport, opts: ReportOptions, io: CliIO): void {
-  const json = JSON.stringify(report) + '\n';
-  if (opts.report === 'json') io.stderr(json);
-  if (opts.reportFd !== undefined) {
-    const fd = Number(opts.reportFd);
-    if (!Number.isInteger(fd) || fd < 0) throw new JailError('flag', `--report-fd: '${opts.reportFd}' is not a file descriptor number`);
-    fs.writeSync(fd, json);
-  }
-  if (opts.reportFile !== undefined) fs.writeFileSync(opts.reportFile, json);
+/**
+ * Writes each exit report where the options say. Modes that run many jails write one JSON line
+ * per jail; the report file is truncated by the first and appended to by the rest.
+ */
+function reportWriter(opts: ReportOptions, io: CliIO): (report: ExitReport) => void {
+  let fileFlag = 'w';
+  return (report) => {
+    const json = JSON.stringify(report) + '\n';
+    if (opts.report === 'json') io.stderr(json);
+    if (opts.reportFd !== undefined) fs.writeSync(Number(opts.reportFd), json);
+    if (opts.reportFile !== undefined) {
+      fs.writeFileSync(opts.reportFile, json, { flag: fileFlag });
+      fileFlag = 'a';
+    }
+  };
 }
 
+const ALL_MODES: Mode[] = ['ONCE', 'EXECVE', 'LISTEN', 'RERUN'];
+
 export async function runJailCommand(kind: Kind, argv: string[], io: CliIO): Promise<number> {
+  const daemonCopy = isDaemonCopy(io.env);
   const { cmd, recorder } = buildCommand(kind, io);
   cmd.parse(argv, { from: 'user' });
   const command = cmd.args;
@@ -99,22 +120,34 @@ export async function runJailCommand(kind: Kind, argv: string[], io: CliIO): Pro
     // Everything a launch would check first: fields, the policy, mounts, ids, limits, and the
     // command when there is one.
     const hasCommand = command.length > 0 || loaded.config.execBin !== undefined;
-    planJail({ command: hasCommand ? command : null, config: loaded, env: io.env, cwd: io.cwd, modes: ['ONCE', 'EXECVE'] });
+    planJail({ command: hasCommand ? command : null, config: loaded, env: io.env, cwd: io.cwd, modes: ALL_MODES });
     io.stdout('OK\n');
     return 0;
   }
   if (kind === 'plan') {
-    const planned = planJail({ command, config: loaded, env: io.env, cwd: io.cwd, modes: ['ONCE', 'EXECVE'] });
+    const planned = planJail({ command, config: loaded, env: io.env, cwd: io.cwd, modes: ALL_MODES });
     for (const w of planned.warnings) io.stderr(`warning: ${w}\n`);
     io.stdout(JSON.stringify(planned.plan, null, 2) + '\n');
     return 0;
   }
   const log = cliLogger(loaded, io);
-  if (loaded.config.mode === 'EXECVE') {
+  const c = loaded.config;
+  if (c.daemon && !daemonCopy) {
+    planJail({ command, config: loaded, env: io.env, cwd: io.cwd, modes: ALL_MODES });
+    const keep = [...c.passFd, ...(c.logFd !== undefined ? [c.logFd] : []), ...(options.reportFd !== undefined ? [Number(options.reportFd)] : [])];
+    await (require('./daemon') as typeof import('./daemon')).daemonize(argv, io.env, io.cwd, keep, log);
+    return 0;
+  }
+  if (c.mode === 'EXECVE') {
     (require('./execve-cli') as typeof import('./execve-cli')).execveFromCli(loaded, command, io, log);
+  }
+  const writeReport = reportWriter(options, io);
+  if (c.mode === 'LISTEN' || c.mode === 'RERUN') {
+    const modes = require('./modes-cli') as typeof import('./modes-cli');
+    return await (c.mode === 'LISTEN' ? modes.listenFromCli : modes.rerunFromCli)(loaded, command, io, log, writeReport);
   }
   const { runFromCli } = require('./supervise-cli') as typeof import('./supervise-cli');
   const report = await runFromCli(loaded, command, io, log);
-  writeReport(report, options, io);
+  writeReport(report);
   return report.exitCode;
 }

@@ -8,12 +8,11 @@ import { loadAddon } from '../native/addon';
 import { planJail } from '../run';
 import { SIGKILL } from '../sandbox/kernel';
 import type { Logger } from '../supervisor/log';
-import { signalNumber, type ExitReport } from '../supervisor/report';
+import type { ExitReport } from '../supervisor/report';
 import { openStdio } from '../supervisor/stdio';
 import { supervise, type JailHandle } from '../supervisor/supervise';
 import type { CliIO } from './io';
-
-const FATAL_SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT'];
+import { onFatalSignals } from './signals';
 
 export async function runFromCli(loaded: LoadedConfig, command: string[], io: CliIO, log: Logger): Promise<ExitReport> {
   const planned = planJail({ command, config: loaded, env: io.env, cwd: io.cwd });
@@ -23,22 +22,16 @@ export async function runFromCli(loaded: LoadedConfig, command: string[], io: Cl
 
   let jail: JailHandle | undefined;
   let caught: number | undefined;
-  const handlers = new Map<NodeJS.Signals, () => void>();
-  for (const name of FATAL_SIGNALS) {
-    const handler = () => {
-      const n = signalNumber(name)!;
-      caught ??= n;
-      if (loaded.config.forwardSignals) {
-        log.info(`received ${name}: forwarding it to the jail`);
-        jail?.kill(n);
-      } else {
-        log.info(`received ${name}: killing the jail`);
-        jail?.kill(SIGKILL);
-      }
-    };
-    handlers.set(name, handler);
-    process.on(name, handler);
-  }
+  const off = onFatalSignals((n, name) => {
+    caught ??= n;
+    if (loaded.config.forwardSignals) {
+      log.info(`received ${name}: forwarding it to the jail`);
+      jail?.kill(n);
+    } else {
+      log.info(`received ${name}: killing the jail`);
+      jail?.kill(SIGKILL);
+    }
+  });
   try {
     const { report } = await supervise(addon, planned, {
       timeLimit: loaded.config.timeLimit,
@@ -53,6 +46,6 @@ export async function runFromCli(loaded: LoadedConfig, command: string[], io: Cl
     if (caught !== undefined) report.exitCode = 128 + caught;
     return report;
   } finally {
-    for (const [name, handler] of handlers) process.off(name, handler);
+    off();
   }
 }

@@ -11,6 +11,7 @@
  *
  * To turn a feature on, delete its `supported: false` (one boolean per field).
  */
+import { isIP } from 'node:net';
 import type {
   Config,
   Exe,
@@ -361,7 +362,6 @@ export const NSJAIL_CONFIG: MessageDef = message<Config>('NsJailConfig', {
   mode: field('mode', 'enum', {
     enum: MODE,
     default: 'ONCE',
-    unsupportedValues: ['LISTEN', 'RERUN'],
     group: G.mode,
     help: 'ONCE: run the command once; EXECVE: become the command (no supervisor); LISTEN: serve it on a TCP port; RERUN: run it again and again',
     flags: [parsed('-M, --mode <l|o|e|r>', parseModeChar, { help: "execution mode, first letter counts: o = once, e = execve (no supervisor), l = listen on --port, r = rerun forever (default: o)" })],
@@ -371,17 +371,21 @@ export const NSJAIL_CONFIG: MessageDef = message<Config>('NsJailConfig', {
   port: field('port', 'uint32', {
     default: 0,
     group: G.listen,
-    supported: false,
-    help: 'TCP port to listen on (LISTEN mode)',
+    help: 'TCP port to listen on (LISTEN mode; 0 = a free port the kernel picks, logged)',
     check: (v) => ((v as number) > 65535 ? `${v} is not a TCP port (0..65535)` : undefined),
     flags: [flag('-p, --port <port>', { kind: 'value' }, { also: { mode: 'LISTEN' }, help: 'TCP port to listen on; implies -Ml (default: 0)' })],
   }),
-  bindhost: field('bindhost', 'string', { default: '::', group: G.listen, supported: false, help: 'address to listen on (LISTEN mode)', flags: [flag('--bindhost <ip>')] }),
-  maxConns: field('max_conns', 'uint32', { default: 0, group: G.listen, supported: false, help: 'most jails at once in LISTEN mode (0 = no limit)', flags: [flag('--max_conns <n>')] }),
+  bindhost: field('bindhost', 'string', {
+    default: '::',
+    group: G.listen,
+    help: 'address to listen on (LISTEN mode; :: takes IPv4 and IPv6)',
+    flags: [flag('--bindhost <ip>')],
+    check: (v) => (isIP(v as string) === 0 ? `'${v}' is not an IP address; give an IPv4 or IPv6 address such as 127.0.0.1, ::1 or :: (every address)` : undefined),
+  }),
+  maxConns: field('max_conns', 'uint32', { default: 0, group: G.listen, help: 'most jails at once in LISTEN mode (0 = no limit)', flags: [flag('--max_conns <n>')] }),
   maxConnsPerIp: field('max_conns_per_ip', 'uint32', {
     default: 0,
     group: G.listen,
-    supported: false,
     help: 'most jails at once per client IP in LISTEN mode (0 = no limit)',
     flags: [flag('-i, --max_conns_per_ip <n>')],
   }),
@@ -392,7 +396,7 @@ export const NSJAIL_CONFIG: MessageDef = message<Config>('NsJailConfig', {
     help: 'wall-clock time limit; when it passes the whole jail is killed (0 = none)',
     flags: [flag('-t, --time_limit <sec>')],
   }),
-  daemon: boolField('daemon', false, 'go to the background (logs default to /var/log/nsjail.log)', G.process, [on('-d, --daemon')], { supported: false }),
+  daemon: boolField('daemon', false, 'go to the background (logs default to /var/log/nsjail.log)', G.process, [on('-d, --daemon')]),
   maxCpus: field('max_cpus', 'uint32', { default: 0, group: G.process, help: 'pin the jail to this many randomly chosen CPUs (0 = no pinning)', flags: [flag('--max_cpus <n>')] }),
   niceLevel: field('nice_level', 'int32', {
     default: 19,

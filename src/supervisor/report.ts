@@ -44,6 +44,8 @@ export interface ExitReport {
   oomKilled?: boolean;
   /** True when a fork in the jail failed because of the cgroup pids limit. */
   pidsLimitHit?: boolean;
+  /** LISTEN mode: the client whose connection this jail served, as `[address]:port`. */
+  peer?: string;
 }
 
 /** What the cgroup stage reads back after a jail (the report fields above). */

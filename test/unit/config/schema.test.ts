@@ -105,13 +105,6 @@ describe('schema', () => {
   it('marks what is not built yet', () => {
     const { unsupported, supported } = supportStatus();
     expect(unsupported).toEqual([
-      'NsJailConfig.mode=LISTEN',
-      'NsJailConfig.mode=RERUN',
-      'NsJailConfig.port',
-      'NsJailConfig.bindhost',
-      'NsJailConfig.max_conns',
-      'NsJailConfig.max_conns_per_ip',
-      'NsJailConfig.daemon',
       'NsJailConfig.iface_own',
       'NsJailConfig.macvlan_iface',
       'NsJailConfig.macvlan_vs_ip',
