@@ -60,11 +60,15 @@ function findMount(loaded: LoadedConfig, facts: CgroupFacts, controller: Control
   const field = needed.get(controller);
   if (field === undefined) return null;
   const onV2 = facts.mounts.find((m) => m.version === 2 && (facts.read(path.join(m.path, 'cgroup.controllers')) ?? '').split(/\s+/).includes(controller));
+  // Every controller a limit needs has a mount field (FIELDS); its default is where nsjail looks.
+  const mountAt = fields!.get(loaded)[0];
   throw fieldError(
     loaded,
     field,
     `no cgroup v1 hierarchy has the ${controller} controller (none is mounted, see /proc/self/mountinfo)`,
-    onV2 ? `${controller} is on cgroup v2 at ${onV2.path}: set use_cgroupv2 and cgroupv2_mount: "${onV2.path}"` : undefined,
+    onV2
+      ? `${controller} is on cgroup v2 at ${onV2.path}: set use_cgroupv2 and cgroupv2_mount: "${onV2.path}"`
+      : `mount it (mkdir -p ${mountAt} && mount -t cgroup -o ${controller} cgroup ${mountAt}), or set ${fields!.mount} to where it is mounted`,
   );
 }
 
@@ -113,7 +117,8 @@ function limitWrites(loaded: LoadedConfig, facts: CgroupFacts, h: Hierarchy, dir
     w('cpu.cfs_period_us', limits.cpu.periodUs);
     w('cpu.cfs_quota_us', limits.cpu.quotaUs);
   }
-  if (h.controllers.has('net_cls') && limits.netClsClassid > 0) w('net_cls.classid', limits.netClsClassid);
+  // In hex, as nsjail writes it (the kernel reads either, and shows it in decimal).
+  if (h.controllers.has('net_cls') && limits.netClsClassid > 0) w('net_cls.classid', `0x${limits.netClsClassid.toString(16)}`);
   return out;
 }
 

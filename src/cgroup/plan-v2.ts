@@ -95,7 +95,12 @@ function controllerMissing(loaded: LoadedConfig, facts: CgroupFacts, field: stri
 export function planCgroupV2(loaded: LoadedConfig, facts: CgroupFacts, limits: CgroupLimits, needed: NeededControllers, euid: number): CgroupPlan | null {
   const netCls = needed.get('net_cls');
   if (netCls !== undefined) {
-    throw fieldError(loaded, netCls, 'net_cls exists in cgroup v1 only', 'on cgroup v2, match the jail\'s cgroup path in nftables instead (socket cgroupv2 level N "JAIL/...")');
+    throw fieldError(
+      loaded,
+      netCls,
+      'net_cls exists in cgroup v1 only, and this jail uses cgroup v2',
+      'on cgroup v2, drop it and match the jail\'s cgroup path in nftables instead (socket cgroupv2 level N "JAIL/..."); on a host with cgroup v1 hierarchies, leave use_cgroupv2 and detect_cgroupv2 unset',
+    );
   }
   const base = chooseBase(loaded, facts, needed, euid);
   if (base === null) return null;

@@ -34,7 +34,8 @@ function build(node: MessageNode, dialect: Dialect, errors: JailError[], name: s
   // Lexing runs ahead of parsing; report in file order all the same.
   errors.sort((a, b) => (a.span?.line ?? Infinity) - (b.span?.line ?? Infinity) || (a.span?.col ?? 0) - (b.span?.col ?? 0));
   if (errors.length > MAX_ERRORS) {
-    errors.splice(MAX_ERRORS, Infinity, new JailError('config', `too many errors; stopped reading ${name}`));
+    // At the first error left out, so even this line points into the file.
+    errors.splice(MAX_ERRORS, Infinity, new JailError('config', `too many errors; stopped reading ${name}`, { span: errors[MAX_ERRORS].span }));
   }
   JailError.throwAll(errors);
   return { config, spans: ctx.spans, setFields: ctx.set };

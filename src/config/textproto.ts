@@ -215,7 +215,8 @@ class Parser {
     if (this.tooMany) return;
     this.errors.push(new JailError('config', message, { span: this.src.span(start, end) }));
     if (this.tooMany) {
-      this.errors.push(new JailError('config', `too many errors; stopped reading ${this.src.file}`));
+      // Where it stopped, so even this line points into the file.
+      this.errors.push(new JailError('config', `too many errors; stopped reading ${this.src.file}`, { span: this.src.span(start, end) }));
     }
   }
 

@@ -8,7 +8,16 @@ import { guardArch } from './arch';
 import { type IncludeReader, Lexer, type Token, type TokenKind } from './lexer';
 import { type Loc, Source, policyError } from './source';
 
+/** kafel's MAX_EXPRESSION_DEPTH (src/expression.h), counted as in kafel: see Parser.deeper. */
 const MAX_EXPR_DEPTH = 200;
+/**
+ * jail's bound on nested parentheses, the one construct parsed by recursion. Each level takes a
+ * dozen stack frames; about 600 fit in Node's stack, so 200 leaves room for a caller's own stack.
+ * kafel's LALR parser has a bound of the same kind (its stack of 10,000 states, then "memory
+ * exhausted"). Parentheses add no depth, but each pair that means something encloses an operand
+ * of an operator, which does: more than 200 of those exceed MAX_EXPR_DEPTH anyway.
+ */
+const MAX_GROUP_NESTING = 200;
 const MAX_DECLARED_ARGS = 6;
 const CMP_OPS = new Set(['==', '!=', '<', '<=', '>', '>=']);
 const SIMPLE_ACTIONS: Readonly<Record<string, number>> = {
@@ -26,19 +35,29 @@ const DATA_ACTIONS: Readonly<Record<string, [number, string]>> = {
   TRACE: [RET.TRACE, 'Trace'],
 };
 
+/** An expression and its depth as kafel counts it. */
+interface Sized<T> {
+  node: T;
+  depth: number;
+}
+
 export function parsePolicy(text: string, file: string, readInclude: IncludeReader): Program {
   return new Parser(new Lexer(new Source(file, text), readInclude)).file();
 }
 
 class Parser {
   private tok: Token;
-  /** Tokens read ahead (by parenIsBoolean) and not yet consumed. */
-  private readonly buffer: Token[] = [];
+  /** Tokens read ahead (by parenIsBoolean) and not yet consumed, from `aheadAt` on. */
+  private ahead: Token[] = [];
+  private aheadAt = 0;
+  /** Whether the group opened by this '(' token is a boolean one (see parenIsBoolean). */
+  private readonly groupKinds = new Map<Token, boolean>();
+  /** Parentheses open around the token being parsed. */
+  private groups = 0;
   /** Where the last consumed token was: syntax errors at end of input and expression spans end here. */
   private lastLoc: Loc;
   private readonly constants = new Map<string, bigint>();
   private readonly program: Program = { policies: new Map(), main: [] };
-  private depth = 0;
 
   constructor(private readonly lexer: Lexer) {
     this.tok = lexer.next();
@@ -51,7 +70,17 @@ class Parser {
   }
 
   private pull(): Token {
-    return this.buffer.shift() ?? this.lexer.next();
+    if (this.aheadAt < this.ahead.length) return this.ahead[this.aheadAt++];
+    this.ahead = [];
+    this.aheadAt = 0;
+    return this.lexer.next();
+  }
+
+  /** The token `n` places after the current one (0: the current one), read ahead when needed. */
+  private peek(n: number): Token {
+    if (n === 0) return this.tok;
+    while (this.ahead.length - this.aheadAt < n) this.ahead.push(this.lexer.next());
+    return this.ahead[this.aheadAt + n - 1];
   }
 
   private advance(): Token {
@@ -225,7 +254,7 @@ class Parser {
     }
     if (this.is('{')) {
       this.advance();
-      if (!this.is('}')) rule.condition = this.boolExpr();
+      if (!this.is('}')) rule.condition = this.boolExpr().node;
       this.expect('}', "',', '||', '&&' or '}'");
     }
     return rule;
@@ -275,141 +304,148 @@ class Parser {
     return seen;
   }
 
-  private enter(loc: Loc): void {
-    if (++this.depth > MAX_EXPR_DEPTH) throw policyError(`Max expression depth (${MAX_EXPR_DEPTH}) exceeded`, loc);
+  /**
+   * kafel's depth of an operator node whose operands are `operands` deep: a number or name is 0
+   * deep, an operator one more than its deepest operand, and parentheses add nothing. Like kafel,
+   * a node deeper than MAX_EXPR_DEPTH is refused where kafel reports it: at the first token of its
+   * left operand, or at its '!'.
+   */
+  private deeper(loc: Loc, ...operands: number[]): number {
+    const depth = Math.max(...operands);
+    if (depth >= MAX_EXPR_DEPTH) throw policyError(`Max expression depth (${MAX_EXPR_DEPTH}) exceeded`, loc);
+    return depth + 1;
+  }
+
+  /**
+   * A left-associative chain `item (op item)*`, read in a loop. kafel builds one node per
+   * operator, ((a op b) op c), so its depth grows with the chain; `combine` builds jail's node.
+   */
+  private chain<T>(op: string, item: () => Sized<T>, combine: (items: T[]) => T): Sized<T> {
+    const start = this.tok.loc;
+    const first = item();
+    const items = [first.node];
+    let depth = first.depth;
+    while (this.is(op)) {
+      this.advance();
+      const next = item();
+      depth = this.deeper(start, depth, next.depth);
+      items.push(next.node);
+    }
+    return { node: items.length === 1 ? items[0] : combine(items), depth };
+  }
+
+  /** Recursion happens only at '(' (everything else is a loop): bounded here, so no input overflows the stack. */
+  private group<T>(inner: () => Sized<T>, close: string): Sized<T> {
+    const open = this.expect('(');
+    if (++this.groups > MAX_GROUP_NESTING) {
+      throw policyError(`parentheses nested deeper than ${MAX_GROUP_NESTING}`, open.loc);
+    }
+    try {
+      const e = inner();
+      this.expect(')', close);
+      return e;
+    } finally {
+      this.groups--;
+    }
   }
 
   /** bool_expr := bool_expr ',' or_expr   -- ',' is OR with the lowest precedence */
-  private boolExpr(): BoolExpr {
-    const items = [this.orExpr()];
-    while (this.is(',')) {
-      this.advance();
-      items.push(this.orExpr());
-    }
-    return items.length === 1 ? items[0] : { kind: 'or', items };
+  private boolExpr(): Sized<BoolExpr> {
+    return this.chain(',', () => this.orExpr(), (items) => ({ kind: 'or', items }));
   }
 
   /** or_expr := or_expr '||' and_expr */
-  private orExpr(): BoolExpr {
-    const items = [this.andExpr()];
-    while (this.is('||')) {
-      this.advance();
-      items.push(this.andExpr());
-    }
-    return items.length === 1 ? items[0] : { kind: 'or', items };
+  private orExpr(): Sized<BoolExpr> {
+    return this.chain('||', () => this.andExpr(), (items) => ({ kind: 'or', items }));
   }
 
   /** and_expr := and_expr '&&' primary */
-  private andExpr(): BoolExpr {
-    const items = [this.primary()];
-    while (this.is('&&')) {
-      this.advance();
-      items.push(this.primary());
-    }
-    return items.length === 1 ? items[0] : { kind: 'and', items };
+  private andExpr(): Sized<BoolExpr> {
+    return this.chain('&&', () => this.primary(), (items) => ({ kind: 'and', items }));
   }
 
-  /** primary := '(' bool_expr ')' | '!' primary | bits cmp bits */
-  private primary(): BoolExpr {
-    const t = this.tok;
-    this.enter(t.loc);
-    try {
-      if (this.is('!')) {
-        this.advance();
-        return { kind: 'not', expr: this.primary() };
-      }
-      if (this.is('(') && this.parenIsBoolean()) {
-        this.advance();
-        const e = this.boolExpr();
-        this.expect(')', "',', '||', '&&' or ')'");
-        return e;
-      }
-      const left = this.bits();
-      if (!CMP_OPS.has(this.tok.text) || this.kind() !== 'punct') throw this.syntaxError("a comparison ('==', '!=', '<', '<=', '>', '>=')");
-      const op = this.advance().text as CmpOp;
-      const right = this.bits();
-      const end = this.lastLoc;
-      const loc = t.loc.source === end.source ? { ...t.loc, length: end.pos + end.length - t.loc.pos } : t.loc;
-      return { kind: 'cmp', op, left, right, loc };
-    } finally {
-      this.depth--;
-    }
+  /** primary := '!' primary | '(' bool_expr ')' | bits cmp bits   -- a run of '!' is read in a loop */
+  private primary(): Sized<BoolExpr> {
+    const nots: Loc[] = [];
+    while (this.is('!')) nots.push(this.advance().loc);
+    let e = this.comparisonOrGroup();
+    for (const loc of nots.reverse()) e = { node: { kind: 'not', expr: e.node }, depth: this.deeper(loc, e.depth) };
+    return e;
+  }
+
+  private comparisonOrGroup(): Sized<BoolExpr> {
+    if (this.is('(') && this.parenIsBoolean()) return this.group(() => this.boolExpr(), "',', '||', '&&' or ')'");
+    const start = this.tok.loc;
+    const left = this.bits();
+    if (!CMP_OPS.has(this.tok.text) || this.kind() !== 'punct') throw this.syntaxError("a comparison ('==', '!=', '<', '<=', '>', '>=')");
+    const op = this.advance().text as CmpOp;
+    const right = this.bits();
+    const end = this.lastLoc;
+    const loc = start.source === end.source ? { ...start, length: end.pos + end.length - start.pos } : start;
+    return { node: { kind: 'cmp', op, left: left.node, right: right.node, loc }, depth: this.deeper(start, left.depth, right.depth) };
   }
 
   /**
    * At '(' in primary position, decide between '(' bool_expr ')' and a parenthesised bits
    * operand (`(flags & 3) == 2`): it is a bits operand when the group holds no comparison or
    * boolean operator, or when its matching ')' is followed by a comparison or bit operator.
-   * The tokens read to decide are put back in front of the stream.
+   * One look ahead to the matching ')' decides this group and every group nested in it (kept in
+   * `groupKinds`), so nested groups are not scanned again; the tokens stay in `ahead`.
    */
   private parenIsBoolean(): boolean {
-    const ahead: Token[] = [];
-    let level = 0;
-    let sawBoolean = false;
-    let t = this.tok;
-    for (;;) {
-      if (t.kind === 'punct') {
-        if (t.text === '(') level++;
-        else if (t.text === ')' && --level === 0) break;
-        else if (CMP_OPS.has(t.text) || t.text === '!' || t.text === '&&' || t.text === '||' || t.text === ',') sawBoolean = true;
+    const known = this.groupKinds.get(this.tok);
+    if (known !== undefined) return known;
+    const open: Array<{ tok: Token; sawBoolean: boolean }> = [];
+    const close = (after: Token): void => {
+      const g = open.pop()!;
+      const followedByOperator = after.kind === 'punct' && (CMP_OPS.has(after.text) || after.text === '&' || after.text === '|');
+      this.groupKinds.set(g.tok, g.sawBoolean && !followedByOperator);
+      if (open.length > 0) open[open.length - 1].sawBoolean ||= g.sawBoolean;
+    };
+    let closedBefore = false;
+    for (let i = 0; ; i++) {
+      const t = this.peek(i);
+      if (closedBefore) close(t);
+      closedBefore = false;
+      if (t.kind === 'eof') {
+        while (open.length > 0) close(t);
+        break;
       }
-      if (t.kind === 'eof') break;
-      t = this.pull();
-      ahead.push(t);
+      if (t.kind !== 'punct') continue;
+      if (t.text === '(') open.push({ tok: t, sawBoolean: false });
+      else if (t.text === ')') closedBefore = true;
+      else if (CMP_OPS.has(t.text) || t.text === '!' || t.text === '&&' || t.text === '||' || t.text === ',') open[open.length - 1].sawBoolean = true;
+      if (closedBefore && open.length === 1) {
+        close(this.peek(i + 1));
+        break;
+      }
     }
-    let after = t;
-    if (t.kind !== 'eof') {
-      after = this.pull();
-      ahead.push(after);
-    }
-    this.buffer.unshift(...ahead);
-    const followedByOperator = after.kind === 'punct' && (CMP_OPS.has(after.text) || after.text === '&' || after.text === '|');
-    return sawBoolean && !followedByOperator;
+    return this.groupKinds.get(this.tok)!;
   }
 
   /** bits := bits '|' band */
-  private bits(): Bits {
-    let left = this.band();
-    while (this.is('|')) {
-      this.advance();
-      left = { kind: '|', left, right: this.band() };
-    }
-    return left;
+  private bits(): Sized<Bits> {
+    return this.chain('|', () => this.band(), (items) => items.reduce((left, right) => ({ kind: '|', left, right })));
   }
 
   /** band := band '&' operand */
-  private band(): Bits {
-    let left = this.operand();
-    while (this.is('&')) {
-      this.advance();
-      left = { kind: '&', left, right: this.operand() };
-    }
-    return left;
+  private band(): Sized<Bits> {
+    return this.chain('&', () => this.operand(), (items) => items.reduce((left, right) => ({ kind: '&', left, right })));
   }
 
   /** operand := NUMBER | IDENT | '(' bits ')'   -- an IDENT that is a constant defined so far is that number */
-  private operand(): Bits {
+  private operand(): Sized<Bits> {
     const t = this.tok;
     if (t.kind === 'number') {
       this.advance();
-      return { kind: 'number', value: t.value, loc: t.loc };
+      return { node: { kind: 'number', value: t.value, loc: t.loc }, depth: 0 };
     }
     if (t.kind === 'ident') {
       this.advance();
       const constant = this.constants.get(t.text);
-      return constant !== undefined ? { kind: 'number', value: constant, loc: t.loc } : { kind: 'arg', name: t.text, loc: t.loc };
+      return { node: constant !== undefined ? { kind: 'number', value: constant, loc: t.loc } : { kind: 'arg', name: t.text, loc: t.loc }, depth: 0 };
     }
-    if (this.is('(')) {
-      this.enter(t.loc);
-      try {
-        this.advance();
-        const inner = this.bits();
-        this.expect(')', "'&', '|' or ')'");
-        return inner;
-      } finally {
-        this.depth--;
-      }
-    }
+    if (this.is('(')) return this.group(() => this.bits(), "'&', '|' or ')'");
     throw this.syntaxError('a number, an argument name or \'(\'');
   }
 }

@@ -3,11 +3,13 @@
  * controller or the field, and how to fix it — and leaves nothing behind. Bad parents and
  * mounts for this host's cgroup version; a user without a delegated cgroup on either.
  */
+import { readFileSync } from 'node:fs';
 import { beforeAll, expect, it } from 'vitest';
 import { JailError } from '../../../src/errors';
 import { describeAsRoot } from '../../helpers/env';
 import { cli, probePath, runFlags } from '../core/helpers';
-import { cgroupsOfSupervisor, cgroupVersion } from './helpers';
+import { parseCgroupMounts } from '../../../src/cgroup/facts';
+import { cgroupDirsOf, cgroupsOfSupervisor, cgroupVersion } from './helpers';
 
 const NOBODY = 65534;
 
@@ -49,6 +51,37 @@ describeAsRoot('cgroup errors', () => {
     const e = await rejection(['--chroot', '/', ...flags]);
     expect(e.code).toBe('cgroup');
     expect(e.message).toMatch(/^cannot create cgroup \/sys\/fs\/cgroup\/.*cgroup\.procs\/.*: ENOTDIR \(not a directory\)$/);
+    expect(cgroupsOfSupervisor(process.pid)).toEqual([]);
+  });
+
+  it('net_cls: on a host without a net_cls hierarchy, or on cgroup v2, the launch stops naming the field and the fix; with one, the jail is in it with the classid', async () => {
+    const flags = ['--chroot', '/', '--cgroup_net_cls_classid', '0x100001'];
+    const netCls = parseCgroupMounts(readFileSync('/proc/self/mountinfo', 'utf8')).some((m) => m.version === 1 && m.controllers.includes('net_cls'));
+    if (version === 1 && netCls) {
+      let classid = '';
+      const result = await runFlags(flags, [probePath(), 'sleep:30'], {
+        onStart: (jail) => {
+          try {
+            classid = readFileSync(`${cgroupDirsOf(jail.pid).get('net_cls')}/net_cls.classid`, 'utf8').trim();
+          } finally {
+            jail.kill('SIGKILL');
+          }
+        },
+      });
+      expect(result.outcome).toBe('signaled');
+      expect(classid).toBe(String(0x100001));
+    } else {
+      const e = await rejection(flags);
+      expect(e.code).toBe('flag');
+      if (version === 1) {
+        expect(e.message).toBe('flag --cgroup_net_cls_classid: no cgroup v1 hierarchy has the net_cls controller (none is mounted, see /proc/self/mountinfo)');
+        expect(e.hint).toMatch(/^mount it \(mkdir -p \/sys\/fs\/cgroup\/net_cls && mount -t cgroup -o net_cls cgroup \/sys\/fs\/cgroup\/net_cls\), or set cgroup_net_cls_mount/);
+      } else {
+        expect(e.message).toBe('flag --cgroup_net_cls_classid: net_cls exists in cgroup v1 only, and this jail uses cgroup v2');
+      }
+    }
+    const v2 = await rejection([...flags, '--use_cgroupv2']);
+    expect(v2.message).toBe('flag --cgroup_net_cls_classid: net_cls exists in cgroup v1 only, and this jail uses cgroup v2');
     expect(cgroupsOfSupervisor(process.pid)).toEqual([]);
   });
 

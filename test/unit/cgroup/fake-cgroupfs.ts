@@ -33,6 +33,7 @@ const V1_FILES: Record<string, Record<string, string>> = {
   cpu: { 'cpu.cfs_period_us': '100000\n', 'cpu.cfs_quota_us': '-1\n' },
   cpuacct: { 'cpuacct.usage': '0\n' },
   freezer: { 'freezer.state': 'THAWED\n' },
+  net_cls: { 'net_cls.classid': '0\n' },
 };
 const V2_FILES: Record<string, string> = {
   'cgroup.type': 'domain\n',

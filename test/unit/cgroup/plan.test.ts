@@ -131,11 +131,43 @@ describe('cgroup v1', () => {
     expect(thrown(() => plan(cfg('cgroup_mem_swap_max: 0'), hybridV1())).message).toMatch(/^cgroup_mem_swap_max: cgroup v1 limits swap only together with memory/);
   });
 
-  it('net_cls.classid is written in its hierarchy', () => {
-    const facts = hybridV1();
-    facts.mounts.push({ path: '/sys/fs/cgroup/net_cls,net_prio', version: 1, controllers: ['net_cls', 'net_prio'], root: '/' });
-    const p = plan(cfg('cgroup_net_cls_classid: 1048577'), facts);
-    expect(writes(p)).toContain(`/sys/fs/cgroup/net_cls,net_prio/NSJAIL/${NAME}/net_cls.classid = 1048577`);
+  describe('net_cls (cgroup_net_cls_classid, _mount, _parent)', () => {
+    const withNetCls = (at = '/sys/fs/cgroup/net_cls,net_prio') => {
+      const facts = hybridV1({ fsTypes: { '/sys/fs/cgroup': 'tmpfs', '/sys/fs/cgroup/pids': 'cgroup', [at]: 'cgroup' }, dirs: [at] });
+      facts.mounts.push({ path: at, version: 1, controllers: ['net_cls', 'net_prio'], root: '/' });
+      return facts;
+    };
+
+    it('the classid is written in hex, as nsjail does, in the hierarchy that has net_cls, below its parent (golden)', async () => {
+      const p = plan(configOfFlags(['--cgroup_net_cls_classid', '0x100001', '--cgroup_net_cls_parent', 'judge/net']), withNetCls());
+      await expect(json(p)).toMatchFileSnapshot(golden('v1-net-cls'));
+      const dir = `/sys/fs/cgroup/net_cls,net_prio/judge/net/${NAME}`;
+      expect(p!.dirs).toContain(dir);
+      expect(writes(p)).toContain(`${dir}/net_cls.classid = 0x100001`);
+      expect(p!.attach).toContainEqual({ path: `${dir}/cgroup.procs`, content: '{pid}' });
+    });
+
+    it('cgroup_net_cls_mount picks the hierarchy; one without net_cls is refused', () => {
+      const p = plan(cfg('cgroup_net_cls_classid: 5\ncgroup_net_cls_mount: "/cg/nc"'), withNetCls('/cg/nc'));
+      expect(writes(p)).toContain(`/cg/nc/NSJAIL/${NAME}/net_cls.classid = 0x5`);
+      const e = thrown(() => plan(cfg('cgroup_net_cls_classid: 5\ncgroup_net_cls_mount: "/sys/fs/cgroup/pids"'), withNetCls()));
+      expect(e.message).toBe('cgroup_net_cls_mount: /sys/fs/cgroup/pids is the cgroup v1 hierarchy of pids, not of net_cls');
+    });
+
+    it('classid 0 (the default) uses no net_cls hierarchy, whatever the mount and parent say', () => {
+      const p = plan(cfg('cgroup_net_cls_mount: "/nowhere"\ncgroup_net_cls_parent: "x"'), hybridV1());
+      expect(p!.dirs.join()).not.toMatch(/net_cls|nowhere/);
+    });
+
+    it('a host without a net_cls hierarchy: an error naming the field, saying how to mount one', () => {
+      const e = thrown(() => plan(cfg('cgroup_net_cls_classid: 5'), hybridV1()));
+      expect(e.message).toBe('cgroup_net_cls_classid: no cgroup v1 hierarchy has the net_cls controller (none is mounted, see /proc/self/mountinfo)');
+      expect(e.span).toMatchObject({ file: 'jail.cfg', line: 1, col: 1 });
+      expect(e.hint).toBe(
+        'mount it (mkdir -p /sys/fs/cgroup/net_cls && mount -t cgroup -o net_cls cgroup /sys/fs/cgroup/net_cls), or set cgroup_net_cls_mount to where it is mounted',
+      );
+      expect(thrown(() => plan(configOfFlags(['--cgroup_net_cls_classid', '5']), hybridV1())).message).toMatch(/^flag --cgroup_net_cls_classid: no cgroup v1 hierarchy has the net_cls controller/);
+    });
   });
 
   it('a controller no hierarchy has: an error naming it, pointing at cgroup v2 when it lives there', () => {
@@ -280,7 +312,9 @@ describe('cgroup v2', () => {
 
   it('net_cls is refused with a v2 alternative', () => {
     const e = thrown(() => plan(cfg('cgroup_net_cls_classid: 5'), unifiedV2()));
-    expect(e.message).toBe('cgroup_net_cls_classid: net_cls exists in cgroup v1 only');
+    expect(e.message).toBe('cgroup_net_cls_classid: net_cls exists in cgroup v1 only, and this jail uses cgroup v2');
+    expect(e.hint).toMatch(/^on cgroup v2, drop it and match the jail's cgroup path in nftables instead/);
+    expect(thrown(() => plan(cfg('cgroup_net_cls_classid: 5\nuse_cgroupv2: true'), hybridV1())).message).toBe(e.message);
   });
 });
 

@@ -64,6 +64,26 @@ describe('cgroup v1 session', () => {
     session.destroy();
   });
 
+  it('net_cls: the cgroup below cgroup_net_cls_parent gets the classid, is removed after the jail, and swept after a dead supervisor', async () => {
+    cgfs = new FakeCgroupFs(1);
+    const hierarchies = ['memory', 'cpuacct', 'freezer', 'net_cls'];
+    for (const c of hierarchies) cgfs.cgroup(c);
+    const facts = hybridV1();
+    facts.mounts.push({ path: '/sys/fs/cgroup/net_cls', version: 1, controllers: ['net_cls'], root: '/' });
+    const plan = planIn(cgfs, 'cgroup_net_cls_classid: 0x100001\ncgroup_net_cls_parent: "judge"', facts);
+    const session = openCgroupSession(cgfs.addon(), plan, logger().log);
+    expect(cgfs.get(`net_cls/judge/${NAME}/net_cls.classid`)).toBe('0x100001');
+    await session.finish();
+    expect(cgfs.exists(`net_cls/judge/${NAME}`)).toBe(false);
+    expect(cgfs.exists('net_cls/judge')).toBe(false);
+
+    const gone = `4194305.77.${OWNER.pidns}.0`;
+    cgfs.cgroup(`net_cls/judge/${gone}`);
+    cgfs.cgroup(`memory/judge/${gone}`);
+    const mounts = hierarchies.map((c) => ({ path: cgfs!.at(c), version: 1 as const, controllers: [c], root: '/' }));
+    expect(findStale(plan, OWNER, mounts)).toEqual(new Map([[gone, [cgfs.at(`net_cls/judge/${gone}`), cgfs.at(`memory/judge/${gone}`)]]]));
+  });
+
   it('kills by freezing, SIGKILLing every member, thawing; finish reads the accounting, logs in words, removes the directories', async () => {
     cgfs = new FakeCgroupFs(1);
     for (const c of ['memory', 'pids', 'cpu', 'cpuacct', 'freezer']) cgfs.cgroup(c);

@@ -1,64 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command, CommanderError } from 'commander';
 import { configFromFlags, defineJailFlags, formatConfigText, jailFlagNames, loadConfig, parseConfigJson, parseConfigText } from '../../../src/config';
 import { JailError } from '../../../src/errors';
 import { dir, idFiles } from './helpers';
+import { CONFIG_TOKENS as TOKENS, corpus, mutate, rng } from '../../../bench/fuzz-engine.mjs';
 
-/** Deterministic PRNG (mulberry32), so a failure can be replayed from its seed. */
-function rng(seed: number) {
-  let a = seed >>> 0;
-  const next = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  const int = (n: number) => Math.floor(next() * n);
-  const pick = <T>(xs: readonly T[]): T => xs[int(xs.length)];
-  return { int, pick };
-}
-
-const EXAMPLES = join(__dirname, '../../../examples');
-const sources = readdirSync(EXAMPLES)
-  .filter((f) => /\.(cfg|json)$/.test(f))
-  .map((f) => ({ name: f, json: f.endsWith('.json'), text: readFileSync(join(EXAMPLES, f), 'utf8') }));
-
-const TOKENS = [
-  '{', '}', '<', '>', '[', ']', ':', ';', ',', '-', '"', "'", '\\', '#', '\n', ' ', '.', '/', '0', '0x', '077', '09', '1e9',
-  '-1', '4294967296', '18446744073709551616', 'true', 'f', 'inf', 'nan', 'ONCE', 'LISTEN', 'mount', 'dst', 'src_content',
-  'uidmap', 'inside_id', 'exec_bin', 'user_net', 'time_limit', 'isBind', '"\\x', '"\\u12"', '"\\377"', 'null', '"é"', '\u{1F600}',
-];
-
-function mutate(text: string, r: ReturnType<typeof rng>): string {
-  let s = text;
-  const edits = 1 + r.int(4);
-  for (let k = 0; k < edits; k++) {
-    const at = r.int(s.length + 1);
-    switch (r.int(6)) {
-      case 0: // delete a run
-        s = s.slice(0, at) + s.slice(at + 1 + r.int(20));
-        break;
-      case 1: // insert a token
-        s = s.slice(0, at) + r.pick(TOKENS) + s.slice(at);
-        break;
-      case 2: // duplicate a slice elsewhere
-        s = s.slice(0, at) + s.slice(r.int(s.length), r.int(s.length)) + s.slice(at);
-        break;
-      case 3: // replace one character
-        s = s.slice(0, at) + String.fromCharCode(r.int(128)) + s.slice(at + 1);
-        break;
-      case 4: // truncate
-        s = s.slice(0, at);
-        break;
-      default: // swap two halves
-        s = s.slice(at) + s.slice(0, at);
-    }
-  }
-  return s;
-}
+const examples = corpus(join(__dirname, '../../..'));
+const sources = [...examples.text.map((f) => ({ ...f, json: false })), ...examples.json.map((f) => ({ ...f, json: true }))];
 
 /** Only config errors may come out, and all of them must be JailErrors with code 'config'. */
 function expectConfigErrorOnly(e: unknown, input: string): void {

@@ -122,7 +122,53 @@ describe('parser', () => {
     expect(compileError('ALLOW { read { fd } }').message).toMatch(/syntax error/);
     expect(compileError('ALLOW { read { fd == 1 == 2 } }').message).toMatch(/syntax error/);
     expect(compileError('ALLOW { add_key { _type == 0 } }').message).toBe("unexpected char '_'");
-    expect(compileError(`ALLOW { read { ${'('.repeat(201)}fd == 1${')'.repeat(201)} } }`).message).toBe('Max expression depth (200) exceeded');
+  });
+
+  describe('expression depth, counted and refused as kafel does (MAX_EXPRESSION_DEPTH 200)', () => {
+    // kafel: a number or name is 0 deep, each operator node one more than its deepest operand,
+    // chains are left-nested ((a && b) && c), parentheses add nothing.
+    const cmps = (n: number, op: string) => Array.from({ length: n }, (_, i) => `fd == ${i}`).join(` ${op} `);
+    const shapes: Record<string, (depth: number) => string> = {
+      '&&': (d) => cmps(d, '&&'),
+      '||': (d) => cmps(d, '||'),
+      ',': (d) => cmps(d, ','),
+      '!': (d) => `${'!'.repeat(d - 1)}fd == 1`,
+      '|': (d) => `${Array(d).fill('fd').join(' | ')} == 1`,
+      '&': (d) => `${Array(d).fill('fd').join(' & ')} == 1`,
+    };
+    const policy = (cond: string) => `ALLOW {\n  read {\n    ${cond}\n  }\n}`;
+
+    for (const [name, shape] of Object.entries(shapes)) {
+      it(`${name}: depth 200 compiles, 201 is refused at file:line:col, 100000 is refused without overflowing the stack`, () => {
+        expect(() => compilePolicy(policy(shape(200)), X86)).not.toThrow();
+        const e = compileError(policy(shape(201)), { file: 'deep.policy' });
+        expect(e.message).toBe('Max expression depth (200) exceeded');
+        expect(e.span).toMatchObject({ file: 'deep.policy', line: 3 });
+        expect(compileError(policy(shape(100_000))).message).toBe('Max expression depth (200) exceeded');
+      });
+    }
+
+    it('is reported where kafel reports it: at the left operand of the node too deep, or at its !', () => {
+      const col = (cond: string) => compileError(policy(cond)).span!.col - '    '.length;
+      expect(col(`fd == 0 || (${cmps(201, '&&')})`)).toBe(1 + 'fd == 0 || ('.length);
+      expect(col(`fd == 0 || ${'!'.repeat(200)}fd == 1`)).toBe(1 + 'fd == 0 || '.length);
+      expect(col(`fd == 0 || !!${'!'.repeat(200)}fd == 1`)).toBe(1 + 'fd == 0 || !!'.length);
+      expect(col(`(${cmps(200, '&&')}) || fd == 0`)).toBe(1);
+    });
+
+    it('parentheses add no depth; more than 200 nested are refused without overflowing the stack', () => {
+      const nested = (n: number, inner = 'fd == 1') => `${'('.repeat(n)}${inner}${')'.repeat(n)}`;
+      const notNested = (n: number) => `${'!('.repeat(n)}fd == 1${')'.repeat(n)}`;
+      expect(() => compilePolicy(policy(nested(200)), X86)).not.toThrow();
+      expect(() => compilePolicy(policy(`fd == ${nested(200, 'fd')}`), X86)).not.toThrow();
+      expect(() => compilePolicy(policy(notNested(199)), X86)).not.toThrow();
+      expect(compileError(policy(notNested(200))).message).toBe('Max expression depth (200) exceeded');
+      for (const cond of [nested(201), nested(100_000), `fd == ${nested(100_000, 'fd')}`, notNested(100_000)]) {
+        const e = compileError(policy(cond), { file: 'deep.policy' });
+        expect(e.message).toBe('parentheses nested deeper than 200');
+        expect(e.span).toMatchObject({ file: 'deep.policy', line: 3 });
+      }
+    });
   });
 
   it('prints file:line:col with the line and a caret, and suggests syscall names', () => {
