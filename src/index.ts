@@ -23,3 +23,4 @@ export { run, planJail, resolveConfig, compileConfigPolicy, POLICY_DIR } from '.
 export type { RunOptions, RunResult, StartedJail, ConfigInput } from './run';
 export type { ExitReport, Outcome, SetupError, SeccompViolation } from './supervisor/report';
 export type { LogEvent, LogLevel } from './supervisor/log';
+export type { JailEvent, SyscallEvent, NotificationSummary } from './supervisor/events';

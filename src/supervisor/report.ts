@@ -3,6 +3,7 @@
  * the CLI prints it with `--report json`, `--report-fd N` or `--report-file PATH`.
  */
 import * as os from 'node:os';
+import type { NotificationSummary } from './events';
 
 export type Outcome = 'exited' | 'signaled' | 'timeout' | 'setup-failed' | 'seccomp-violation' | 'oom';
 
@@ -44,6 +45,8 @@ export interface ExitReport {
   oomKilled?: boolean;
   /** True when a fork in the jail failed because of the cgroup pids limit. */
   pidsLimitHit?: boolean;
+  /** When the policy notifies (USER_NOTIF, seccomp_unotify): the syscalls the supervisor was told of. */
+  notifications?: NotificationSummary;
 }
 
 /** What the cgroup stage reads back after a jail (the report fields above). */
