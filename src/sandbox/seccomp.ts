@@ -25,10 +25,9 @@ export function planSeccomp(loaded: LoadedConfig, filter: Filter | null): Seccom
     );
   }
   // Loaded on demand: the compiler and its syscall tables are most of jail's code.
-  const policy = require('../policy') as typeof import('../policy');
-  const { stackForListener, unotifyPolicySource } = require('../policy/unotify') as typeof import('../policy/unotify');
-  const archs = filter?.archs ?? [policy.hostArch()];
-  const unotify = config.seccompUnotify ? policy.compilePolicy(unotifyPolicySource(archs), { archs, file: '<seccomp_unotify>' }) : null;
+  const { compilePolicy, hostArch, stackForListener, unotifyPolicySource } = require('../policy') as typeof import('../policy');
+  const archs = filter?.archs ?? [hostArch()];
+  const unotify = config.seccompUnotify ? compilePolicy(unotifyPolicySource(archs), { archs, file: '<seccomp_unotify>' }) : null;
   const stacked = stackForListener(filter, unotify)!;
   return { insns: rows(stacked.policy), flags, listener: rows(stacked.listener) };
 }

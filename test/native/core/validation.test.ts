@@ -44,7 +44,7 @@ function refused(plan: unknown, message: RegExp | string, res: LaunchResources =
   let result: unknown;
   let error: unknown;
   try {
-    result = addon.launch(plan as JailPlan, res, () => {});
+    result = addon.launch(plan as JailPlan, res, () => {}, undefined);
   } catch (e) {
     error = e;
   }
@@ -251,8 +251,8 @@ describe('plan validation (no root needed)', () => {
   });
 
   it('refuses non-object arguments', () => {
-    expect(() => addon.launch(null as never, resources(), () => {})).toThrow(TypeError);
-    expect(() => (addon.launch as (...a: unknown[]) => unknown)(base)).toThrow(/launch\(plan: object, resources: object, onSetup: function\)/);
+    expect(() => addon.launch(null as never, resources(), () => {}, undefined)).toThrow(TypeError);
+    expect(() => (addon.launch as (...a: unknown[]) => unknown)(base)).toThrow(/launch\(plan: object, resources: object, onSetup: function, onListener: function \| undefined\)/);
   });
 
   it('nothing was launched by any refused plan', () => {
