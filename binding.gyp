@@ -38,6 +38,8 @@
         "native/wait.cc",
         "native/cgroup.cc",
         "native/audit.cc",
+        "native/unotify.cc",
+        "native/listener_filter.cc",
         "native/execve_mode.cc",
         "native/blob.cc"
       ],
@@ -60,6 +62,7 @@
         "native/blob.cc",
         "native/prepared.cc",
         "native/launch.cc",
+        "native/listener_filter.cc",
         "native/userns.cc"
       ],
       "defines": ["_GNU_SOURCE"],

@@ -13,6 +13,7 @@
 #include "execve_mode.h"
 #include "launch_session.h"
 #include "prepare.h"
+#include "unotify.h"
 #include "wait.h"
 
 namespace jail {
@@ -20,7 +21,7 @@ namespace jail {
 namespace {
 
 // Bumped whenever an export changes shape; src/native/addon.ts refuses a mismatched build.
-constexpr int kAbiVersion = 2;
+constexpr int kAbiVersion = 3;
 
 // PrepareJail on (plan, resources) arguments; null with a TypeError thrown when they are not two
 // objects or the plan is refused.
@@ -105,6 +106,8 @@ Napi::Object Exports(Napi::Env env, Napi::Object exports) {
   exports.Set("stageNames", Napi::Function::New(env, StageNames, "stageNames"));
   exports.Set("auditOpen", Napi::Function::New(env, AuditOpen, "auditOpen"));
   exports.Set("auditRead", Napi::Function::New(env, AuditRead, "auditRead"));
+  exports.Set("watchNotifications", Napi::Function::New(env, WatchNotifications, "watchNotifications"));
+  exports.Set("unwatchNotifications", Napi::Function::New(env, UnwatchNotifications, "unwatchNotifications"));
   return exports;
 }
 

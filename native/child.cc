@@ -66,7 +66,8 @@ int ChildRearmDeathSignal(const ChildSpec& spec) {
   bool hung_up = n == 1 && (pfd.revents & (POLLHUP | POLLERR)) != 0;
   bool reparented = (spec.clone_flags & CLONE_NEWPID) == 0 && Sys(SYS_getppid) != spec.parent_pid;
   if (hung_up || reparented) SysExit(255);
-  Sys(SYS_close, spec.go_fd);
+  // The listener handshake reads it once more (it is close-on-exec either way).
+  if (spec.listener_filter == nullptr) Sys(SYS_close, spec.go_fd);
   return 0;
 }
 
@@ -229,11 +230,13 @@ void ChildMain(const ChildSpec& spec) {
     ChildFail(spec, kStageCoreSched, -1, err);
   if ((err = ChildDropCaps(spec, &op))) ChildFail(spec, kStageCaps, op, err);
   // A seccomp filter needs no_new_privs once the caps are gone, so a filter forces it.
-  if ((spec.no_new_privs || spec.filter != nullptr) && (err = SysErr(Sys(SYS_prctl, PR_SET_NO_NEW_PRIVS, 1))))
+  if ((spec.no_new_privs || spec.filter != nullptr || spec.listener_filter != nullptr) && (err = SysErr(Sys(SYS_prctl, PR_SET_NO_NEW_PRIVS, 1))))
     ChildFail(spec, kStageNoNewPrivs, -1, err);
   if ((err = ChildResetSignals())) ChildFail(spec, kStageSignals, -1, err);
-  // Last: from here on every syscall, execve included, goes through the filter.
-  if (spec.filter != nullptr && (err = ChildInstallSeccomp(spec))) ChildFail(spec, kStageSeccomp, -1, err);
+  // Last: from here on every syscall, execve included, goes through the filters. The listener
+  // filter first: the handshake must not pass the policy (op 0), which comes last (op 1).
+  if (spec.listener_filter != nullptr && (err = ChildInstallListener(spec))) ChildFail(spec, kStageSeccomp, 0, err);
+  if (spec.filter != nullptr && (err = ChildInstallSeccomp(spec))) ChildFail(spec, kStageSeccomp, 1, err);
   ChildExec(spec);
 }
 

@@ -20,6 +20,7 @@ void ChildEntry(void* spec);
 int ChildApplyMounts(const ChildSpec& spec, int* op_index);
 int ChildSetRlimits(const ChildSpec& spec, int* op_index);
 int ChildDropCaps(const ChildSpec& spec, int* op_index);
+int ChildInstallListener(const ChildSpec& spec);
 int ChildInstallSeccomp(const ChildSpec& spec);
 
 }  // namespace jail

@@ -30,6 +30,11 @@ Napi::Value ExecveMode(const Napi::CallbackInfo& info) {
   }
   std::unique_ptr<PreparedJail> j = PrepareJail(env, info[0].As<Napi::Object>(), info[1].As<Napi::Object>());
   if (!j) return env.Undefined();
+  // Nobody would answer the listener once this process is gone (the planner refuses it first).
+  if (!j->listener_body.empty()) {
+    Napi::TypeError::New(env, "execveMode: a seccomp listener needs a supervisor; -Me has none").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
   ExecveExtras extras;
   extras.time_limit = info[4].As<Napi::Number>().Uint32Value();
   Napi::Array texts = info[3].As<Napi::Array>();

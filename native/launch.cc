@@ -22,6 +22,7 @@
 #include "child.h"
 #include "clone.h"
 #include "sys.h"
+#include "listener_filter.h"
 #include "userns.h"
 
 #ifndef CLONE_CLEAR_SIGHAND  // linux/sched.h of older headers
@@ -129,6 +130,7 @@ int LaunchClone(PreparedJail& j, LaunchState* st, Stage* stage, int* op_index) {
   j.spec.go_fd = go[0];
   j.spec.report_fd = report[1];
   j.spec.parent_pid = getpid();
+  BuildListenerFilter(j);
   const int own[] = {go[0], go[1], report[0], report[1]};
   if (int fd = CheckChildFds(j, own, 4); fd >= 0) {
     close(go[0]);
@@ -192,6 +194,7 @@ int ReadReport(int fd, FailureRecord* rec) {
   if (n < 0) return -errno;
   if (n == 0) return 0;
   if (n == (ssize_t)sizeof(*rec) && rec->stage > kStageNone && rec->stage < kStageCount) return 1;
+  if (n == (ssize_t)sizeof(*rec) && rec->stage == kStageNone && rec->op_index >= 0 && rec->err == 0) return 2;
   return -EPROTO;  // the child died mid-report
 }
 
@@ -214,6 +217,9 @@ LaunchOutcome Launch(PreparedJail& j) {
   }
   FailureRecord rec;
   int got = out.err == 0 ? ReadReport(st.report_read, &rec) : 0;
+  // A listener handshake: the single-threaded launcher has no event loop to answer a listener
+  // with, and the planner never gives it one; refuse rather than leave the child waiting.
+  if (got == 2) got = -EPROTO;
   if (out.err == 0 && got == 0) {
     out.pid = st.pid;
     out.pidfd = st.pidfd;

@@ -54,7 +54,7 @@ int LaunchClone(PreparedJail& j, LaunchState* st, Stage* stage, int* op_index);
 int RunParentStep(PreparedJail& j, LaunchState& st, int step, pid_t* helper, Stage* stage, int* op_index);
 
 // One non-blocking read of the child's report pipe: 1 with *rec filled when the child reported a
-// failure, 0 at EOF (execve succeeded, or the child died without a word), -EAGAIN when there is
+// failure, 2 with rec->op_index the child's listener fd (the listener handshake), 0 at EOF (execve succeeded, or the child died without a word), -EAGAIN when there is
 // nothing yet, or another negative errno (-EPROTO for a torn record).
 int ReadReport(int fd, FailureRecord* rec);
 

@@ -33,8 +33,10 @@ namespace {
 
 class LaunchSession {
  public:
-  LaunchSession(Napi::Env env, std::unique_ptr<PreparedJail> jail, Napi::Function on_setup)
-      : env_(env), jail_(std::move(jail)), on_setup_(Napi::Persistent(on_setup)), context_(env, "jail.launch") {}
+  LaunchSession(Napi::Env env, std::unique_ptr<PreparedJail> jail, Napi::Function on_setup, Napi::Value on_listener)
+      : env_(env), jail_(std::move(jail)), on_setup_(Napi::Persistent(on_setup)), context_(env, "jail.launch") {
+    if (on_listener.IsFunction()) on_listener_ = Napi::Persistent(on_listener.As<Napi::Function>());
+  }
 
   // Clones and starts the parent steps; returns the object launch() hands back.
   Napi::Object Start(uv_loop_t* loop) {
@@ -120,7 +122,9 @@ class LaunchSession {
       FailureRecord rec;
       int got = ReadReport(s->st_.report_read, &rec);
       if (got == -EAGAIN) return;
-      if (got == 1) {
+      if (got == 2) {
+        s->TakeListener(rec.op_index);
+      } else if (got == 1) {
         s->Fail((Stage)rec.stage, rec.op_index, rec.err);
       } else if (got < 0) {
         s->Fail(kStageHandshake, -1, -got);
@@ -138,6 +142,22 @@ class LaunchSession {
         return;
       }
     }
+  }
+
+  // The listener handshake (unotify.cc): take the child's listener fd, hand it to the caller, who
+  // starts answering it at once, then let the child go on. Only once, and only when the plan has
+  // a listener: anything else is not our child speaking.
+  void TakeListener(int child_fd) {
+    if (failed_) return;
+    if (listener_taken_ || jail_->listener_filter.empty()) return Fail(kStageHandshake, -1, EPROTO);
+    listener_taken_ = true;
+    int fd = (int)syscall(SYS_pidfd_getfd, kill_fd_, child_fd, 0);
+    if (fd < 0) return Fail(kStageSeccomp, 0, errno);
+    Napi::Env env(env_);
+    Napi::HandleScope scope(env);
+    on_listener_.MakeCallback(env.Global(), {Napi::Number::New(env, fd)}, context_);
+    on_listener_.Reset();
+    if (write(st_.go_write, "L", 1) != 1) Fail(kStageSeccomp, 0, errno);
   }
 
   // Stops the child (it must not run on, nor wait for a go byte forever); the first failure is
@@ -193,6 +213,7 @@ class LaunchSession {
   std::unique_ptr<PreparedJail> jail_;
   LaunchState st_;
   Napi::FunctionReference on_setup_;
+  Napi::FunctionReference on_listener_;
   Napi::AsyncContext context_;
   int kill_fd_ = -1;
   int step_ = 0;
@@ -205,6 +226,7 @@ class LaunchSession {
   int handles_ = 0;
   bool failed_ = false;
   bool advance_when_closed_ = false;
+  bool listener_taken_ = false;
   Stage fail_stage_ = kStageNone;
   int fail_op_ = -1;
   int fail_errno_ = 0;
@@ -212,16 +234,21 @@ class LaunchSession {
 
 }  // namespace
 
-// launch(plan, resources, onSetup): clones the jail and returns {ok: true, pid, pidfd} at once,
-// or {ok: false, stage: 'clone', opIndex, errno}. When ok, onSetup is called exactly once, later,
-// with {ok: true} when the program has exec'd, or {ok: false, stage, opIndex, errno} when a step
-// failed (the child has then been sent SIGKILL and has left this process's memory). The caller
+// launch(plan, resources, onSetup, onListener): clones the jail and returns {ok: true, pid, pidfd}
+// at once, or {ok: false, stage: 'clone', opIndex, errno}. When ok, onSetup is called exactly once,
+// later, with {ok: true} when the program has exec'd, or {ok: false, stage, opIndex, errno} when a
+// step failed (the child has then been sent SIGKILL and has left this process's memory). The caller
 // owns the pidfd (close it after the exit callback) and must watch the exit to reap the child in
-// every case. The resources' fds stay owned by the caller.
+// every case. The resources' fds stay owned by the caller. When the plan has a listener filter,
+// onListener(fd) is called once, before onSetup, with the caller's own copy of the seccomp
+// listener: it must start answering it (watchNotifications) before it returns, because the
+// child's next notified syscall may be its execve.
 Napi::Value LaunchJs(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (info.Length() != 3 || !info[0].IsObject() || !info[1].IsObject() || !info[2].IsFunction()) {
-    Napi::TypeError::New(env, "launch(plan: object, resources: object, onSetup: function)").ThrowAsJavaScriptException();
+  if (info.Length() != 4 || !info[0].IsObject() || !info[1].IsObject() || !info[2].IsFunction() ||
+      !(info[3].IsFunction() || info[3].IsUndefined())) {
+    Napi::TypeError::New(env, "launch(plan: object, resources: object, onSetup: function, onListener: function | undefined)")
+        .ThrowAsJavaScriptException();
     return env.Undefined();
   }
   uv_loop_t* loop = nullptr;
@@ -231,7 +258,11 @@ Napi::Value LaunchJs(const Napi::CallbackInfo& info) {
   }
   std::unique_ptr<PreparedJail> jail = PrepareJail(env, info[0].As<Napi::Object>(), info[1].As<Napi::Object>());
   if (!jail) return env.Undefined();
-  LaunchSession* session = new LaunchSession(env, std::move(jail), info[2].As<Napi::Function>());
+  if (!jail->listener_body.empty() && !info[3].IsFunction()) {
+    Napi::TypeError::New(env, "launch: the plan has a seccomp listener filter but no onListener was given").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  LaunchSession* session = new LaunchSession(env, std::move(jail), info[2].As<Napi::Function>(), info[3]);
   return session->Start(loop);
 }
 

@@ -14,6 +14,8 @@
 #include <cmath>
 #include <initializer_list>
 
+#include "listener_filter.h"
+
 namespace jail {
 
 namespace {
@@ -268,15 +270,12 @@ void ReadIdmap(Reader& r, Napi::Object plan, PreparedJail& j) {
   if (!ng.IsNull()) j.newgidmap = r.StrList(ng, "plan.idmap.newgidmap", 1024);
 }
 
-void ReadSeccomp(Reader& r, Napi::Object plan, PreparedJail& j) {
-  Napi::Value v = r.Field(plan, "seccomp", "plan");
-  if (v.IsNull()) return;
-  Napi::Object s = r.Obj(v, "plan.seccomp");
-  r.OnlyKeys(s, "plan.seccomp", {"insns", "flags"});
-  Napi::Array insns = r.Arr(r.Field(s, "insns", "plan.seccomp"), "plan.seccomp.insns", kMaxFilterLen);
-  if (insns.Length() == 0) r.Fail("plan.seccomp.insns", "empty program");
+// A classic-BPF program as [code, jt, jf, k] rows; the kernel checks the jumps when it loads it.
+std::vector<struct sock_filter> ReadInsns(Reader& r, Napi::Value v, const std::string& path, uint32_t max_len) {
+  std::vector<struct sock_filter> out;
+  Napi::Array insns = r.Arr(v, path, max_len);
   for (uint32_t i = 0; i < insns.Length() && r.ok(); i++) {
-    std::string p = "plan.seccomp.insns[" + std::to_string(i) + "]";
+    std::string p = path + "[" + std::to_string(i) + "]";
     Napi::Array ins = r.Arr(insns.Get(i), p, 4);
     if (ins.Length() != 4) {
       r.Fail(p, "expected [code, jt, jf, k]");
@@ -287,8 +286,20 @@ void ReadSeccomp(Reader& r, Napi::Object plan, PreparedJail& j) {
     f.jt = (uint8_t)r.Int(ins.Get(1u), p + "[1]", 0, 0xff);
     f.jf = (uint8_t)r.Int(ins.Get(2u), p + "[2]", 0, 0xff);
     f.k = (uint32_t)r.Int(ins.Get(3u), p + "[3]", 0, 0xffffffffLL);
-    j.filter.push_back(f);
+    out.push_back(f);
   }
+  return out;
+}
+
+void ReadSeccomp(Reader& r, Napi::Object plan, PreparedJail& j) {
+  Napi::Value v = r.Field(plan, "seccomp", "plan");
+  if (v.IsNull()) return;
+  Napi::Object s = r.Obj(v, "plan.seccomp");
+  r.OnlyKeys(s, "plan.seccomp", {"insns", "flags", "listener"});
+  j.filter = ReadInsns(r, r.Field(s, "insns", "plan.seccomp"), "plan.seccomp.insns", kMaxFilterLen);
+  // The handshake's prologue goes in front of the listener filter.
+  j.listener_body = ReadInsns(r, r.Field(s, "listener", "plan.seccomp"), "plan.seccomp.listener", kMaxFilterLen - kListenerPrologueLen);
+  if (r.ok() && j.filter.empty() && j.listener_body.empty()) r.Fail("plan.seccomp", "empty program (insns and listener)");
   j.spec.seccomp_flags = (unsigned int)r.Int(r.Field(s, "flags", "plan.seccomp"), "plan.seccomp.flags", 0, 0xff);
 }
 

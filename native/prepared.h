@@ -16,7 +16,7 @@
 
 namespace jail {
 
-constexpr int kPlanVersion = 3;
+constexpr int kPlanVersion = 4;
 
 struct FileWrite {
   std::string path;
@@ -52,6 +52,10 @@ struct PreparedJail {
   std::vector<gid_t> groups;
   std::vector<int> keep_fds;
   std::vector<struct sock_filter> filter;
+  // The plan's user-notification filter; `listener_filter` is it behind the handshake's prologue,
+  // built once the launch knows its pipes (BuildListenerFilter, unotify.h).
+  std::vector<struct sock_filter> listener_body;
+  std::vector<struct sock_filter> listener_filter;
   std::vector<std::string> argv_strings;
   std::vector<std::string> envp_strings;
   std::vector<char*> argv;

@@ -11,6 +11,29 @@
 
 namespace jail {
 
+// The listener handshake (unotify.cc says why it is shaped so): install the listener filter, tell
+// the parent the listener's fd number on the report pipe, wait for its byte on the go pipe, which
+// comes once it holds its own copy of the listener. Both calls match the filter's prologue
+// exactly. The listener is close-on-exec (the kernel makes it so): the program never has it.
+int ChildInstallListener(const ChildSpec& spec) {
+  struct sock_fprog prog;
+  prog.len = spec.listener_filter_len;
+  prog.filter = (struct sock_filter*)spec.listener_filter;
+  long fd = Sys(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER, &prog);
+  if (fd < 0) return SysErr(fd);
+  FailureRecord rec = {kStageNone, (int32_t)fd, 0};
+  long n;
+  while ((n = Sys(SYS_write, spec.report_fd, &rec, sizeof(rec))) == -EINTR) {
+  }
+  if (n != (long)sizeof(rec)) return n < 0 ? SysErr(n) : EPIPE;
+  char byte = 0;
+  while ((n = Sys(SYS_read, spec.go_fd, &byte, 1)) == -EINTR) {
+  }
+  // EOF: the parent died or refused the listener (and is killing us).
+  if (n != 1) SysExit(255);
+  return 0;
+}
+
 int ChildInstallSeccomp(const ChildSpec& spec) {
   struct sock_fprog prog;
   prog.len = spec.filter_len;

@@ -48,6 +48,7 @@ const char* StageName(int32_t stage);
 
 // What the child writes to the report pipe when a step fails. Fixed size, so one write() is
 // atomic (< PIPE_BUF) and the parent reads it whole.
+// Also the listener handshake's message: stage kStageNone, op_index the listener's fd number.
 struct FailureRecord {
   int32_t stage;
   int32_t op_index;
@@ -137,9 +138,14 @@ struct ChildSpec {
   int exec_fd;    // O_PATH fd for execveat, or -1
 
   // seccomp (struct sock_filter[], the layout the kernel reads)
-  const void* filter;
+  const void* filter;  // the policy, installed last; null = none
   unsigned short filter_len;
   unsigned int seccomp_flags;
+  // The user-notification filter (null = none): installed with a listener before `filter`, whose
+  // fd the parent takes over in a handshake (unotify.h), so its first instructions let exactly
+  // that handshake's write and read through.
+  const void* listener_filter;
+  unsigned short listener_filter_len;
 
   const char* exec_path;
   char* const* argv;

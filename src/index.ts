@@ -28,3 +28,4 @@ export { rerun } from './modes/rerun';
 export type { RerunOptions, RerunResult } from './modes/rerun';
 export type { ExitReport, Outcome, SetupError, SeccompViolation } from './supervisor/report';
 export type { LogEvent, LogLevel } from './supervisor/log';
+export type { JailEvent, SyscallEvent, NotificationSummary } from './supervisor/events';

@@ -13,6 +13,7 @@ import { loadAddon } from './native/addon';
 import type { Filter } from './policy/types';
 import { buildPlan, type PlannedJail } from './sandbox';
 import { makeLogger, silentLogger, type LogEvent, type LogLevel, type Logger } from './supervisor/log';
+import type { JailEvent } from './supervisor/events';
 import { signalNumber, type ExitReport } from './supervisor/report';
 import { openStdio, type InputOption, type OutputOption } from './supervisor/stdio';
 import { supervise } from './supervisor/supervise';
@@ -48,6 +49,8 @@ export interface RunOptions {
   logLevel?: LogLevel;
   /** Called once the program runs: its host pid, a way to signal it, and any 'pipe' streams. */
   onStart?: (jail: StartedJail) => void;
+  /** Each event of the jail: a syscall its seccomp policy notifies (USER_NOTIF, seccomp_unotify), before it goes on. */
+  onEvent?: (event: JailEvent) => void;
 }
 
 export interface StartedJail {
@@ -156,6 +159,7 @@ export async function runPlanned(planned: PlannedJail, timeLimit: number, option
     stdio,
     log,
     signal: options.signal,
+    onEvent: options.onEvent,
     onStart: (jail) =>
       options.onStart?.({
         pid: jail.pid,

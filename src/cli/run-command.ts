@@ -20,6 +20,7 @@ interface ReportOptions {
   report?: string;
   reportFd?: string;
   reportFile?: string;
+  events?: string;
 }
 
 const ABOUT: Record<Kind, string> = {
@@ -55,6 +56,7 @@ function buildCommand(kind: Kind, io: CliIO) {
     cmd.addOption(new Option('--report <format>', 'write the exit report as JSON to stderr').choices(['json']).helpGroup('Report:'));
     cmd.addOption(new Option('--report-fd <fd>', 'write the exit report as JSON to this file descriptor').helpGroup('Report:'));
     cmd.addOption(new Option('--report-file <path>', 'write the exit report as JSON to this file').helpGroup('Report:'));
+    cmd.addOption(new Option('--events <target>', 'write the jail\'s events (notified syscalls) as JSON lines to a file, or fd:N').helpGroup('Report:'));
   }
   return { cmd, recorder };
 }
@@ -147,7 +149,7 @@ export async function runJailCommand(kind: Kind, argv: string[], io: CliIO): Pro
     return await (c.mode === 'LISTEN' ? modes.listenFromCli : modes.rerunFromCli)(loaded, command, io, log, writeReport);
   }
   const { runFromCli } = require('./supervise-cli') as typeof import('./supervise-cli');
-  const report = await runFromCli(loaded, command, io, log);
+  const report = await runFromCli(loaded, command, io, log, options.events);
   writeReport(report);
   return report.exitCode;
 }

@@ -8,16 +8,19 @@ import { loadAddon } from '../native/addon';
 import { planJail } from '../run';
 import { SIGKILL } from '../sandbox/kernel';
 import type { Logger } from '../supervisor/log';
+import { openEventSink } from '../supervisor/events';
 import type { ExitReport } from '../supervisor/report';
 import { openStdio } from '../supervisor/stdio';
 import { supervise, type JailHandle } from '../supervisor/supervise';
 import type { CliIO } from './io';
 import { onFatalSignals } from './signals';
 
-export async function runFromCli(loaded: LoadedConfig, command: string[], io: CliIO, log: Logger): Promise<ExitReport> {
+/** `events`: the --events target (a file, or fd:N). */
+export async function runFromCli(loaded: LoadedConfig, command: string[], io: CliIO, log: Logger, events?: string): Promise<ExitReport> {
   const planned = planJail({ command, config: loaded, env: io.env, cwd: io.cwd });
   for (const w of planned.warnings) log.warn(w);
   const addon = loadAddon();
+  const sink = events === undefined ? null : openEventSink(events);
   const stdio = openStdio(addon, { stdin: 'inherit', stdout: 'inherit', stderr: 'inherit', maxOutputBytes: 0 });
 
   let jail: JailHandle | undefined;
@@ -37,6 +40,7 @@ export async function runFromCli(loaded: LoadedConfig, command: string[], io: Cl
       timeLimit: loaded.config.timeLimit,
       stdio,
       log,
+      onEvent: sink ? (e) => sink.write(e) : undefined,
       onStart: (j) => {
         jail = j;
         // A signal that arrived while the jail was being built ends it as soon as it exists.
@@ -46,6 +50,7 @@ export async function runFromCli(loaded: LoadedConfig, command: string[], io: Cl
     if (caught !== undefined) report.exitCode = 128 + caught;
     return report;
   } finally {
+    sink?.close();
     off();
   }
 }

@@ -633,9 +633,7 @@ export const NSJAIL_CONFIG: MessageDef = message<Config>('NsJailConfig', {
     flags: [flag('--seccomp_string <policy>')],
   }),
   seccompLog: boolField('seccomp_log', false, 'SECCOMP_FILTER_FLAG_LOG: log every non-ALLOW action to the audit log', G.seccomp, [on('--seccomp_log')]),
-  seccompUnotify: boolField('seccomp_unotify', false, 'watch file and network syscalls with a user-notification filter and report them', G.seccomp, [on('--seccomp_unotify')], {
-    supported: false,
-  }),
+  seccompUnotify: boolField('seccomp_unotify', false, 'notify the supervisor of file and network syscalls (events, and counts in the exit report)', G.seccomp, [on('--seccomp_unotify')]),
   seccompUnotifyReport: field('seccomp_unotify_report', 'string', {
     group: G.seccomp,
     supported: false,

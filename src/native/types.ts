@@ -56,15 +56,28 @@ export interface ExitInfo {
   siginfoCode: number;
 }
 
+/** One seccomp user notification: the registers the kernel copied, never the target's memory. */
+export interface SeccompNotification {
+  /** Host pid of the thread making the syscall. */
+  pid: number;
+  nr: number;
+  /** AUDIT_ARCH_* of the syscall. */
+  arch: number;
+  args: bigint[];
+}
+
 export interface NativeAddon {
   readonly abiVersion: number;
   readonly planVersion: number;
   /**
    * Clones one jail and returns at once; nothing blocks a thread. When ok, onSetup is called once,
    * later, when the program has exec'd or a setup step failed. The caller owns the pidfd and must
-   * watch the exit (watchExit) in every case: a failed child is killed, not reaped.
+   * watch the exit (watchExit) in every case: a failed child is killed, not reaped. When the plan
+   * has a seccomp listener filter, onListener(fd) is called once, before onSetup, with the
+   * caller's copy of the listener: it must call watchNotifications(fd) before it returns (the
+   * child's next notified syscall may be its execve).
    */
-  launch(plan: JailPlan, resources: LaunchResources, onSetup: (result: SetupResult) => void): LaunchStart;
+  launch(plan: JailPlan, resources: LaunchResources, onSetup: (result: SetupResult) => void, onListener: ((fd: number) => void) | undefined): LaunchStart;
   /**
    * Every check launch() makes before clone (the plan's shape and bounds, the resources' fds are
    * open), and nothing more; throws launch's TypeError naming the field. Nothing is cloned.
@@ -110,4 +123,12 @@ export interface NativeAddon {
   auditOpen(): { fd: number; kind: 'netlink' | 'kmsg' | 'none'; errno: number };
   /** The AUDIT_SECCOMP record texts available now. */
   auditRead(fd: number, kind: 'netlink' | 'kmsg'): string[];
+  /**
+   * Takes over a seccomp listener fd: for each notification, calls onNotification and then lets
+   * the syscall continue (SECCOMP_USER_NOTIF_FLAG_CONTINUE). Throws if it cannot watch the fd
+   * (which then stays the caller's).
+   */
+  watchNotifications(fd: number, onNotification: (n: SeccompNotification) => void): void;
+  /** Stops answering and closes the listener: notified syscalls made after this fail with ENOSYS. */
+  unwatchNotifications(fd: number): void;
 }

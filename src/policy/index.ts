@@ -18,6 +18,7 @@ export { archFromAudit, auditFromName, hostArch, AUDIT_ARCH } from './arch';
 export { disassemble, rawListing } from './disassemble';
 export { evaluate, run, checkFilter } from './interpreter';
 export { syscallName, syscallNumber } from './syscalls';
+export { stackForListener, unotifyPolicySource, UNOTIFY_SYSCALLS, type StackedFilters } from './unotify';
 export type { ArchName, Filter, SeccompData, SockFilter } from './types';
 
 export interface CompileOptions {

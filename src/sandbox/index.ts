@@ -22,13 +22,13 @@ import {
   CLONE_NEWUSER,
   CLONE_NEWUTS,
   PERSONALITY,
-  SECCOMP_FILTER_FLAG_LOG,
   SIGKILL,
 } from './kernel';
 import { planMounts } from './mounts';
 import { planCgroup } from '../cgroup/plan';
 import { PLAN_LIMITS, PLAN_VERSION, type JailPlan, type MountEntry } from './plan';
 import { planRlimits } from './rlimits';
+import { planSeccomp } from './seccomp';
 import { mayShareMemory } from './share-memory';
 
 export interface PlanOptions {
@@ -233,12 +233,7 @@ export function buildPlan(loaded: LoadedConfig, options: PlanOptions): PlannedJa
     devNullFds: config.silent ? [0, 1, 2] : config.stderrToNull ? [2] : [],
     deathSignal: SIGKILL,
     cloneVm: mayShareMemory(config, ids, host, cgroup),
-    seccomp: options.filter
-      ? {
-          insns: options.filter.insns.map((i) => [i.code, i.jt, i.jf, i.k] as [number, number, number, number]),
-          flags: config.seccompLog ? SECCOMP_FILTER_FLAG_LOG : 0,
-        }
-      : null,
+    seccomp: planSeccomp(loaded, options.filter ?? null),
     cgroup,
     exec: { path: execPath, argv: cmd.argv, envp: environment.envp },
   };

@@ -9,7 +9,7 @@
 import type { CgroupPlan } from '../cgroup/plan';
 
 /** Bumped whenever the shape below changes; the addon refuses a plan of another version. */
-export const PLAN_VERSION = 3;
+export const PLAN_VERSION = 4;
 
 /**
  * The largest lists and numbers the addon accepts in a plan and its launch resources
@@ -99,10 +99,15 @@ export interface RLimitOp {
 }
 
 export interface SeccompPlan {
-  /** [code, jt, jf, k] per instruction. */
+  /** The policy, installed last: [code, jt, jf, k] per instruction; [] = none. */
   insns: Array<[number, number, number, number]>;
-  /** SECCOMP_FILTER_FLAG_* bits (LOG, NEW_LISTENER, TSYNC). */
+  /** SECCOMP_FILTER_FLAG_* bits for `insns` (LOG). */
   flags: number;
+  /**
+   * The user-notification filter, installed before `insns` with a listener the supervisor takes
+   * over (src/policy/unotify.ts, native/unotify.cc); [] = none.
+   */
+  listener: Array<[number, number, number, number]>;
 }
 
 export interface JailPlan {

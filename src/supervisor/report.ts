@@ -3,6 +3,7 @@
  * the CLI prints it with `--report json`, `--report-fd N` or `--report-file PATH`.
  */
 import * as os from 'node:os';
+import type { NotificationSummary } from './events';
 
 export type Outcome = 'exited' | 'signaled' | 'timeout' | 'setup-failed' | 'seccomp-violation' | 'oom';
 
@@ -46,6 +47,8 @@ export interface ExitReport {
   pidsLimitHit?: boolean;
   /** LISTEN mode: the client whose connection this jail served, as `[address]:port`. */
   peer?: string;
+  /** When the policy notifies (USER_NOTIF, seccomp_unotify): the syscalls the supervisor was told of. */
+  notifications?: NotificationSummary;
 }
 
 /** What the cgroup stage reads back after a jail (the report fields above). */

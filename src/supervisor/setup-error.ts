@@ -69,7 +69,8 @@ export function describeStep(planned: PlannedJail, stage: string, opIndex: numbe
     case 'hostname':
       return `sethostname('${plan.hostname}')`;
     case 'seccomp':
-      return 'installing the seccomp filter';
+      // op 0: the user-notification filter and its handshake with the supervisor; op 1: the policy.
+      return opIndex === 0 ? 'installing the seccomp user-notification filter and handing its listener to the supervisor' : 'installing the seccomp filter';
     case 'keyring':
       return "joining a fresh session keyring (so the jail cannot reach the caller's keys)";
     case 'loopback':

@@ -14,6 +14,7 @@ import { CLONE_NEWPID, SIGKILL } from '../sandbox/kernel';
 import { openCgroupSession, type CgroupSession } from '../cgroup';
 import type { Logger } from './log';
 import { type CgroupStats, type ExitReport, signalName } from './report';
+import { NotificationCounter, syscallEvent, type JailEvent } from './events';
 import { describeSetupFailure } from './setup-error';
 import { openViolationReader, type ViolationReader } from './violation';
 import type { Captured, JailStdio } from './stdio';
@@ -31,6 +32,8 @@ export interface SuperviseOptions {
   onStart?: (jail: JailHandle) => void;
   /** Extra time to wait for the jail's output pipes to drain after its end. */
   drainMs?: number;
+  /** Each event of the jail (a notified syscall), before the syscall goes on. */
+  onEvent?: (event: JailEvent) => void;
 }
 
 export interface JailHandle {
@@ -68,6 +71,8 @@ class Held {
   cgroup: CgroupSession | null = null;
   /** Set once the jail's init has been reaped: only then may the pidfd be closed. */
   pidfd = -1;
+  /** The seccomp listener, answered by the addon until release. */
+  listener = -1;
   stdioFinished = false;
   private readonly stops: Array<() => void> = [];
 
@@ -100,6 +105,8 @@ class Held {
     this.violations = null;
     this.cgroup?.destroy();
     this.cgroup = null;
+    if (this.listener >= 0) this.addon.unwatchNotifications(this.listener);
+    this.listener = -1;
     if (this.pidfd >= 0) this.addon.close(this.pidfd);
     this.pidfd = -1;
     if (!this.stdioFinished) this.stdio.destroy();
@@ -128,6 +135,8 @@ interface Launched {
   setup: Promise<SetupResult>;
   exit: Promise<ExitInfo>;
   timedOut: boolean;
+  /** Notified syscalls so far, when the plan has a listener. */
+  notifications: NotificationCounter | null;
 }
 
 /** Step 2: clone, and watch the exit at once, so the child is reaped whatever happens next. */
@@ -135,9 +144,30 @@ function launch(addon: NativeAddon, planned: PlannedJail, opts: SuperviseOptions
   const { plan } = planned;
   let onSetup!: (r: SetupResult) => void;
   const setup = new Promise<SetupResult>((resolve) => (onSetup = resolve));
+  const notifications = plan.seccomp?.listener.length ? new NotificationCounter() : null;
+  // Called by the addon during the launch: answering must start before this returns.
+  const onListener = (fd: number) => {
+    try {
+      addon.watchNotifications(fd, (n) => {
+        const event = syscallEvent(n);
+        notifications!.count(event);
+        try {
+          opts.onEvent?.(event);
+        } catch (e) {
+          opts.log.error(`onEvent failed: ${(e as Error).message}`);
+        }
+      });
+      held.listener = fd;
+    } catch (e) {
+      // Nobody answers: the child's notified syscalls fail with ENOSYS once its copy closes at execve.
+      addon.close(fd);
+      opts.log.error(`cannot answer the jail's seccomp notifications: ${(e as Error).message}`);
+    }
+  };
   let started;
   try {
-    started = addon.launch(plan, { stdio: opts.stdio.fds, passFds: planned.passFds, execFd: held.execFd, cgroupFd: held.cgroup?.cloneFd ?? -1 }, onSetup);
+    const resources = { stdio: opts.stdio.fds, passFds: planned.passFds, execFd: held.execFd, cgroupFd: held.cgroup?.cloneFd ?? -1 };
+    started = addon.launch(plan, resources, onSetup, notifications ? onListener : undefined);
   } catch (e) {
     if (e instanceof JailError) throw e;
     throw new JailError('internal', `the addon refused the plan: ${(e as Error).message}`, { cause: e });
@@ -168,7 +198,7 @@ function launch(addon: NativeAddon, planned: PlannedJail, opts: SuperviseOptions
       if (!hasPidns && plan.setsid && signal === SIGKILL) addon.killGroup(pid, signal);
     },
   };
-  return { handle, setup, exit, timedOut: false };
+  return { handle, setup, exit, timedOut: false, notifications };
 }
 
 /** The deadline and the caller's abort, both armed from the launch on. */
@@ -261,6 +291,7 @@ export async function supervise(addon: NativeAddon, planned: PlannedJail, opts: 
     if (failedSetup) return { report: setupFailedReport(planned, failedSetup, opts, start) };
     const report = await classify(info, jail, stats, held, opts, start);
     if (stats) Object.assign(report, stats);
+    if (jail.notifications) report.notifications = jail.notifications.result();
     held.stdioFinished = true;
     if (startError !== undefined) {
       await opts.stdio.finish(0);

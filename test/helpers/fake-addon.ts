@@ -23,7 +23,7 @@ import * as fs from 'node:fs';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { ExitInfo, LaunchResources, LaunchStart, NativeAddon, Rusage, SetupFailure, SetupResult } from '../../src/native/types';
+import type { ExitInfo, LaunchResources, LaunchStart, NativeAddon, Rusage, SeccompNotification, SetupFailure, SetupResult } from '../../src/native/types';
 import type { JailPlan } from '../../src/sandbox/plan';
 
 const realSetImmediate = globalThis.setImmediate;
@@ -68,6 +68,12 @@ export interface JailScript {
   onKill?: (signal: number) => ExitSpec | 'ignore';
   /** Runs inside launch(), with the plan and resources (e.g. write output to resources.stdio[1]). */
   onLaunch?: (plan: JailPlan, resources: LaunchResources) => void;
+  /**
+   * When the plan has a listener filter: the notifications the jail's syscalls make, delivered to
+   * the watchNotifications callback after onListener and before onSetup (the jail's execve may be
+   * one of them).
+   */
+  notifications?: SeccompNotification[];
   /** Audit record texts the "kernel" writes when the jail dies of SIGSYS (or always, with `always`). */
   audit?: (pid: number) => string[];
 }
@@ -156,8 +162,8 @@ export function realPipe(): [number, number] {
 }
 
 export class FakeAddon implements NativeAddon {
-  readonly abiVersion = 2;
-  readonly planVersion = 3;
+  readonly abiVersion = 3;
+  readonly planVersion = 4;
 
   /** Every call, in order. */
   readonly calls: Call[] = [];
@@ -180,6 +186,7 @@ export class FakeAddon implements NativeAddon {
   private nextPid = FAKE_PID_BASE;
   private readonly fakeFds = new Map<number, string>();
   private readonly realFds = new Set<number>();
+  private readonly listeners = new Map<number, (n: SeccompNotification) => void>();
 
   /** Queues the script for the next launch. */
   script(s: JailScript): this {
@@ -218,11 +225,13 @@ export class FakeAddon implements NativeAddon {
     this.calls.push({ fn, args });
   }
 
-  launch(plan: JailPlan, resources: LaunchResources, onSetup: (result: SetupResult) => void): LaunchStart {
+  launch(plan: JailPlan, resources: LaunchResources, onSetup: (result: SetupResult) => void, onListener: ((fd: number) => void) | undefined): LaunchStart {
     // A copy: what was asked at launch time, even if the caller mutates its objects afterwards.
     this.record('launch', [structuredClone(plan), structuredClone(resources)]);
     const script = this.scripts.shift() ?? this.defaultScript;
     if (script.throws) throw script.throws;
+    const hasListener = (plan.seccomp?.listener.length ?? 0) > 0;
+    if (hasListener && !onListener) throw new TypeError('launch: the plan has a seccomp listener filter but no onListener was given');
     script.onLaunch?.(plan, resources);
     if (script.fail?.stage === 'clone') return { ok: false, ...script.fail };
     const pid = this.nextPid++;
@@ -235,9 +244,33 @@ export class FakeAddon implements NativeAddon {
       // Setup ends only when the child dies, as the real addon's report pipe reaches EOF.
       jail.onEnd = (info) => realSetImmediate(() => onSetup(info.kind === 'signaled' ? { ok: false, stage: 'handshake', opIndex: -1, errno: 10 } : { ok: true }));
     } else {
-      realSetImmediate(() => onSetup(failed ? { ok: false, ...failed } : { ok: true }));
+      realSetImmediate(() => {
+        if (hasListener && !failed) this.handOverListener(onListener!, script.notifications ?? []);
+        onSetup(failed ? { ok: false, ...failed } : { ok: true });
+      });
     }
     return { ok: true, pid, pidfd };
+  }
+
+  /** The listener handshake: a listener fd to the caller, then the jail's notified syscalls. */
+  private handOverListener(onListener: (fd: number) => void, notifications: SeccompNotification[]): void {
+    const fd = this.fakeFd('listener');
+    onListener(fd);
+    const answer = this.listeners.get(fd);
+    if (!answer && notifications.length > 0) throw new Error('fake addon: the jail made notified syscalls but nobody watches the listener');
+    for (const n of notifications) answer!(n);
+  }
+
+  /** Records the call; the callback gets the script's notifications. */
+  watchNotifications(fd: number, onNotification: (n: SeccompNotification) => void): void {
+    this.record('watchNotifications', [fd]);
+    if (this.fakeFds.get(fd) !== 'listener') throw new Error(`fake addon: watchNotifications on fd ${fd}, which is not an open listener`);
+    this.listeners.set(fd, onNotification);
+  }
+
+  unwatchNotifications(fd: number): void {
+    this.record('unwatchNotifications', [fd]);
+    if (!this.listeners.delete(fd) || !this.fakeFds.delete(fd)) throw new Error(`fake addon: unwatchNotifications on fd ${fd}, which is not watched`);
   }
 
   /** Records the call; refuses nothing (the real addon's checks are tested against the real addon). */

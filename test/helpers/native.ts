@@ -107,7 +107,7 @@ export async function launchToExec(
 ): Promise<{ ok: true; pid: number; pidfd: number } | ({ ok: false } & SetupFailure)> {
   let onSetup!: (r: SetupResult) => void;
   const setup = new Promise<SetupResult>((resolve) => (onSetup = resolve));
-  const started = addon.launch(plan, resources, onSetup);
+  const started = addon.launch(plan, resources, onSetup, undefined);
   if (!started.ok) return started;
   const result = await setup;
   if (result.ok) return started;

@@ -6,6 +6,7 @@
  * random values; lists take their planner limits. A config the planner refuses is fine (it said
  * why in the user's words); only an addon refusal fails the test.
  */
+import '../../helpers/lazy-require';
 import * as fs from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { configFromObject } from '../../../src/config/load';

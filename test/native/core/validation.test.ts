@@ -44,7 +44,7 @@ function refused(plan: unknown, message: RegExp | string, res: LaunchResources =
   let result: unknown;
   let error: unknown;
   try {
-    result = addon.launch(plan as JailPlan, res, () => {});
+    result = addon.launch(plan as JailPlan, res, () => {}, undefined);
   } catch (e) {
     error = e;
   }
@@ -125,17 +125,20 @@ describe('plan validation (no root needed)', () => {
   });
 
   it('refuses another plan version', () => {
-    refused({ ...clone(), version: 2 }, 'invalid plan: plan.version: this addon applies plan version 3 only');
+    refused({ ...clone(), version: 2 }, 'invalid plan: plan.version: this addon applies plan version 4 only');
     refused({ ...clone(), version: '3' }, /^invalid plan: plan\.version: expected a number/);
   });
 
   it('refuses a seccomp program longer than BPF_MAXINSNS, or empty, or malformed', () => {
     const ret = [0x06, 0, 0, 0x7fff0000] as [number, number, number, number];
-    refused({ ...clone(), seccomp: { insns: Array(4097).fill(ret), flags: 0 } }, 'invalid plan: plan.seccomp.insns: more than 4096 elements');
-    refused({ ...clone(), seccomp: { insns: [], flags: 0 } }, 'invalid plan: plan.seccomp.insns: empty program');
-    refused({ ...clone(), seccomp: { insns: [[6, 0, 0]], flags: 0 } }, 'invalid plan: plan.seccomp.insns[0]: expected [code, jt, jf, k]');
-    refused({ ...clone(), seccomp: { insns: [[6, 256, 0, 0]], flags: 0 } }, /^invalid plan: plan\.seccomp\.insns\[0\]\[1\]: expected an integer in \[0, 255\], got 256$/);
-    refused({ ...clone(), seccomp: { insns: [ret], flags: 0, log: true } }, 'invalid plan: plan.seccomp.log: unknown field');
+    refused({ ...clone(), seccomp: { insns: Array(4097).fill(ret), flags: 0, listener: [] } }, 'invalid plan: plan.seccomp.insns: more than 4096 elements');
+    // The listener filter gets the handshake's 24-instruction prologue in front of it.
+    refused({ ...clone(), seccomp: { insns: [], flags: 0, listener: Array(4073).fill(ret) } }, 'invalid plan: plan.seccomp.listener: more than 4072 elements');
+    refused({ ...clone(), seccomp: { insns: [], flags: 0, listener: [] } }, 'invalid plan: plan.seccomp: empty program (insns and listener)');
+    refused({ ...clone(), seccomp: { insns: [ret], flags: 0 } } as never, 'invalid plan: plan.seccomp.listener: missing');
+    refused({ ...clone(), seccomp: { insns: [[6, 0, 0]], flags: 0, listener: [] } }, 'invalid plan: plan.seccomp.insns[0]: expected [code, jt, jf, k]');
+    refused({ ...clone(), seccomp: { insns: [[6, 256, 0, 0]], flags: 0, listener: [] } }, /^invalid plan: plan\.seccomp\.insns\[0\]\[1\]: expected an integer in \[0, 255\], got 256$/);
+    refused({ ...clone(), seccomp: { insns: [ret], flags: 0, listener: [], log: true } as never }, 'invalid plan: plan.seccomp.log: unknown field');
   });
 
   it('refuses clone flags other than CLONE_NEW*', () => {
@@ -204,8 +207,8 @@ describe('plan validation (no root needed)', () => {
       ['plan.mounts[0].flags', (p, v) => (p.mounts[0] = { op: 'mount', source: null, target: '/x', fstype: 'tmpfs', flags: v, data: null, ref: null, optional: false }), '[0, 4294967295]'],
       ['plan.mounts[0].ref', (p, v) => (p.mounts[0].ref = v), '[0, 1048576]'],
       ['plan.mounts[0].mode', (p, v) => (p.mounts[0] = { op: 'mkdirs', path: '/x', mode: v, ref: null, optional: false }), '[0, 4095]'],
-      ['plan.seccomp.insns[0][3]', (p, v) => (p.seccomp = { insns: [[6, 0, 0, v]], flags: 0 }), '[0, 4294967295]'],
-      ['plan.seccomp.flags', (p, v) => (p.seccomp = { insns: [[6, 0, 0, 0x7fff0000]], flags: v }), '[0, 255]'],
+      ['plan.seccomp.insns[0][3]', (p, v) => (p.seccomp = { insns: [[6, 0, 0, v]], flags: 0, listener: [] }), '[0, 4294967295]'],
+      ['plan.seccomp.flags', (p, v) => (p.seccomp = { insns: [[6, 0, 0, 0x7fff0000]], flags: v, listener: [] }), '[0, 255]'],
     ];
     const shown = (v: number) => String(v).replace(/[.+[\]()]/g, (c) => `\\${c}`);
     for (const [field, set, range] of fields) {
@@ -251,8 +254,8 @@ describe('plan validation (no root needed)', () => {
   });
 
   it('refuses non-object arguments', () => {
-    expect(() => addon.launch(null as never, resources(), () => {})).toThrow(TypeError);
-    expect(() => (addon.launch as (...a: unknown[]) => unknown)(base)).toThrow(/launch\(plan: object, resources: object, onSetup: function\)/);
+    expect(() => addon.launch(null as never, resources(), () => {}, undefined)).toThrow(TypeError);
+    expect(() => (addon.launch as (...a: unknown[]) => unknown)(base)).toThrow(/launch\(plan: object, resources: object, onSetup: function, onListener: function \| undefined\)/);
   });
 
   it('nothing was launched by any refused plan', () => {

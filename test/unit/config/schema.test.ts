@@ -114,7 +114,6 @@ describe('schema', () => {
       'NsJailConfig.macvlan_vs_mo',
       'NsJailConfig.traffic_rule',
       'NsJailConfig.user_net',
-      'NsJailConfig.seccomp_unotify',
       'NsJailConfig.seccomp_unotify_report',
     ]);
     expect(supported).toContain('NsJailConfig.clone_newnet');

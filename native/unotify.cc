@@ -1,0 +1,164 @@
+// Seccomp user notifications: handing the listener to the supervisor, and answering it.
+//
+// Runs in: the Node main thread (BuildListenerFilter on the launching thread, before clone).
+//
+// How the listener reaches the supervisor. A listener fd exists only in the process that installs
+// the filter, and from then on every syscall of that process goes through the filter. Options:
+//  - pidfd_getfd(2) while the child waits in a notified "marker" syscall: the parent would have
+//    to learn that the child has got that far, but the only wake-up is the notification itself,
+//    which it cannot read before it holds the listener: it would have to poll /proc.
+//  - SCM_RIGHTS over a socket: needs an ALLOW for sendmsg in the policy the program runs under.
+//  - What we do: two filters. The listener filter carries only the USER_NOTIF verdicts (every
+//    other verdict ALLOW) and is installed first; the plan's policy, with USER_NOTIF turned into
+//    ALLOW, is installed after it, last. The kernel runs both and takes the stricter verdict, so
+//    together they decide exactly what the policy alone decides, except that USER_NOTIF now has a
+//    listener (src/policy/unotify.ts builds the two). Between the two installs the child, which
+//    has only the listener filter, writes the listener's fd number on its report pipe and waits
+//    for one byte on its go pipe; the event loop (launch_session.cc) reads the number, takes the
+//    fd with pidfd_getfd and sends the byte. The listener filter starts with a prologue that lets
+//    exactly that write and that read through (by fd number and length) so that a policy that
+//    notifies write or read cannot stall the handshake. After execve those rules can only skip a
+//    notification, never allow anything: the policy filter still applies its own verdict to every
+//    syscall, and a notified syscall is continued anyway.
+//
+// Answering: every notification is a syscall the policy sent to the supervisor. Its verdict is
+// SECCOMP_USER_NOTIF_FLAG_CONTINUE: what the policy refuses never gets here (the kernel applies
+// the stricter ERRNO/KILL/TRAP of either filter without notifying), so USER_NOTIF means "tell the
+// supervisor, then go on", as nsjail's seccomp_unotify does. The supervisor is told first and the
+// answer follows, so an event is recorded before its syscall takes effect. The answer never
+// depends on the target's memory (only the registers the kernel copied), so CONTINUE's
+// time-of-check problem does not arise and no SECCOMP_IOCTL_NOTIF_ID_VALID check is needed. If
+// the supervisor dies, the listener closes and the kernel fails every notified syscall with
+// ENOSYS; if it stops answering, the syscall waits (and the time limit ends the jail).
+#include "unotify.h"
+
+#include <errno.h>
+#include <linux/seccomp.h>
+#include <poll.h>
+#include <sys/ioctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include <map>
+#include <string>
+
+namespace jail {
+
+namespace {
+
+struct NotifyWatch {
+  uv_poll_t poll;
+  napi_env env;
+  Napi::FunctionReference callback;
+  Napi::AsyncContext* context;
+  int fd;
+};
+
+// Listener fd -> its watch. Main thread only.
+std::map<int, NotifyWatch*>& Watches() {
+  static std::map<int, NotifyWatch*> watches;
+  return watches;
+}
+
+void OnClosed(uv_handle_t* handle) {
+  NotifyWatch* w = static_cast<NotifyWatch*>(handle->data);
+  close(w->fd);
+  delete w->context;
+  delete w;
+}
+
+Napi::Object NotificationObject(Napi::Env env, const struct seccomp_notif& req) {
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("pid", (double)req.pid);
+  o.Set("nr", req.data.nr);
+  o.Set("arch", (double)req.data.arch);
+  Napi::Array args = Napi::Array::New(env, 6);
+  for (uint32_t i = 0; i < 6; i++) args.Set(i, Napi::BigInt::New(env, (uint64_t)req.data.args[i]));
+  o.Set("args", args);
+  return o;
+}
+
+void OnReadable(uv_poll_t* handle, int status, int) {
+  NotifyWatch* w = static_cast<NotifyWatch*>(handle->data);
+  // SECCOMP_IOCTL_NOTIF_RECV blocks when nothing is pending, so look first. POLLHUP: every
+  // process under the filter is gone; nothing more can come.
+  struct pollfd p = {w->fd, POLLIN, 0};
+  if (status < 0 || poll(&p, 1, 0) < 0 || (p.revents & POLLIN) == 0) {
+    if (status < 0 || (p.revents & (POLLHUP | POLLERR | POLLNVAL)) != 0) uv_poll_stop(handle);
+    return;
+  }
+  struct seccomp_notif req = {};
+  // ENOENT: the target was killed after the poll; its notification is gone.
+  if (ioctl(w->fd, SECCOMP_IOCTL_NOTIF_RECV, &req) < 0) return;
+  {
+    Napi::Env env(w->env);
+    Napi::HandleScope scope(env);
+    // MakeCallback (not Call) so promise jobs queued by the callback run right after it.
+    w->callback.MakeCallback(env.Global(), {NotificationObject(env, req)}, *w->context);
+  }
+  struct seccomp_notif_resp resp = {};
+  resp.id = req.id;
+  resp.flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
+  // ENOENT: the target died or was interrupted by a signal meanwhile; nothing to answer.
+  while (ioctl(w->fd, SECCOMP_IOCTL_NOTIF_SEND, &resp) < 0 && errno == EINTR) {
+  }
+}
+
+}  // namespace
+
+// watchNotifications(fd, callback): takes over the listener fd (closed by unwatchNotifications;
+// still the caller's if this throws) and calls callback({pid, nr, arch, args: bigint[6]}) for each notification, before continuing
+// the syscall.
+Napi::Value WatchNotifications(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() != 2 || !info[0].IsNumber() || !info[1].IsFunction()) {
+    Napi::TypeError::New(env, "watchNotifications(fd: number, callback: function)").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  int fd = info[0].As<Napi::Number>().Int32Value();
+  uv_loop_t* loop = nullptr;
+  if (napi_get_uv_event_loop(env, &loop) != napi_ok) {
+    Napi::Error::New(env, "watchNotifications: no event loop").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  if (Watches().count(fd) != 0) {
+    Napi::Error::New(env, "watchNotifications: fd " + std::to_string(fd) + " is already watched").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  NotifyWatch* w = new NotifyWatch();
+  w->env = env;
+  w->fd = fd;
+  w->callback = Napi::Persistent(info[1].As<Napi::Function>());
+  w->context = new Napi::AsyncContext(env, "jail.notify");
+  w->poll.data = w;
+  int rc = uv_poll_init(loop, &w->poll, fd);
+  if (rc != 0) {
+    delete w->context;
+    delete w;
+    Napi::Error::New(env, std::string("watchNotifications: ") + uv_strerror(rc)).ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  uv_poll_start(&w->poll, UV_READABLE, OnReadable);
+  Watches()[fd] = w;
+  return env.Undefined();
+}
+
+// unwatchNotifications(fd): stops answering and closes the listener. Notified syscalls still
+// pending, or made later by a process that outlived the jail, then fail with ENOSYS.
+Napi::Value UnwatchNotifications(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() != 1 || !info[0].IsNumber()) {
+    Napi::TypeError::New(env, "unwatchNotifications(fd: number)").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  auto it = Watches().find(info[0].As<Napi::Number>().Int32Value());
+  if (it == Watches().end()) return env.Undefined();
+  NotifyWatch* w = it->second;
+  Watches().erase(it);
+  uv_poll_stop(&w->poll);
+  uv_close(reinterpret_cast<uv_handle_t*>(&w->poll), OnClosed);
+  return env.Undefined();
+}
+
+}  // namespace jail
