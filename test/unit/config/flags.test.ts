@@ -383,20 +383,21 @@ describe('bad flags', () => {
 
 describe('not supported yet, from flags', () => {
   it('names the flag that asked for it', () => {
-    expect(messages(() => assertSupported(load(['--user_net', '--seccomp_unotify', '--memory', '1G', '--cgroup_pids_max', '0'])))).toEqual([
+    expect(messages(() => assertSupported(load(['--user_net', '--seccomp_unotify_report', '/tmp/r', '--memory', '1G', '--cgroup_pids_max', '0'])))).toEqual([
       'flag --user_net is not supported yet',
-      'flag --seccomp_unotify is not supported yet',
+      'flag --seccomp_unotify_report is not supported yet',
     ]);
+    expect(() => assertSupported(load(['--seccomp_unotify']))).not.toThrow();
     expect(() => assertSupported(load(['-Ml', '-p', '80', '--bindhost', '::1', '--max_conns', '2', '-i', '1', '-d', '-Mr']))).not.toThrow();
     expect(() => assertSupported(load(['-Mo', '--cgroup_mem_max', '0', '-N', '--iface_no_lo']))).not.toThrow();
   });
 
   it('points at the config line when the field came from a file', () => {
-    const f = file('unsup.cfg', 'mode: RERUN\nuser_net {}\ncgroup_mem_max: 0\nseccomp_unotify: true\n');
+    const f = file('unsup.cfg', 'mode: RERUN\nuser_net {}\ncgroup_mem_max: 0\nseccomp_unotify_report: "/tmp/r"\n');
     const e = thrown(() => assertSupported(load(['-C', f])));
     expect(e.errors.map((x) => [x.message, x.span?.line])).toEqual([
       ["field 'user_net' is not supported yet", 2],
-      ["field 'seccomp_unotify' is not supported yet", 4],
+      ["field 'seccomp_unotify_report' is not supported yet", 4],
     ]);
   });
 });
