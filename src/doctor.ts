@@ -25,8 +25,8 @@ export interface DoctorReport {
   checks: DoctorCheck[];
 }
 
-/** The oldest kernel with everything jail uses (mount_setattr 5.12, cgroup.kill 5.14). */
-const MIN_KERNEL: [number, number] = [5, 14];
+/** The oldest kernel jail runs on (mount_setattr, 5.12); newer features (cgroup.kill, PIDFD_GET_INFO) have fallbacks. */
+const MIN_KERNEL: [number, number] = [5, 12];
 
 const CONTAINER_FIX =
   'Docker: --security-opt seccomp=unconfined --security-opt apparmor=unconfined --security-opt systempaths=unconfined --cgroupns=private; ' +
