@@ -4,14 +4,39 @@
  */
 import * as path from 'node:path';
 import { JailError } from '../errors';
+import type { CgroupMount } from './facts';
 import { EACCES, EINVAL, ENOENT, ENOSPC, EPERM, EROFS, errnoName, errnoText } from '../supervisor/errno';
 
 /** No permission on cgroup v2: root can do anything; a user needs a delegated subtree. */
-export const DELEGATE_HINT =
+const DELEGATE_HINT =
   'run as root, or delegate a cgroup to your user and run jail in it: systemd-run --user -p Delegate=yes --scope jail ...';
 
 /** cgroup v1 hierarchies are never delegated to users in practice. */
-export const V1_ROOT_HINT = 'cgroup v1 hierarchies belong to root: run jail as root';
+const V1_ROOT_HINT = 'cgroup v1 hierarchies belong to root: run jail as root';
+
+/** Container runtimes mount cgroupfs read-only unless told otherwise. */
+const READ_ONLY_HINT =
+  "give the container a writable cgroup (a runtime that delegates one to it, or --privileged), or drop the cgroup limits; 'jail doctor' shows what works in this container";
+
+/**
+ * Why jail cannot create its cgroups in `dir`, in words that name the true cause: a read-only
+ * cgroup filesystem (the usual case in a container, root or not), root that is root only in a
+ * user namespace which does not own the cgroup, or an ordinary user without delegation.
+ */
+export function cannotCreateCgroups(mounts: CgroupMount[], dir: string, euid: number, version: 1 | 2): { message: string; hint: string } {
+  const mount = mounts
+    .filter((m) => dir === m.path || dir.startsWith(m.path + '/'))
+    .sort((a, b) => b.path.length - a.path.length)[0];
+  const what = `cannot create cgroups in ${dir}`;
+  if (mount?.readOnly) return { message: `${what}: the cgroup filesystem at ${mount.path} is mounted read-only`, hint: READ_ONLY_HINT };
+  if (euid === 0) {
+    return {
+      message: `${what}: permission denied, although jail runs as uid 0: it is root in a user namespace that does not own this cgroup (a rootless container?)`,
+      hint: version === 1 ? READ_ONLY_HINT : `${DELEGATE_HINT}; in a container: ${READ_ONLY_HINT}`,
+    };
+  }
+  return { message: `${what}: permission denied (jail runs as uid ${euid})`, hint: permissionHint(version) };
+}
 
 /** A cgroup v2 with processes in it cannot enable controllers for its children. */
 export const OWN_CGROUP_HINT =

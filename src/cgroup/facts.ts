@@ -16,6 +16,8 @@ export interface CgroupMount {
   controllers: string[];
   /** The cgroup shown at the mount point (mountinfo's root field), "/" unless bind-mounted. */
   root: string;
+  /** Mounted read-only (container runtimes mount cgroupfs so). */
+  readOnly: boolean;
 }
 
 export interface CgroupFacts {
@@ -66,6 +68,7 @@ export function parseCgroupMounts(mountinfo: string): CgroupMount[] {
       version: fstype === 'cgroup2' ? 2 : 1,
       controllers: fstype === 'cgroup2' ? [] : superOptions.split(',').filter((o) => V1_CONTROLLERS.has(o)),
       root: unescapeMountinfo(left[3]),
+      readOnly: left[5].split(',').includes('ro'),
     });
   }
   return out;

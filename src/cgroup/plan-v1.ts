@@ -12,7 +12,7 @@
 import * as path from 'node:path';
 import type { LoadedConfig } from '../config/types';
 import type { CgroupFacts } from './facts';
-import { V1_ROOT_HINT } from './errors';
+import { cannotCreateCgroups } from './errors';
 import { fieldError, type CgroupLimits, type NeededControllers } from './limits';
 import { jailCgroupName } from './name';
 import { canCreateIn, parentDir } from './paths';
@@ -131,7 +131,8 @@ export function planCgroupV1(loaded: LoadedConfig, facts: CgroupFacts, limits: C
     }
     const neededBy = [...h.controllers].map((c) => needed.get(c)).find((f) => f !== undefined);
     if (neededBy !== undefined) {
-      throw fieldError(loaded, neededBy, `cannot create cgroups in ${h.parent}: permission denied (jail runs as uid ${euid})`, V1_ROOT_HINT);
+      const { message, hint } = cannotCreateCgroups(facts.mounts, h.parent, euid, 1);
+      throw fieldError(loaded, neededBy, message, hint);
     }
   }
   if (usable.length === 0) return null;

@@ -23,7 +23,7 @@ import * as path from 'node:path';
 import { JailError } from '../errors';
 import type { LoadedConfig } from '../config/types';
 import type { CgroupFacts, CgroupMount } from './facts';
-import { DELEGATE_HINT, internalProcessesMessage, OWN_CGROUP_HINT } from './errors';
+import { cannotCreateCgroups, internalProcessesMessage, OWN_CGROUP_HINT } from './errors';
 import { fieldError, type CgroupLimits, type NeededControllers } from './limits';
 import { jailCgroupName, parseCgroupName, V2_GROUP } from './name';
 import { nearestExisting } from './paths';
@@ -111,7 +111,8 @@ export function planCgroupV2(loaded: LoadedConfig, facts: CgroupFacts, limits: C
   if (!facts.writable(createIn)) {
     const field = needed.values().next().value;
     if (field === undefined) return null;
-    throw fieldError(loaded, field, `cannot create cgroups in ${createIn}: permission denied or read-only (jail runs as uid ${euid})`, DELEGATE_HINT);
+    const { message, hint } = cannotCreateCgroups(facts.mounts, createIn, euid, 2);
+    throw fieldError(loaded, field, message, hint);
   }
 
   const available = words(facts.read(path.join(top, 'cgroup.controllers')));

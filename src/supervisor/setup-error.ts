@@ -2,6 +2,7 @@
  * Turns the addon's {stage, opIndex, errno} into a sentence in the user's words: the addon
  * knows only which step failed; the plan and its mount entries say what that step was.
  */
+import * as fs from 'node:fs';
 import type { PlannedJail } from '../sandbox';
 import type { SetupFailure } from '../native/types';
 import { RLIMIT } from '../sandbox/kernel';
@@ -31,12 +32,37 @@ function describeMountOp(planned: PlannedJail, opIndex: number): string {
   return entry ? `${entry}: ${step} ${target}` : `${step} ${target}`;
 }
 
+/**
+ * A fresh procfs is refused in a user namespace when the /proc this process sees has parts
+ * covered by other mounts (the kernel will not reveal what they hide): container runtimes mask
+ * /proc that way. Said only when it is so here, with the options that lift the masks.
+ */
+function procMountHint(): string {
+  let masked: string[] = [];
+  try {
+    masked = fs
+      .readFileSync('/proc/self/mountinfo', 'utf8')
+      .split('\n')
+      .map((l) => l.split(' ')[4])
+      .filter((m) => m !== undefined && m.startsWith('/proc/'));
+  } catch {
+    // no /proc to read: nothing to add
+  }
+  const alternatives = 'or bind the host /proc read-only (-R /proc), or do without /proc (--disable_proc)';
+  if (masked.length === 0) return `the kernel refused a fresh /proc here; ${alternatives}`;
+  return (
+    `this /proc has paths masked by other mounts (${masked.slice(0, 3).join(', ')}${masked.length > 3 ? ', ...' : ''}), as container runtimes do, ` +
+    `and the kernel then refuses a fresh /proc in a user namespace: run the container with Docker --security-opt systempaths=unconfined or podman --security-opt unmask=ALL, ${alternatives}`
+  );
+}
+
 function mountHint(planned: PlannedJail, opIndex: number, errno: number): string | undefined {
   const op = planned.plan.mounts[opIndex];
   if (errno === EROFS && op && (op.op === 'mkdirs' || op.op === 'mkfile' || op.op === 'symlink')) {
     return 'the mount point does not exist and its parent is read-only in the jail: create it on the host, or mount a tmpfs over a parent directory first';
   }
   if (errno === EACCES) return "the jail's user cannot reach the source: check the permissions of every directory on the path (e.g. chmod o+x)";
+  if (errno === EPERM && op?.op === 'mount' && op.fstype === 'proc') return procMountHint();
   if (errno === EPERM && op?.op === 'mount') return 'the kernel refused this mount in a user namespace (only some filesystem types may be mounted there)';
   if (errno === ENOENT) return 'a path does not exist: check the source on the host and the destination in the jail';
   if (errno === ENOTDIR) return 'a file is mounted where a directory is needed, or the other way round (see is_dir)';

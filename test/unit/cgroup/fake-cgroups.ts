@@ -61,9 +61,9 @@ const V1_CONTROLLERS = ['cpu', 'cpuacct', 'cpuset', 'memory', 'devices', 'freeze
 
 /** The development machine: every controller on its own v1 hierarchy, cgroup2 with hugetlb only. */
 export function hybridV1(extra: Partial<FakeCgroupOptions> = {}): CgroupFacts & { reads: string[] } {
-  const mounts: CgroupMount[] = V1_CONTROLLERS.map((c) => ({ path: `/sys/fs/cgroup/${c}`, version: 1, controllers: [c], root: '/' }));
-  mounts.push({ path: '/sys/fs/cgroup/systemd', version: 1, controllers: [], root: '/' });
-  mounts.push({ path: '/sys/fs/cgroup/unified', version: 2, controllers: [], root: '/' });
+  const mounts: CgroupMount[] = V1_CONTROLLERS.map((c) => ({ path: `/sys/fs/cgroup/${c}`, version: 1, controllers: [c], root: '/', readOnly: false }));
+  mounts.push({ path: '/sys/fs/cgroup/systemd', version: 1, controllers: [], root: '/', readOnly: false });
+  mounts.push({ path: '/sys/fs/cgroup/unified', version: 2, controllers: [], root: '/', readOnly: false });
   const fsTypes: Record<string, string> = { '/sys/fs/cgroup': 'tmpfs', '/sys/fs/cgroup/unified': 'cgroup2' };
   for (const m of mounts) if (m.version === 1) fsTypes[m.path] = 'cgroup';
   return fakeCgroups({
@@ -89,7 +89,7 @@ export const ALL_V2 = 'cpuset cpu io memory hugetlb pids rdma misc\n';
 export function unifiedV2(extra: Partial<FakeCgroupOptions> = {}): CgroupFacts & { reads: string[] } {
   const scope = '/sys/fs/cgroup/user.slice/user-1000.slice/user@1000.service/app.slice/run-1.scope';
   return fakeCgroups({
-    mounts: [{ path: '/sys/fs/cgroup', version: 2, controllers: [], root: '/' }],
+    mounts: [{ path: '/sys/fs/cgroup', version: 2, controllers: [], root: '/', readOnly: false }],
     selfV2: '/',
     fsTypes: { '/sys/fs/cgroup': 'cgroup2' },
     ...extra,

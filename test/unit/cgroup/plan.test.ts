@@ -134,7 +134,7 @@ describe('cgroup v1', () => {
   describe('net_cls (cgroup_net_cls_classid, _mount, _parent)', () => {
     const withNetCls = (at = '/sys/fs/cgroup/net_cls,net_prio') => {
       const facts = hybridV1({ fsTypes: { '/sys/fs/cgroup': 'tmpfs', '/sys/fs/cgroup/pids': 'cgroup', [at]: 'cgroup' }, dirs: [at] });
-      facts.mounts.push({ path: at, version: 1, controllers: ['net_cls', 'net_prio'], root: '/' });
+      facts.mounts.push({ path: at, version: 1, controllers: ['net_cls', 'net_prio'], root: '/', readOnly: false });
       return facts;
     };
 
@@ -184,6 +184,18 @@ describe('cgroup v1', () => {
     const e = thrown(() => plan(cfg('cgroup_mem_max: 1048576'), facts(), 1000));
     expect(e.message).toBe('cgroup_mem_max: cannot create cgroups in /sys/fs/cgroup/memory/NSJAIL: permission denied (jail runs as uid 1000)');
     expect(e.hint).toBe('cgroup v1 hierarchies belong to root: run jail as root');
+  });
+
+  it('in a container: a read-only cgroupfs, or root that does not own the cgroup, is named as the cause, never "run as root"', () => {
+    const readOnly = hybridV1({ writable: () => false });
+    for (const m of readOnly.mounts) m.readOnly = true;
+    const ro = thrown(() => plan(cfg('cgroup_mem_max: 1048576'), readOnly, 0));
+    expect(ro.message).toBe('cgroup_mem_max: cannot create cgroups in /sys/fs/cgroup/memory/NSJAIL: the cgroup filesystem at /sys/fs/cgroup/memory is mounted read-only');
+    expect(ro.hint).toMatch(/writable cgroup/);
+    expect(ro.hint).toMatch(/jail doctor/);
+    const asRoot = thrown(() => plan(cfg('cgroup_mem_max: 1048576'), hybridV1({ writable: () => false }), 0));
+    expect(asRoot.message).toMatch(/permission denied, although jail runs as uid 0: it is root in a user namespace that does not own this cgroup/);
+    expect(asRoot.hint).not.toMatch(/run jail as root/);
   });
 });
 
@@ -267,7 +279,7 @@ describe('cgroup v2', () => {
     expect(plan(cfg(''), facts(), 1000)).toBeNull();
     const e = thrown(() => plan(cfg('cgroup_mem_max: 1048576'), facts(), 1000));
     expect(e.code).toBe('config');
-    expect(e.message).toBe(`cgroup_mem_max: cannot create cgroups in /sys/fs/cgroup${USER_SCOPE}: permission denied or read-only (jail runs as uid 1000)`);
+    expect(e.message).toBe(`cgroup_mem_max: cannot create cgroups in /sys/fs/cgroup${USER_SCOPE}: permission denied (jail runs as uid 1000)`);
     expect(e.span).toMatchObject({ line: 1 });
     expect(e.hint).toBe('run as root, or delegate a cgroup to your user and run jail in it: systemd-run --user -p Delegate=yes --scope jail ...');
   });

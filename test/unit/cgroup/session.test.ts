@@ -69,7 +69,7 @@ describe('cgroup v1 session', () => {
     const hierarchies = ['memory', 'cpuacct', 'freezer', 'net_cls'];
     for (const c of hierarchies) cgfs.cgroup(c);
     const facts = hybridV1();
-    facts.mounts.push({ path: '/sys/fs/cgroup/net_cls', version: 1, controllers: ['net_cls'], root: '/' });
+    facts.mounts.push({ path: '/sys/fs/cgroup/net_cls', version: 1, controllers: ['net_cls'], root: '/', readOnly: false });
     const plan = planIn(cgfs, 'cgroup_net_cls_classid: 0x100001\ncgroup_net_cls_parent: "judge"', facts);
     const session = openCgroupSession(cgfs.addon(), plan, logger().log);
     expect(cgfs.get(`net_cls/judge/${NAME}/net_cls.classid`)).toBe('0x100001');
@@ -80,7 +80,7 @@ describe('cgroup v1 session', () => {
     const gone = `4194305.77.${OWNER.pidns}.0`;
     cgfs.cgroup(`net_cls/judge/${gone}`);
     cgfs.cgroup(`memory/judge/${gone}`);
-    const mounts = hierarchies.map((c) => ({ path: cgfs!.at(c), version: 1 as const, controllers: [c], root: '/' }));
+    const mounts = hierarchies.map((c) => ({ path: cgfs!.at(c), version: 1 as const, controllers: [c], root: '/', readOnly: false }));
     expect(findStale(plan, OWNER, mounts)).toEqual(new Map([[gone, [cgfs.at(`net_cls/judge/${gone}`), cgfs.at(`memory/judge/${gone}`)]]]));
   });
 
@@ -303,7 +303,7 @@ describe('cleaning up after dead supervisors', () => {
     cgfs.cgroup(`cpu/judge/${gone}`);
     cgfs.cgroup(`pids/NSJAIL/${gone}`); // another parent than this run's: not searched
     const plan = planIn(cgfs, 'cgroup_mem_parent: "judge"');
-    const mounts = hierarchies.map((c) => ({ path: cgfs!.at(c), version: 1 as const, controllers: [c], root: '/' }));
+    const mounts = hierarchies.map((c) => ({ path: cgfs!.at(c), version: 1 as const, controllers: [c], root: '/', readOnly: false }));
     expect(findStale(plan, OWNER, mounts)).toEqual(new Map([[gone, [cgfs.at(`pids/judge/${gone}`), cgfs.at(`cpu/judge/${gone}`)]]]));
   });
 

@@ -148,13 +148,16 @@ describe('host parsers', () => {
       '39 30 0:36 / /sys/fs/cgroup/systemd rw,relatime - cgroup cgroup rw,xattr,name=systemd',
       '40 30 0:37 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw,nsdelegate',
       '41 30 0:38 /docker/abc /mnt/my\\040cgroup rw - cgroup2 cgroup2 rw',
+      '42 30 0:39 / /sys/fs/cgroup/pids ro,nosuid - cgroup cgroup rw,pids',
     ].join('\n');
     expect(parseCgroupMounts(text)).toEqual([
-      { path: '/sys/fs/cgroup/cpu,cpuacct', version: 1, controllers: ['cpu', 'cpuacct'], root: '/' },
-      { path: '/sys/fs/cgroup/memory', version: 1, controllers: ['memory'], root: '/' },
-      { path: '/sys/fs/cgroup/systemd', version: 1, controllers: [], root: '/' },
-      { path: '/sys/fs/cgroup/unified', version: 2, controllers: [], root: '/' },
-      { path: '/mnt/my cgroup', version: 2, controllers: [], root: '/docker/abc' },
+      { path: '/sys/fs/cgroup/cpu,cpuacct', version: 1, controllers: ['cpu', 'cpuacct'], root: '/', readOnly: false },
+      { path: '/sys/fs/cgroup/memory', version: 1, controllers: ['memory'], root: '/', readOnly: false },
+      { path: '/sys/fs/cgroup/systemd', version: 1, controllers: [], root: '/', readOnly: false },
+      { path: '/sys/fs/cgroup/unified', version: 2, controllers: [], root: '/', readOnly: false },
+      { path: '/mnt/my cgroup', version: 2, controllers: [], root: '/docker/abc', readOnly: false },
+      // A container's cgroupfs: read-only per mount, whatever the super options say.
+      { path: '/sys/fs/cgroup/pids', version: 1, controllers: ['pids'], root: '/', readOnly: true },
     ]);
   });
   it('/proc/self/cgroup: the 0:: line', () => {

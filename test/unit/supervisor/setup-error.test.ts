@@ -2,6 +2,7 @@
  * The sentence for each way the addon reports a failed setup step ({stage, opIndex, errno}),
  * written from the plan in the user's words.
  */
+import * as fs from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { describeSetupFailure } from '../../../src/supervisor/setup-error';
 import type { PlannedJail } from '../../../src/sandbox';
@@ -43,6 +44,19 @@ describe('mount failures name the mount entry, the step and the path', () => {
     const bind = opIndexOf(p, (op) => op.op === 'mount' && op.source === '/srv/data');
     expect(fail(p, 'mount', E.EACCES, bind).message).toContain("hint: the jail's user cannot reach the source");
     expect(fail(p, 'mount', E.ENOTDIR, bind).message).toContain('hint: a file is mounted where a directory is needed');
+  });
+
+  it('EPERM on a fresh /proc says what the kernel refuses, and when /proc is masked (a container), the options that lift the masks', () => {
+    const q = planned(['--chroot', '/', '--', '/bin/true']);
+    const proc = opIndexOf(q, (op) => op.op === 'mount' && op.fstype === 'proc');
+    const message = fail(q, 'mount', E.EPERM, proc).message;
+    expect(message).toMatch(/^mount #\d+ proc -> \/proc \(proc, ro\): mount \/run\/jail-test\/root\/proc: EPERM/);
+    expect(message).not.toContain('only some filesystem types');
+    expect(message).toContain('-R /proc');
+    expect(message).toContain('--disable_proc');
+    // Which of the two it says depends on this machine's /proc: masked paths are named if any.
+    const masked = fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n').some((l) => l.split(' ')[4]?.startsWith('/proc/'));
+    expect(message.includes('systempaths=unconfined')).toBe(masked);
   });
 
   it('a symlink, and steps of no entry (root tmpfs, pivot_root) are described by what they do', () => {
