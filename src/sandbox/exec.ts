@@ -81,10 +81,14 @@ export function lookupCommand(name: string, envp: string[], env: NodeJS.ProcessE
   });
 }
 
-/** keep_env copies the caller's environment; each envar "K=V" sets, a bare "K" copies the caller's K. */
-export function buildEnvironment(config: Config, env: NodeJS.ProcessEnv): { envp: string[]; warnings: string[] } {
+/**
+ * keep_env copies the caller's environment; each envar "K=V" sets, a bare "K" copies the caller's
+ * K. A bare K the caller does not have is skipped and listed in `unset`: configs name optional
+ * pass-throughs (API tokens, cache paths) that are often absent, so it is not worth a warning.
+ */
+export function buildEnvironment(config: Config, env: NodeJS.ProcessEnv): { envp: string[]; unset: string[] } {
   const vars = new Map<string, string>();
-  const warnings: string[] = [];
+  const unset: string[] = [];
   if (config.keepEnv) {
     for (const [k, v] of Object.entries(env)) if (v !== undefined) vars.set(k, v);
   }
@@ -95,8 +99,8 @@ export function buildEnvironment(config: Config, env: NodeJS.ProcessEnv): { envp
     } else if (env[item] !== undefined) {
       vars.set(item, env[item] as string);
     } else {
-      warnings.push(`environment variable ${item} is not set in the caller's environment; not passed`);
+      unset.push(item);
     }
   }
-  return { envp: [...vars].map(([k, v]) => `${k}=${v}`), warnings };
+  return { envp: [...vars].map(([k, v]) => `${k}=${v}`), unset };
 }

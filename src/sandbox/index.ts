@@ -56,6 +56,8 @@ export interface PlannedJail {
   /** Host fds to keep open inside the jail (--pass_fd). */
   passFds: number[];
   warnings: string[];
+  /** envar names to copy that the caller's environment does not have (skipped; logged at debug). */
+  unsetEnv: string[];
 }
 
 function cloneFlags(c: Config): number {
@@ -184,7 +186,7 @@ export function buildPlan(loaded: LoadedConfig, options: PlanOptions): PlannedJa
       ? path.resolve(options.cwd ?? process.cwd(), lookupCommand(cmd.path, [], env, [{ hostPath: '/', jailPath: '/' }], host))
       : lookupCommand(cmd.path, environment.envp, env, mounts.binds, host);
   }
-  warnings.push(...ids.warnings, ...mounts.warnings, ...environment.warnings);
+  warnings.push(...ids.warnings, ...mounts.warnings);
   checkLimits(loaded, mounts.ops.length, cmd.argv, environment.envp, passFds);
   const cgroup = planCgroup(loaded, host);
   if (!config.cloneNewpid && config.mode === 'EXECVE') {
@@ -243,5 +245,6 @@ export function buildPlan(loaded: LoadedConfig, options: PlanOptions): PlannedJa
     execFdPath: useExecFd ? execPath : null,
     passFds,
     warnings,
+    unsetEnv: environment.unset,
   };
 }

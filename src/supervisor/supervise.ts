@@ -124,6 +124,7 @@ function acquire(addon: NativeAddon, planned: PlannedJail, opts: SuperviseOption
   }
   const { plan } = planned;
   for (const m of planned.mounts) opts.log.debug(m.describe);
+  if (planned.unsetEnv.length > 0) opts.log.debug(`not set in the caller's environment, so not passed: ${planned.unsetEnv.join(', ')}`);
   opts.log.debug(`namespaces: 0x${plan.cloneFlags.toString(16)}, uid ${plan.uid}, gid ${plan.gid}, hostname ${plan.hostname ?? '(host)'}, time limit ${opts.timeLimit} s`);
   if (plan.seccomp) held.violations = openViolationReader(addon);
   if (plan.cgroup) held.cgroup = openCgroupSession(addon, plan.cgroup, opts.log);

@@ -73,10 +73,10 @@ describe('jail plan', () => {
   });
 
   it('resolves a bare command on the io env PATH, and prints warnings on stderr', async () => {
-    const r = await jail('plan', '-E', 'NOT_SET_ANYWHERE', '--chroot', '/', '--', 'true');
+    const r = await jail('plan', '-u', '0', '--chroot', '/', '--', 'true');
     expect(r.code).toBe(0);
     expect(JSON.parse(r.out).exec.path).toMatch(/^\/(usr\/)?bin\/true$/);
-    expect(r.err).toContain("warning: environment variable NOT_SET_ANYWHERE is not set in the caller's environment; not passed");
+    expect(r.err).toContain('warning: ');
   });
 
   it('a command that is not on PATH is an error (255)', async () => {
