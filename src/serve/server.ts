@@ -196,14 +196,6 @@ export function serve(options: ServeOptions = {}): Promise<Server> {
 
 /** serve() with the CLI's logger. */
 export async function serveWith(options: ServeOptions, log: Logger): Promise<Server> {
-  const cwd = options.cwd ?? process.cwd();
-  const env = options.env ?? process.env;
-  const loaded: LoadedConfig = resolveConfig(options.config ?? DEFAULT_SERVE_CONFIG, cwd);
-  // Everything but the command is checked before the server listens; the policy is compiled once.
-  for (const w of planJail({ config: loaded, command: null, cwd, env }).warnings) log.warn(w);
-  const filter = compileConfigPolicy(loaded, cwd);
-  const base = loaded.config;
-
   const host = options.host ?? '127.0.0.1';
   const token = options.token === undefined ? undefined : tokenCheck(options.token);
   if (options.token !== undefined && options.token.trim() === '') throw new JailError('usage', 'token: empty; put a long random string in the token file (e.g. `openssl rand -hex 32 > token`)');
@@ -212,6 +204,14 @@ export async function serveWith(options: ServeOptions, log: Logger): Promise<Ser
       hint: 'give --token-file FILE (clients then send "Authorization: Bearer <token>"), or listen on 127.0.0.1 or a --socket',
     });
   }
+  const cwd = options.cwd ?? process.cwd();
+  const env = options.env ?? process.env;
+  const loaded: LoadedConfig = resolveConfig(options.config ?? DEFAULT_SERVE_CONFIG, cwd);
+  // Everything but the command is checked before the server listens; the policy is compiled once.
+  for (const w of planJail({ config: loaded, command: null, cwd, env }).warnings) log.warn(w);
+  const filter = compileConfigPolicy(loaded, cwd);
+  const base = loaded.config;
+
   const workdir = options.workdir ?? '/tmp/run';
   // The run directory's mount, with the config's defaults; each run fills in its own src.
   const workMount = configFromObject({ mount: [{ src: '/', dst: workdir, is_bind: true, is_dir: true, nodev: true, nosuid: true }] }, 'workdir').config.mount[0];
