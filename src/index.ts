@@ -26,6 +26,8 @@ export { listen } from './modes/listen';
 export type { ListenOptions, Listener } from './modes/listen';
 export { rerun } from './modes/rerun';
 export type { RerunOptions, RerunResult } from './modes/rerun';
+export { serve } from './serve';
+export type { ServeOptions, Server } from './serve';
 export type { ExitReport, Outcome, SetupError, SeccompViolation } from './supervisor/report';
 export type { LogEvent, LogLevel } from './supervisor/log';
 export type { JailEvent, SyscallEvent, NotificationSummary } from './supervisor/events';

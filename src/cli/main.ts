@@ -18,12 +18,13 @@ function isCommanderError(e: unknown): e is CommanderError {
 export async function main(argv: string[], io: CliIO = processIO()): Promise<number> {
   try {
     const sub = argv[0];
-    if (sub === 'policy' || sub === 'config' || sub === 'doctor') {
+    if (sub === 'policy' || sub === 'config' || sub === 'doctor' || sub === 'serve') {
       const { Command } = require('commander') as typeof import('commander');
       const program = new Command('jail').exitOverride().configureOutput({ writeOut: io.stdout, writeErr: io.stderr });
       let code = 0;
       if (sub === 'policy') (require('./policy-command') as typeof import('./policy-command')).registerPolicyCommand(program, io);
       else if (sub === 'config') (require('./config-command') as typeof import('./config-command')).registerConfigCommand(program, io);
+      else if (sub === 'serve') (require('./serve-command') as typeof import('./serve-command')).registerServeCommand(program, io, (c) => (code = c));
       else (require('./doctor-command') as typeof import('./doctor-command')).registerDoctorCommand(program, io, (c) => (code = c));
       await program.parseAsync(argv, { from: 'user' });
       return code;
