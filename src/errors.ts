@@ -98,3 +98,10 @@ export function formatError(err: unknown): string {
   if (err.errors.length > 0 && err.hint) parts.push(`hint: ${err.hint}`);
   return parts.join('\n');
 }
+
+/** A failed listen() of one of jail's servers (LISTEN mode, `jail serve`), with the usual fix. */
+export function listenError(where: string, e: NodeJS.ErrnoException): JailError {
+  const hint =
+    e.code === 'EADDRINUSE' ? 'another program listens there: pick another port (or 0 for a free one)' : e.code === 'EACCES' ? 'ports below 1024 need root or CAP_NET_BIND_SERVICE' : undefined;
+  return new JailError('usage', `cannot listen on ${where}: ${e.code ?? e.message}`, { hint });
+}

@@ -5,7 +5,7 @@
  * bound the jails alive at once, and a connection over a limit is closed at once and logged.
  */
 import * as net from 'node:net';
-import { JailError } from '../errors';
+import { JailError, listenError } from '../errors';
 import { loadAddon } from '../native/addon';
 import { jailPlanner, libraryLogger, resolveConfig, type RunOptions } from '../run';
 import { SIGKILL } from '../sandbox/kernel';
@@ -178,10 +178,7 @@ export async function listenWith(options: ListenOptions, log: Logger): Promise<L
   });
 
   await new Promise<void>((resolve, reject) => {
-    server.once('error', (e: NodeJS.ErrnoException) => {
-      const hint = e.code === 'EADDRINUSE' ? 'another program listens there: pick another --port (or 0 for a free one)' : e.code === 'EACCES' ? 'ports below 1024 need root or CAP_NET_BIND_SERVICE' : undefined;
-      reject(new JailError('usage', `cannot listen on ${endpoint(host, port)}: ${e.code ?? e.message}`, { hint }));
-    });
+    server.once('error', (e: NodeJS.ErrnoException) => reject(listenError(endpoint(host, port), e)));
     // ipv6Only false: `::` takes IPv4 clients too (as ::ffff:a.b.c.d), as nsjail's socket does.
     server.listen({ host, port, ipv6Only: false, backlog: 511 }, () => resolve());
   });

@@ -15,7 +15,7 @@ import * as http from 'node:http';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { JailError, formatError } from '../errors';
+import { JailError, formatError, listenError } from '../errors';
 import { configFromObject } from '../config/load';
 import type { Config, LoadedConfig } from '../config/types';
 import { compileConfigPolicy, libraryLogger, planJail, resolveConfig, runPlanned, type ConfigInput, type RunOptions } from '../run';
@@ -364,12 +364,6 @@ export async function serveWith(options: ServeOptions, log: Logger): Promise<Ser
 }
 
 type Where = Pick<Server, 'url' | 'address' | 'port' | 'socket'>;
-
-function listenError(where: string, e: NodeJS.ErrnoException): JailError {
-  const hint =
-    e.code === 'EADDRINUSE' ? 'another program listens there: pick another port (or 0 for a free one)' : e.code === 'EACCES' ? 'ports below 1024 need root or CAP_NET_BIND_SERVICE' : undefined;
-  return new JailError('usage', `cannot listen on ${where}: ${e.code ?? e.message}`, { hint });
-}
 
 function listenTcp(server: http.Server, host: string, port: number): Promise<Where> {
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
