@@ -5,11 +5,15 @@
 //   - `bwrap --unshare-all --ro-bind / / /bin/true` (bubblewrap, a C program)
 //   - `unshare` with the same namespaces as jail
 //   - `/bin/true` spawned directly (fork+exec floor of this machine)
+//   - the playground line, `jail --config examples/python-playground.cfg -- python3 -c pass`,
+//     against `python3 -c pass` bare, and `jail --version`
+//   - nsjail on the same lines when NSJAIL=/path/to/nsjail is set (it is not packaged; build it
+//     from its source by hand)
 //   - run() of /bin/true in one process: sequential, and N concurrent
 // and the memory of the supervising process. Targets (issue 2): the CLI at most 15 ms over
 // `node -e 0`; one run() at most 5 ms median.
 //
-// Usage: npm run build && node bench/run.mjs [--runs N]   (root, or user namespaces enabled)
+// Usage: npm run build && [NSJAIL=/path/to/nsjail] node bench/run.mjs [--runs N]   (root, or user namespaces enabled)
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -55,6 +59,17 @@ add('node -e 0', timeCommand([process.execPath, '-e', '0']));
 add('jail -Q --chroot / -- /bin/true', timeCommand([process.execPath, join(root, 'bin/jail'), '-Q', '--chroot', '/', '--', '/bin/true']));
 if (which('bwrap')) add('bwrap --unshare-all --ro-bind / / /bin/true', timeCommand(['bwrap', '--unshare-all', '--ro-bind', '/', '/', '/bin/true']));
 else add('bwrap', { error: 'not installed (apt-get install bubblewrap)' });
+const jailBin = [process.execPath, join(root, 'bin/jail')];
+const playground = ['--config', join(root, 'examples/python-playground.cfg'), '--', 'python3', '-c', 'pass'];
+add('jail --version', timeCommand([...jailBin, '--version']));
+add('/usr/bin/python3 -c pass (bare)', timeCommand(['/usr/bin/python3', '-c', 'pass']));
+add('jail -Q --config python-playground.cfg -- python3 -c pass', timeCommand([...jailBin, '-Q', ...playground]));
+if (process.env.NSJAIL) {
+  add('nsjail -Q --chroot / -- /bin/true', timeCommand([process.env.NSJAIL, '-Q', '--chroot', '/', '--', '/bin/true']));
+  add('nsjail -Q --config python-playground.cfg -- python3 -c pass', timeCommand([process.env.NSJAIL, '-Q', ...playground.map((a) => (a === 'python3' ? '/usr/bin/python3' : a))]));
+} else {
+  add('nsjail', { error: 'not measured (set NSJAIL=/path/to/nsjail)' });
+}
 add(
   'unshare -U -r -m -p -f -n -i -u -C --mount-proc /bin/true',
   timeCommand(['unshare', '--user', '--map-root-user', '--mount', '--pid', '--fork', '--net', '--ipc', '--uts', '--cgroup', '--mount-proc', '/bin/true']),
@@ -91,6 +106,10 @@ const get = (prefix) => rows.find(([n]) => n.startsWith(prefix))?.[1];
 const cli = get('jail -Q');
 const node = get('node -e 0');
 if (cli?.median && node?.median) console.log(`\nCLI over node -e 0: ${fmt(cli.median - node.median)} (target <= 15 ms)`);
+const line = get('jail -Q --config');
+const bare = get('/usr/bin/python3 -c pass');
+const nsjailLine = get('nsjail -Q --config');
+if (line?.median && bare?.median) console.log(`playground line: ${fmt(line.median)}, ${(line.median / bare.median).toFixed(1)}x python3 bare${nsjailLine?.median ? `, ${(line.median / nsjailLine.median).toFixed(2)}x nsjail (target <= 1.5x)` : ''}`);
 console.log(`run() median: ${fmt(stats(seq).median)} (target <= 5 ms); ${CONCURRENT} concurrent: ${fmt(wall)} wall, ${fmt(wall / CONCURRENT)} per jail`);
 console.log(`supervisor RSS: ${(rssBefore / 2 ** 20).toFixed(1)} MiB before, ${(rssAfter / 2 ** 20).toFixed(1)} MiB after ${SEQUENTIAL + CONCURRENT} jails; heap used ${(process.memoryUsage().heapUsed / 2 ** 20).toFixed(1)} MiB`);
 if (!existsSync(join(root, 'dist/index.js'))) console.log('(run `npm run build` first)');

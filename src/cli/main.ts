@@ -18,6 +18,10 @@ function isCommanderError(e: unknown): e is CommanderError {
 export async function main(argv: string[], io: CliIO = processIO()): Promise<number> {
   try {
     const sub = argv[0];
+    if (sub === '--version' && argv.length === 1) {
+      io.stdout(`jail ${(require('../../package.json') as { version: string }).version}\n`);
+      return 0;
+    }
     if (sub === 'policy' || sub === 'config' || sub === 'doctor' || sub === 'serve') {
       const { Command } = require('commander') as typeof import('commander');
       const program = new Command('jail').exitOverride().configureOutput({ writeOut: io.stdout, writeErr: io.stderr });

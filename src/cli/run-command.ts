@@ -32,7 +32,9 @@ const ABOUT: Record<Kind, string> = {
 function helpFooter(kind: Kind): string {
   const lines = ['', 'Commands:', '  jail [flags] -- command [args]      run command in a jail (default)',
     '  jail plan [flags] -- command [args] print the plan as JSON', '  jail check [flags]                  validate flags and config',
-    '  jail policy compile|eval ...        compile or evaluate kafel seccomp policies', '  jail config --help-fields           list every sandbox.cfg field'];
+    '  jail policy compile|eval ...        compile or evaluate kafel seccomp policies', '  jail config --help-fields           list every sandbox.cfg field',
+    '  jail serve [--listen H:P|--socket P] run jails for HTTP requests (docs/serve.md)', '  jail doctor [--json]                what works on this machine, and the fixes',
+    '  jail --version                      print the version'];
   if (kind === 'run') {
     lines.push('', 'A command given by a bare name (python3) is looked up on your PATH before launch (nsjail needs an absolute path).',
       'The jail gets an empty environment unless -e/--keep_env or -E VAR[=value].', '', 'Exit codes:');

@@ -42,6 +42,8 @@ if (!M.__jailLazyRequire) {
     if (request.startsWith('.') && from && from.startsWith(SRC + path.sep) && from.endsWith('.ts')) {
       const rel = path.relative(SRC, path.resolve(path.dirname(from), request)).split(path.sep).join('/').replace(/\/index$/, '');
       if (rel in MODULES) return MODULES[rel];
+      // Files outside src/ (package.json) are not TypeScript: Node loads them as usual.
+      if (rel.startsWith('../')) return original.call(this, request, parent, isMain);
       throw new Error(`lazy require('${request}') from ${path.relative(SRC, from)}: add src/${rel} to test/helpers/lazy-require.ts`);
     }
     return original.call(this, request, parent, isMain);

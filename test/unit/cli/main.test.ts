@@ -3,7 +3,7 @@
  * input, and dispatch to the policy and config subcommands. Running a jail (`jail -- cmd`) needs
  * the addon and a kernel: those cases live in the native and integration layers.
  */
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -70,6 +70,12 @@ describe('jail plan', () => {
     const plan = JSON.parse(r.out);
     expect(plan).toMatchObject({ version: 4, hostname: 'NSJAIL', exec: { path: '/bin/true', argv: ['/bin/true'], envp: [] } });
     expect(plan.mounts.map((m: { op: string }) => m.op)).toContain('pivot');
+  });
+
+  it('--version prints the package version and exits 0', async () => {
+    const r = await jail('--version');
+    expect(r.code).toBe(0);
+    expect(r.out).toBe(`jail ${(JSON.parse(readFileSync(join(__dirname, '..', '..', '..', 'package.json'), 'utf8')) as { version: string }).version}\n`);
   });
 
   it('resolves a bare command on the io env PATH, and prints warnings on stderr', async () => {
