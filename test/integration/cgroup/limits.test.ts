@@ -122,8 +122,10 @@ describeAsRoot('cgroup limits', () => {
         })();
       },
     });
+    // The kernel refused forks at the cap (pids.events), so the bomb did reach 64 processes; the
+    // sampled peak may miss that moment (a bomb collapses within milliseconds when its forks fail),
+    // but it must never see more than the cap.
     expect(result.pidsLimitHit).toBe(true);
-    expect(peak).toBeGreaterThan(10);
     expect(peak).toBeLessThanOrEqual(64);
     expect(hostForks).toBeGreaterThan(0);
     expect(processesInCgroupsOf(process.pid)).toEqual([]);
