@@ -43,6 +43,9 @@ struct KernelSigaction {
 // stays open: the parent holds the write end until the launch is over, so a hang-up on it later
 // tells the child that its parent is gone (ChildRearmDeathSignal).
 void ChildWaitForGo(const ChildSpec& spec) {
+  // Our copy of the parent's end (the fd table was copied at clone) would keep the pipe from
+  // ever hanging up: only the parent's own copy may hold it open.
+  Sys(SYS_close, spec.go_write_fd);
   char byte = 0;
   for (;;) {
     long n = Sys(SYS_read, spec.go_fd, &byte, 1);

@@ -44,6 +44,25 @@ void CloseFd(int* fd) {
   *fd = -1;
 }
 
+// A CLOEXEC pipe whose ends are both above 2. A host program that closed one of its standard
+// streams would otherwise get the launch's pipe on fd 0-2, where the child's stdio setup would
+// replace it: an early EOF would then say "exec'd" while the child still runs in our memory.
+int PipeAbove2(int fds[2]) {
+  if (pipe2(fds, O_CLOEXEC) < 0) return errno;
+  for (int i = 0; i < 2; i++) {
+    if (fds[i] > 2) continue;
+    int moved = fcntl(fds[i], F_DUPFD_CLOEXEC, 3);
+    int err = moved < 0 ? errno : 0;
+    close(fds[i]);
+    fds[i] = moved;
+    if (err != 0) {
+      if (fds[1 - i] >= 0) close(fds[1 - i]);
+      return err;
+    }
+  }
+  return 0;
+}
+
 // Clones the jail init with a pidfd. With j.clone_vm: clone3 with CLONE_VM on `stack` (clone.cc
 // says why and why it is safe). Otherwise, and as fallbacks, like fork(): clone3 without CLONE_VM
 // (the child continues on its copy of this stack), then clone(2) for kernels without clone3 or
@@ -117,9 +136,8 @@ int LaunchClone(PreparedJail& j, LaunchState* st, Stage* stage, int* op_index) {
   *stage = kStageClone;
   *op_index = -1;
   int go[2], report[2];
-  if (pipe2(go, O_CLOEXEC) < 0) return errno;
-  if (pipe2(report, O_CLOEXEC) < 0) {
-    int err = errno;
+  if (int err = PipeAbove2(go)) return err;
+  if (int err = PipeAbove2(report)) {
     close(go[0]);
     close(go[1]);
     return err;
@@ -128,6 +146,7 @@ int LaunchClone(PreparedJail& j, LaunchState* st, Stage* stage, int* op_index) {
   st->report_read = report[0];
   fcntl(st->report_read, F_SETFL, O_NONBLOCK);
   j.spec.go_fd = go[0];
+  j.spec.go_write_fd = go[1];
   j.spec.report_fd = report[1];
   j.spec.parent_pid = getpid();
   BuildListenerFilter(j);

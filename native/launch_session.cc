@@ -61,6 +61,13 @@ class LaunchSession {
     uv_poll_init(loop_, &report_poll_, st_.report_read);
     uv_poll_start(&report_poll_, UV_READABLE | UV_DISCONNECT, OnReport);
     handles_ = 1;
+    if (kill_fd_ < 0) {
+      // Without a pidfd of our own the child could not be stopped later: stop it now.
+      int err = errno;
+      syscall(SYS_pidfd_send_signal, st_.pidfd, SIGKILL, nullptr, 0);
+      Fail(kStageHandshake, -1, err);
+      return r;
+    }
     Advance();
     return r;
   }

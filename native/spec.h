@@ -134,6 +134,7 @@ struct ChildSpec {
   const int* keep_fds;  // --pass_fd: stay open across exec at the same number
   size_t keep_fds_len;
   int go_fd;      // read end: one byte from the parent means "maps and cgroups are written"
+  int go_write_fd;  // the parent's write end, which the child closes at once (see ChildWaitForGo)
   int report_fd;  // write end, CLOEXEC: a FailureRecord, or EOF when execve succeeded
   int exec_fd;    // O_PATH fd for execveat, or -1
 
