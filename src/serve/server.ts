@@ -150,11 +150,15 @@ class Slots {
           signal.removeEventListener('abort', drop);
           resolve(release);
         },
-        fail: reject,
+        fail: (e: Error) => {
+          signal.removeEventListener('abort', drop);
+          reject(e);
+        },
       };
-      // A client gone while waiting leaves the queue.
+      // A client gone while waiting leaves the queue (if a shutdown has not emptied it already).
       const drop = () => {
-        this.waiting.splice(this.waiting.indexOf(entry), 1);
+        const at = this.waiting.indexOf(entry);
+        if (at >= 0) this.waiting.splice(at, 1);
         reject(signal.reason);
       };
       this.waiting.push(entry);
@@ -165,6 +169,24 @@ class Slots {
   /** Refuses every waiting request (at shutdown). */
   failWaiting(e: Error): void {
     for (const w of this.waiting.splice(0)) w.fail(e);
+  }
+}
+
+/**
+ * Web pages must not drive the server. A browser sends `Origin` with every POST (cross-origin
+ * or not) and may reach a loopback server under another name by DNS rebinding, which shows in
+ * `Host`. So a request with an Origin is refused, and over TCP the Host must be the address the
+ * server listens on (or localhost). Programs (curl, requests, net/http) send no Origin.
+ */
+function browserGuard(req: http.IncomingMessage, where: Where | undefined): void {
+  if (req.headers.origin !== undefined) {
+    throw new RequestError(403, `requests from web pages are refused (Origin: ${req.headers.origin}); call the API from a program`);
+  }
+  if (where === undefined || where.socket) return;
+  const host = (req.headers.host ?? '').toLowerCase();
+  const ok = [`${where.address}:${where.port}`, `[${where.address}]:${where.port}`, `localhost:${where.port}`];
+  if (!ok.includes(host)) {
+    throw new RequestError(403, `Host: '${req.headers.host ?? ''}' is not this server (${ok.join(' or ')}); a client that sends another Host is refused, which also stops DNS rebinding`);
   }
 }
 
@@ -257,8 +279,12 @@ export async function serveWith(options: ServeOptions, log: Logger): Promise<Ser
     res.end(text);
   };
 
+  const shuttingDown = () => new RequestError(503, 'the server is shutting down and takes no more runs; retry on a running server');
+
   const handleRun = async (req: http.IncomingMessage, res: http.ServerResponse) => {
     const r = parseRunRequest(await readBody(req, maxBody), limits);
+    // close() may have begun while the body arrived: no jail may start after it counted them.
+    if (closing) throw shuttingDown();
     const abort = new AbortController();
     // The response's close before it finished means the client went away: kill its jail.
     res.on('close', () => {
@@ -268,6 +294,7 @@ export async function serveWith(options: ServeOptions, log: Logger): Promise<Ser
     const entry = { abort, done: Promise.resolve() as Promise<unknown> };
     try {
       if (abort.signal.aborted) return;
+      if (closing) throw shuttingDown();
       entry.done = runJail(r, abort.signal);
       running.add(entry);
       send(res, 200, await entry.done);
@@ -283,13 +310,14 @@ export async function serveWith(options: ServeOptions, log: Logger): Promise<Ser
       if (token && !token(req.headers.authorization)) {
         throw new RequestError(401, 'missing or wrong token: send "Authorization: Bearer <token>" with the token in the server\'s --token-file', { 'WWW-Authenticate': 'Bearer' });
       }
+      browserGuard(req, where);
       const route = `${req.method} ${(req.url ?? '/').split('?')[0]}`;
       if (route === 'GET /v1/health') {
         send(res, 200, { status: closing ? 'closing' : 'ok', active: slots.running, queued: slots.queued, maxConcurrent: slots.max, queue: slots.queue, languages: [...limits.languages.keys()] });
       } else if (route === 'GET /v1/openapi.json') {
         send(res, 200, OPENAPI);
       } else if (route === 'POST /v1/run') {
-        if (closing) throw new RequestError(503, 'the server is shutting down and takes no more runs; retry on a running server');
+        if (closing) throw shuttingDown();
         await handleRun(req, res);
       } else {
         throw new RequestError(404, `no endpoint ${route}; the endpoints are ${endpoints}`);
@@ -305,6 +333,9 @@ export async function serveWith(options: ServeOptions, log: Logger): Promise<Ser
   };
 
   const server = http.createServer((req, res) => void handle(req, res));
+  // Each connection may hold a body of up to maxBody before the queue is consulted: bound them
+  // (runs, waiting requests, and as many again arriving), so memory stays bounded too.
+  server.maxConnections = 2 * (slots.max + slots.queue) + 16;
   const listening = options.socket === undefined ? listenTcp(server, host, options.port ?? 0) : listenUnix(server, options.socket);
   const where = await listening.catch(async (e) => {
     await removeDir(runRoot);

@@ -171,6 +171,20 @@ describeAsRoot('jail serve', () => {
     await expect(serve({ host: '0.0.0.0', port: 0 })).rejects.toThrow(/listening on 0.0.0.0 needs a token/);
   });
 
+  it('web pages cannot drive it: a request with an Origin, or a Host that is not the server (DNS rebinding), is refused with 403', async () => {
+    const s = await start();
+    const marker = mark('origin');
+    const fromPage = await runOn(s, { command: ['/bin/sh', '-c', `echo ${marker}`] }, { origin: 'http://evil.example' });
+    expect(fromPage.status).toBe(403);
+    expect(fromPage.body.error).toMatch(/requests from web pages are refused \(Origin: http:\/\/evil\.example\)/);
+    const rebound = await runOn(s, { command: ['/bin/true'] }, { host: `evil.example:${s.port}` });
+    expect(rebound.status).toBe(403);
+    expect(rebound.body.error).toMatch(/is not this server/);
+    // Programs name the server as they reached it: the address, or localhost.
+    expect((await runOn(s, { command: ['/bin/true'] }, { host: `localhost:${s.port}` })).status).toBe(200);
+    expect((await runOn(s, { command: ['/bin/true'] })).status).toBe(200);
+  });
+
   it('serves health and its OpenAPI document; other paths are 404', async () => {
     const s = await start({ maxConcurrent: 3, queue: 5 });
     const h = await request({ port: s.port }, 'GET', '/v1/health');
