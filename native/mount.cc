@@ -33,6 +33,12 @@
 #ifndef SYS_openat2
 #define SYS_openat2 437
 #endif
+#ifndef SYS_open_tree
+#define SYS_open_tree 428
+#endif
+#ifndef SYS_move_mount
+#define SYS_move_mount 429
+#endif
 
 namespace jail {
 
@@ -46,6 +52,8 @@ struct MountCtx {
   long scratch;         // O_PATH fd of the scratch directory, opened on first use; -1 before
   size_t scratch_len;   // length of its path: spec.root up to its last '/'
   bool pivoted;         // a pivot/moveRoot op has run: paths are the jail's own
+  long last_bind;          // the mount the last bind op made (see AttachTree), or -1
+  const char* last_target;  // that op's target
 };
 
 // An op's path, opened: `path` is what path-based syscalls use (/proc/self/fd/N of `fd`, or the
@@ -232,13 +240,50 @@ int Symlink(MountCtx& ctx, const MountOpSpec& op) {
   return err;
 }
 
-// mount(2) onto the op's target; a bind's source is a path too, opened the same way.
+bool SameString(const char* a, const char* b) {
+  size_t i = 0;
+  while (a[i] != '\0' && a[i] == b[i]) i++;
+  return a[i] == b[i];
+}
+
+void ForgetLastBind(MountCtx& ctx) {
+  if (ctx.last_bind >= 0) Sys(SYS_close, ctx.last_bind);
+  ctx.last_bind = -1;
+  ctx.last_target = nullptr;
+}
+
+// A bind as a copy of the source tree (open_tree) moved onto the target (move_mount), both by
+// descriptor. The copy's descriptor is kept, so the setattr op that follows (read-only, nodev)
+// acts on exactly this mount: looked up by path again, it could land wherever a concurrent jail
+// that shares a writable parent had renamed things to by then.
+int AttachTree(MountCtx& ctx, const MountOpSpec& op, long source, long target) {
+  unsigned long flags = OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH | ((op.flags & MS_REC) ? AT_RECURSIVE : 0);
+  long tree = Sys(SYS_open_tree, source, "", flags);
+  if (tree < 0) return SysErr(tree);
+  int err = SysErr(Sys(SYS_move_mount, tree, "", target, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH));
+  if (err) {
+    Sys(SYS_close, tree);
+    return err;
+  }
+  ForgetLastBind(ctx);
+  ctx.last_bind = tree;
+  ctx.last_target = op.target;
+  return 0;
+}
+
+// mount(2) onto the op's target; a bind's source is a path too, opened the same way, and the
+// bind itself is made by descriptor (AttachTree) whenever both ends were opened.
 int Mount(MountCtx& ctx, const MountOpSpec& op) {
   Resolved target, source = {-1, op.source, {}};
   int err = Resolve(ctx, op.target, 0, &target);
   if (err) return err;
-  if ((op.flags & MS_BIND) && op.source != nullptr) err = Resolve(ctx, op.source, 0, &source);
-  if (!err) err = SysErr(Sys(SYS_mount, source.path, target.path, op.fstype, op.flags, op.data));
+  bool bind = (op.flags & MS_BIND) && op.source != nullptr;
+  if (bind) err = Resolve(ctx, op.source, 0, &source);
+  if (!err && bind && source.fd >= 0 && target.fd >= 0) {
+    err = AttachTree(ctx, op, source.fd, target.fd);
+  } else if (!err) {
+    err = SysErr(Sys(SYS_mount, source.path, target.path, op.fstype, op.flags, op.data));
+  }
   Release(&source);
   Release(&target);
   return err;
@@ -288,11 +333,15 @@ int SetAttr(MountCtx& ctx, const MountOpSpec& op) {
   struct mount_attr attr = {};
   attr.attr_set = op.attr_set;
   attr.attr_clr = op.attr_clr;
+  unsigned int recursive = op.recursive ? AT_RECURSIVE : 0;
+  if (ctx.last_bind >= 0 && SameString(op.target, ctx.last_target)) {
+    return SysErr(Sys(SYS_mount_setattr, ctx.last_bind, "", AT_EMPTY_PATH | recursive, &attr, sizeof(attr)));
+  }
   // Opened after the mount, so it names the mounted filesystem's root.
   Resolved target;
   int err = Resolve(ctx, op.target, 0, &target);
   if (err) return err;
-  err = SysErr(Sys(SYS_mount_setattr, AT_FDCWD, target.path, op.recursive ? AT_RECURSIVE : 0, &attr, sizeof(attr)));
+  err = SysErr(Sys(SYS_mount_setattr, AT_FDCWD, target.path, recursive, &attr, sizeof(attr)));
   Release(&target);
   return err;
 }
@@ -387,7 +436,7 @@ int Apply(MountCtx& ctx, const MountOpSpec& op) {
 }  // namespace
 
 int ChildApplyMounts(const ChildSpec& spec, int* op_index) {
-  MountCtx ctx = {spec, -1, 0, false};
+  MountCtx ctx = {spec, -1, 0, false, -1, nullptr};
   if (spec.root != nullptr) {
     for (size_t i = 0; spec.root[i] != '\0'; i++) {
       if (spec.root[i] == '/') ctx.scratch_len = i;
@@ -402,6 +451,7 @@ int ChildApplyMounts(const ChildSpec& spec, int* op_index) {
   }
   // A descriptor of the host's filesystem has no business in the jail.
   if (ctx.scratch >= 0) Sys(SYS_close, ctx.scratch);
+  ForgetLastBind(ctx);
   return err;
 }
 
