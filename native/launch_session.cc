@@ -162,8 +162,11 @@ class LaunchSession {
     if (fd < 0) return Fail(kStageSeccomp, 0, errno);
     Napi::Env env(env_);
     Napi::HandleScope scope(env);
-    on_listener_.MakeCallback(env.Global(), {Napi::Number::New(env, fd)}, context_);
+    Napi::Value watching = on_listener_.MakeCallback(env.Global(), {Napi::Number::New(env, fd)}, context_);
     on_listener_.Reset();
+    // Not watched means never answered: the program's notified syscalls would hang until the
+    // time limit. Stop here instead.
+    if (watching.IsEmpty() || !watching.IsBoolean() || !watching.As<Napi::Boolean>().Value()) return Fail(kStageSeccomp, 0, EPROTO);
     if (write(st_.go_write, "L", 1) != 1) Fail(kStageSeccomp, 0, errno);
   }
 
@@ -249,7 +252,7 @@ class LaunchSession {
 // every case. The resources' fds stay owned by the caller. When the plan has a listener filter,
 // onListener(fd) is called once, before onSetup, with the caller's own copy of the seccomp
 // listener: it must start answering it (watchNotifications) before it returns, because the
-// child's next notified syscall may be its execve.
+// child's next notified syscall may be its execve, and return true; false stops the launch.
 Napi::Value LaunchJs(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (info.Length() != 4 || !info[0].IsObject() || !info[1].IsObject() || !info[2].IsFunction() ||

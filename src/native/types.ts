@@ -75,9 +75,9 @@ export interface NativeAddon {
    * watch the exit (watchExit) in every case: a failed child is killed, not reaped. When the plan
    * has a seccomp listener filter, onListener(fd) is called once, before onSetup, with the
    * caller's copy of the listener: it must call watchNotifications(fd) before it returns (the
-   * child's next notified syscall may be its execve).
+   * child's next notified syscall may be its execve), then return true; false stops the launch.
    */
-  launch(plan: JailPlan, resources: LaunchResources, onSetup: (result: SetupResult) => void, onListener: ((fd: number) => void) | undefined): LaunchStart;
+  launch(plan: JailPlan, resources: LaunchResources, onSetup: (result: SetupResult) => void, onListener: ((fd: number) => boolean) | undefined): LaunchStart;
   /**
    * Every check launch() makes before clone (the plan's shape and bounds, the resources' fds are
    * open), and nothing more; throws launch's TypeError naming the field. Nothing is cloned.

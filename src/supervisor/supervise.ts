@@ -159,10 +159,13 @@ function launch(addon: NativeAddon, planned: PlannedJail, opts: SuperviseOptions
         }
       });
       held.listener = fd;
+      return true;
     } catch (e) {
-      // Nobody answers: the child's notified syscalls fail with ENOSYS once its copy closes at execve.
+      // Nobody could answer: the addon stops the launch (a setup failure) rather than let the
+      // program's notified syscalls wait for an answer that never comes.
       addon.close(fd);
       opts.log.error(`cannot answer the jail's seccomp notifications: ${(e as Error).message}`);
+      return false;
     }
   };
   let started;

@@ -225,7 +225,7 @@ export class FakeAddon implements NativeAddon {
     this.calls.push({ fn, args });
   }
 
-  launch(plan: JailPlan, resources: LaunchResources, onSetup: (result: SetupResult) => void, onListener: ((fd: number) => void) | undefined): LaunchStart {
+  launch(plan: JailPlan, resources: LaunchResources, onSetup: (result: SetupResult) => void, onListener: ((fd: number) => boolean) | undefined): LaunchStart {
     // A copy: what was asked at launch time, even if the caller mutates its objects afterwards.
     this.record('launch', [structuredClone(plan), structuredClone(resources)]);
     const script = this.scripts.shift() ?? this.defaultScript;
@@ -253,7 +253,7 @@ export class FakeAddon implements NativeAddon {
   }
 
   /** The listener handshake: a listener fd to the caller, then the jail's notified syscalls. */
-  private handOverListener(onListener: (fd: number) => void, notifications: SeccompNotification[]): void {
+  private handOverListener(onListener: (fd: number) => boolean, notifications: SeccompNotification[]): void {
     const fd = this.fakeFd('listener');
     onListener(fd);
     const answer = this.listeners.get(fd);
