@@ -173,12 +173,15 @@ function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
 
 /** Whether the jail may connect to `host` (a name or an address) at `port`; emits the one event of this decision. */
 async function decide(ctx: Context, host: string, port: number): Promise<Decision> {
-  const deny = (e: Omit<NetEvent, 'type' | 'action' | 'proto' | 'port'>, message: string, unreachable = false): Decision => {
-    ctx.onEvent({ type: 'net', action: 'deny', proto: 'tcp', ...e, port });
+  type Outcome = Pick<NetEvent, 'dst' | 'domain' | 'rule'>;
+  const emit = (action: NetEvent['action'], { dst, domain, rule }: Outcome) =>
+    ctx.onEvent({ type: 'net', action, proto: 'tcp', dst, port, ...(domain === undefined ? {} : { domain }), rule });
+  const deny = (e: Outcome, message: string, unreachable = false): Decision => {
+    emit('deny', e);
     return { ok: false, unreachable, message: `jail: ${message}` };
   };
-  const allow = (e: Omit<NetEvent, 'type' | 'action' | 'proto' | 'port'>): Decision => {
-    ctx.onEvent({ type: 'net', action: 'allow', proto: 'tcp', ...e, port });
+  const allow = (e: Outcome): Decision => {
+    emit('allow', e);
     return { ok: true, address: e.dst };
   };
 

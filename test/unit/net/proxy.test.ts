@@ -304,6 +304,13 @@ describe('HTTP', () => {
     expect(events).toMatchObject([{ action: 'deny', dst: 'nowhere.test', rule: 'unresolved' }]);
   });
 
+  it('gives up on a lookup that takes longer than the connect timeout (502)', async () => {
+    const { port, events } = await proxy(['slow.test'], { connectTimeoutMs: 100, resolve: () => new Promise(() => {}) });
+    const response = await new Client(port).write('CONNECT slow.test:443 HTTP/1.1\r\n\r\n').rest();
+    expect(response).toMatch(/^HTTP\/1\.1 502 Bad Gateway\r\n[^]*jail: cannot resolve slow\.test: lookup timed out after 100 ms\n$/);
+    expect(events).toMatchObject([{ action: 'deny', dst: 'slow.test', rule: 'unresolved' }]);
+  });
+
   it('answers 400 to what is not a proxy request', async () => {
     const { port, events } = await proxy(['127.0.0.1/32']);
     const cases = [
@@ -348,11 +355,15 @@ describe('robustness', () => {
         await c.rest();
       }),
     );
-    // A client that says nothing is dropped after the handshake timeout.
+    // A client that says nothing, or stops half-way through a handshake, is dropped after the handshake timeout.
+    const halfway = new Client(port).write([0x05, 0x01, 0x00, 0x05, 0x01]);
+    const slow = new Client(port).write('GET http://127.0.0.1/ HTTP/1.1\r\nX: ');
     const silent = new Client(port);
     const t0 = Date.now();
     await silent.rest();
     expect(Date.now() - t0).toBeGreaterThanOrEqual(400);
+    await halfway.rest();
+    await slow.rest();
     // Still working.
     const ok = new Client(port);
     expect(await socksConnect(ok, byIpv4([127, 0, 0, 1], originPort))).toBe(0x00);
