@@ -16,6 +16,7 @@
         "native/caps.cc",
         "native/rlimit.cc",
         "native/seccomp.cc",
+        "native/network.cc",
         "native/clone.cc"
       ],
       "defines": ["_GNU_SOURCE"],
@@ -31,6 +32,7 @@
       "sources": [
         "native/addon.cc",
         "native/prepare.cc",
+        "native/net_rule_message.cc",
         "native/prepared.cc",
         "native/launch.cc",
         "native/launch_session.cc",

@@ -28,7 +28,7 @@ int ChildDropCaps(const ChildSpec& spec, int* op_index) {
   if ((err = SysErr(Sys(SYS_capget, &hdr, data)))) return err;
   uint64_t permitted = (uint64_t)data[0].permitted | ((uint64_t)data[1].permitted << 32);
 
-  uint64_t keep = spec.keep_all_caps ? permitted : spec.keep_caps;
+  uint64_t keep = spec.keep_all_caps ? permitted & ~spec.drop_caps : spec.keep_caps;
   if ((keep & ~permitted) != 0) {
     for (int cap = 0; cap < 64; cap++) {
       if (Has(keep, cap) && !Has(permitted, cap)) *op_index = cap;
@@ -40,7 +40,7 @@ int ChildDropCaps(const ChildSpec& spec, int* op_index) {
   data[1].inheritable = (uint32_t)(keep >> 32);
   if ((err = SysErr(Sys(SYS_capset, &hdr, data)))) return err;
 
-  if (!spec.keep_all_caps) {
+  if (!spec.keep_all_caps || spec.drop_caps != 0) {
     // Walk up to the kernel's last cap: PR_CAPBSET_READ fails with EINVAL past it.
     for (int cap = 0; cap < 64; cap++) {
       long present = Sys(SYS_prctl, PR_CAPBSET_READ, cap);

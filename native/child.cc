@@ -203,6 +203,7 @@ void ChildMain(const ChildSpec& spec) {
   // in it). Set first, so there is no window without it.
   if ((err = SysErr(Sys(SYS_prctl, PR_SET_PDEATHSIG, spec.death_signal)))) ChildFail(spec, kStageHandshake, -1, err);
   ChildWaitForGo(spec);
+  if ((err = ChildWaitForNetwork(spec))) ChildFail(spec, kStageNetwork, -1, err);
 
   // Per process only because the launch gives this child memory of its own when the plan sets
   // it (clone.cc): with CLONE_VM the kernel would apply it to the supervisor too.
@@ -213,6 +214,7 @@ void ChildMain(const ChildSpec& spec) {
   if (spec.setsid && (err = SysErr(Sys(SYS_setsid)))) ChildFail(spec, kStageSetsid, -1, err);
   if (spec.hostname != nullptr && (err = ChildSetHostname(spec))) ChildFail(spec, kStageHostname, -1, err);
   if (spec.loopback_up && (err = ChildLoopbackUp())) ChildFail(spec, kStageLoopback, -1, err);
+  if ((err = ChildAddNetRules(spec, &op))) ChildFail(spec, kStageNetwork, op, err);
   if ((err = ChildApplyMounts(spec, &op))) ChildFail(spec, kStageMount, op, err);
   if (spec.cwd != nullptr && (err = SysErr(Sys(SYS_chdir, spec.cwd)))) ChildFail(spec, kStageChdir, -1, err);
   // Before the rlimits: with RLIMIT_NOFILE as low as 32 there may be no free fd number left for

@@ -22,5 +22,7 @@ int ChildSetRlimits(const ChildSpec& spec, int* op_index);
 int ChildDropCaps(const ChildSpec& spec, int* op_index);
 int ChildInstallListener(const ChildSpec& spec);
 int ChildInstallSeccomp(const ChildSpec& spec);
+int ChildAddNetRules(const ChildSpec& spec, int* op_index);
+int ChildWaitForNetwork(const ChildSpec& spec);
 
 }  // namespace jail

@@ -35,6 +35,11 @@ Napi::Value ExecveMode(const Napi::CallbackInfo& info) {
     Napi::TypeError::New(env, "execveMode: a seccomp listener needs a supervisor; -Me has none").ThrowAsJavaScriptException();
     return env.Undefined();
   }
+  // Nobody would keep the network link up either.
+  if (j->net_gate) {
+    Napi::TypeError::New(env, "execveMode: a network link needs a supervisor; -Me has none").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
   ExecveExtras extras;
   extras.time_limit = info[4].As<Napi::Number>().Uint32Value();
   Napi::Array texts = info[3].As<Napi::Array>();

@@ -266,7 +266,7 @@ LaunchOutcome Launch(PreparedJail& j) {
 const char* StageName(int32_t stage) {
   static const char* const names[kStageCount] = {
       "none",     "clone",       "idmap",    "cgroup", "handshake",       "oom_score_adj", "setsid",
-      "setid",    "keyring",     "hostname", "loopback", "mount",         "chdir",         "rlimit",
+      "setid",    "keyring",     "hostname", "loopback", "network", "mount",         "chdir",         "rlimit",
       "personality", "disable_tsc", "nice",   "affinity", "core_scheduling", "caps",        "no_new_privs",
       "stdio",    "fds",         "signals",  "seccomp", "execve"};
   return stage >= 0 && stage < kStageCount ? names[stage] : "unknown";

@@ -14,7 +14,11 @@
 #include <cmath>
 #include <initializer_list>
 
+#include <arpa/inet.h>
+#include <sys/socket.h>
+
 #include "listener_filter.h"
+#include "net_rule_message.h"
 
 namespace jail {
 
@@ -303,6 +307,71 @@ void ReadSeccomp(Reader& r, Napi::Object plan, PreparedJail& j) {
   j.spec.seccomp_flags = (unsigned int)r.Int(r.Field(s, "flags", "plan.seccomp"), "plan.seccomp.flags", 0, 0xff);
 }
 
+// "10.0.0.0/8", "fd00::/8", "203.0.113.5" (a whole address); "" = any.
+void ReadCidr(Reader& r, Napi::Value v, const std::string& path, int family, uint8_t* bytes, int* len) {
+  std::string text = r.Str(v, path);
+  *len = 0;
+  if (text.empty() || !r.ok()) return;
+  int max = family == AF_INET ? 32 : 128;
+  size_t slash = text.find('/');
+  std::string addr = text.substr(0, slash);
+  *len = max;
+  if (slash != std::string::npos) {
+    char* end = nullptr;
+    long n = strtol(text.c_str() + slash + 1, &end, 10);
+    if (*end != '\0' || end == text.c_str() + slash + 1 || n < 0 || n > max) return r.Fail(path, "prefix length must be 0-" + std::to_string(max));
+    *len = (int)n;
+  }
+  if (inet_pton(family, addr.c_str(), bytes) != 1) r.Fail(path, std::string("not an ") + (family == AF_INET ? "IPv4" : "IPv6") + " address");
+}
+
+void ReadPortRange(Reader& r, Napi::Value v, const std::string& path, uint16_t* lo, uint16_t* hi) {
+  *lo = *hi = 0;
+  if (v.IsNull()) return;
+  Napi::Array range = r.Arr(v, path, 2);
+  if (!r.ok()) return;
+  if (range.Length() != 2) return r.Fail(path, "expected [first, last]");
+  *lo = (uint16_t)r.Int(range.Get(0u), path + "[0]", 1, 65535);
+  *hi = (uint16_t)r.Int(range.Get(1u), path + "[1]", 1, 65535);
+  if (*lo > *hi) r.Fail(path, "first port is above the last");
+}
+
+// plan.network: the routing-policy rules of the jail's network namespace and whether the child
+// waits for the supervisor's network link (resources.netGate).
+void ReadNetwork(Reader& r, Napi::Object plan, PreparedJail& j) {
+  Napi::Value v = r.Field(plan, "network", "plan");
+  if (v.IsNull()) return;
+  const std::string p = "plan.network";
+  Napi::Object n = r.Obj(v, p);
+  r.OnlyKeys(n, p, {"rules", "gate"});
+  j.net_gate = r.Bool(r.Field(n, "gate", p), p + ".gate");
+  Napi::Array rules = r.Arr(r.Field(n, "rules", p), p + ".rules", 4096);
+  for (uint32_t i = 0; i < rules.Length() && r.ok(); i++) {
+    std::string at = p + ".rules[" + std::to_string(i) + "]";
+    Napi::Object o = r.Obj(rules.Get(i), at);
+    r.OnlyKeys(o, at, {"family", "dst", "src", "proto", "dport", "sport", "iif", "oif", "action", "priority"});
+    NetRule rule = {};
+    int64_t family = r.Int(r.Field(o, "family", at), at + ".family", 4, 6);
+    if (family != 4 && family != 6) r.Fail(at + ".family", "expected 4 or 6");
+    rule.family = family == 4 ? AF_INET : AF_INET6;
+    ReadCidr(r, r.Field(o, "dst", at), at + ".dst", rule.family, rule.dst, &rule.dst_len);
+    ReadCidr(r, r.Field(o, "src", at), at + ".src", rule.family, rule.src, &rule.src_len);
+    rule.proto = (int)r.Int(r.Field(o, "proto", at), at + ".proto", 0, 255);
+    ReadPortRange(r, r.Field(o, "dport", at), at + ".dport", &rule.dport_lo, &rule.dport_hi);
+    ReadPortRange(r, r.Field(o, "sport", at), at + ".sport", &rule.sport_lo, &rule.sport_hi);
+    rule.iif = r.Str(r.Field(o, "iif", at), at + ".iif");
+    rule.oif = r.Str(r.Field(o, "oif", at), at + ".oif");
+    if (rule.iif.size() >= 16 || rule.oif.size() >= 16) r.Fail(at, "interface names are at most 15 bytes");
+    std::string action = r.Str(r.Field(o, "action", at), at + ".action");
+    if (action == "lookup") rule.action = kRuleLookupMain;
+    else if (action == "unreachable") rule.action = kRuleUnreachable;
+    else if (action == "blackhole") rule.action = kRuleBlackhole;
+    else r.Fail(at + ".action", "expected lookup, unreachable or blackhole");
+    rule.priority = (uint32_t)r.Int(r.Field(o, "priority", at), at + ".priority", 1, 32765);
+    if (r.ok()) AppendRuleMessage(rule, i + 1, &j.net_rules);
+  }
+}
+
 void ReadCgroup(Reader& r, Napi::Object plan, PreparedJail& j) {
   Napi::Value v = r.Field(plan, "cgroup", "plan");
   if (v.IsNull()) return;
@@ -323,7 +392,7 @@ void ReadCgroup(Reader& r, Napi::Object plan, PreparedJail& j) {
 }
 
 void ReadResources(Reader& r, Napi::Object res, PreparedJail& j) {
-  r.OnlyKeys(res, "resources", {"stdio", "passFds", "execFd", "cgroupFd"});
+  r.OnlyKeys(res, "resources", {"stdio", "passFds", "execFd", "cgroupFd", "netGate"});
   Napi::Array stdio = r.Arr(r.Field(res, "stdio", "resources"), "resources.stdio", 3);
   if (stdio.Length() != 3) r.Fail("resources.stdio", "expected 3 fds");
   for (uint32_t i = 0; i < 3 && r.ok(); i++)
@@ -335,6 +404,9 @@ void ReadResources(Reader& r, Napi::Object res, PreparedJail& j) {
   j.keep_fds.erase(std::unique(j.keep_fds.begin(), j.keep_fds.end()), j.keep_fds.end());
   j.spec.exec_fd = r.Fd(r.Field(res, "execFd", "resources"), "resources.execFd", -1);
   j.cgroup_fd = r.Fd(r.Field(res, "cgroupFd", "resources"), "resources.cgroupFd", -1);
+  Napi::Array gate = r.Arr(r.Field(res, "netGate", "resources"), "resources.netGate", 2);
+  if (r.ok() && gate.Length() != 2) r.Fail("resources.netGate", "expected [readFd, writeFd] (-1, -1 = none)");
+  for (uint32_t i = 0; i < 2 && r.ok(); i++) j.net_gate_fds[i] = r.Fd(gate.Get(i), "resources.netGate[" + std::to_string(i) + "]", -1);
 }
 
 }  // namespace
@@ -346,7 +418,7 @@ std::unique_ptr<PreparedJail> PrepareJail(Napi::Env env, Napi::Object plan, Napi
              {"version", "cloneFlags", "idmap", "uid", "gid", "groups", "hostname", "loopbackUp", "cpus", "coreScheduling",
               "rootDir", "mounts", "cwd",
               "rlimits", "caps", "noNewPrivs", "personality", "disableTsc", "niceLevel", "oomScoreAdj", "setsid",
-              "devNullFds", "deathSignal", "cloneVm", "seccomp", "cgroup", "exec"});
+              "devNullFds", "deathSignal", "cloneVm", "seccomp", "cgroup", "network", "exec"});
   if (r.Int(r.Field(plan, "version", "plan"), "plan.version", 0, 1 << 20) != kPlanVersion)
     r.Fail("plan.version", "this addon applies plan version " + std::to_string(kPlanVersion) + " only");
   ChildSpec& s = j->spec;
@@ -399,11 +471,15 @@ std::unique_ptr<PreparedJail> PrepareJail(Napi::Env env, Napi::Object plan, Napi
     j->rlimits.push_back(rl);
   }
   Napi::Object caps = r.Obj(r.Field(plan, "caps", "plan"), "plan.caps");
-  r.OnlyKeys(caps, "plan.caps", {"keepAll", "keep"});
+  r.OnlyKeys(caps, "plan.caps", {"keepAll", "keep", "drop"});
   s.keep_all_caps = r.Bool(r.Field(caps, "keepAll", "plan.caps"), "plan.caps.keepAll");
   Napi::Array keep = r.Arr(r.Field(caps, "keep", "plan.caps"), "plan.caps.keep", 64);
   for (uint32_t i = 0; i < keep.Length() && r.ok(); i++)
     s.keep_caps |= 1ULL << r.Int(keep.Get(i), "plan.caps.keep[" + std::to_string(i) + "]", 0, 63);
+  Napi::Array drop = r.Arr(r.Field(caps, "drop", "plan.caps"), "plan.caps.drop", 64);
+  for (uint32_t i = 0; i < drop.Length() && r.ok(); i++)
+    s.drop_caps |= 1ULL << r.Int(drop.Get(i), "plan.caps.drop[" + std::to_string(i) + "]", 0, 63);
+  if (r.ok() && s.drop_caps != 0 && !s.keep_all_caps) r.Fail("plan.caps.drop", "only with keepAll (otherwise list only the caps to keep)");
   s.no_new_privs = r.Bool(r.Field(plan, "noNewPrivs", "plan"), "plan.noNewPrivs");
   s.personality = (unsigned long)r.Int(r.Field(plan, "personality", "plan"), "plan.personality", 0, 0xffffffffLL);
   s.disable_tsc = r.Bool(r.Field(plan, "disableTsc", "plan"), "plan.disableTsc");
@@ -428,6 +504,7 @@ std::unique_ptr<PreparedJail> PrepareJail(Napi::Env env, Napi::Object plan, Napi
   j->clone_vm = r.Bool(r.Field(plan, "cloneVm", "plan"), "plan.cloneVm");
   ReadSeccomp(r, plan, *j);
   ReadCgroup(r, plan, *j);
+  ReadNetwork(r, plan, *j);
   Napi::Object exec = r.Obj(r.Field(plan, "exec", "plan"), "plan.exec");
   r.OnlyKeys(exec, "plan.exec", {"path", "argv", "envp"});
   s.exec_path = j->StoreString(r.Str(r.Field(exec, "path", "plan.exec"), "plan.exec.path"));
@@ -436,6 +513,8 @@ std::unique_ptr<PreparedJail> PrepareJail(Napi::Env env, Napi::Object plan, Napi
   if (argv.empty()) r.Fail("plan.exec.argv", "must hold at least argv[0]");
   ReadResources(r, resources, *j);
   if (j->clone_into_cgroup && j->cgroup_fd < 0) r.Fail("resources.cgroupFd", "plan.cgroup.cloneInto needs an open directory fd");
+  if (r.ok() && j->net_gate != (j->net_gate_fds[0] >= 0 && j->net_gate_fds[1] >= 0))
+    r.Fail("resources.netGate", "plan.network.gate needs both ends of a pipe, and only then");
 
   if (!r.ok()) {
     Napi::TypeError::New(env, r.error()).ThrowAsJavaScriptException();

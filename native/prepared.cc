@@ -27,6 +27,10 @@ int FinalizeSpec(PreparedJail& j) {
   s.rlimits_len = j.rlimits.size();
   s.keep_fds = j.keep_fds.data();
   s.keep_fds_len = j.keep_fds.size();
+  s.net_rules = j.net_rules.data();
+  s.net_rules_len = j.net_rules.size();
+  s.net_gate_fd = j.net_gate ? j.net_gate_fds[0] : -1;
+  s.net_gate_write_fd = j.net_gate ? j.net_gate_fds[1] : -1;
   s.filter = j.filter.empty() ? nullptr : j.filter.data();
   s.filter_len = (unsigned short)j.filter.size();
   j.argv.clear();
@@ -58,6 +62,9 @@ int CheckChildFds(const PreparedJail& j, const int* own, size_t own_len) {
   }
   if (bad(j.spec.exec_fd)) return j.spec.exec_fd;
   if (bad(j.cgroup_fd)) return j.cgroup_fd;
+  for (int fd : j.net_gate_fds) {
+    if (bad(fd)) return fd;
+  }
   return -1;
 }
 

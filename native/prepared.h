@@ -16,7 +16,7 @@
 
 namespace jail {
 
-constexpr int kPlanVersion = 4;
+constexpr int kPlanVersion = 5;
 
 struct FileWrite {
   std::string path;
@@ -38,6 +38,11 @@ struct PreparedJail {
   // off when a step of the child would change what the kernel keeps per memory owner.
   bool clone_vm = false;
   int cgroup_fd = -1;   // borrowed from the caller, not closed here
+  // The child waits for a byte on net_gate_fds[0] (the supervisor's network link is up); both
+  // ends are borrowed from the caller. -1, -1 = no link.
+  bool net_gate = false;
+  int net_gate_fds[2] = {-1, -1};
+  std::string net_rules;  // RTM_NEWRULE messages (net_rule_message.h)
   int devnull_fd = -1;  // owned
 
   PreparedJail() = default;

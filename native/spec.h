@@ -26,6 +26,7 @@ enum Stage : int32_t {
   kStageKeyring,
   kStageHostname,
   kStageLoopback,
+  kStageNetwork,
   kStageMount,
   kStageChdir,
   kStageRlimit,
@@ -105,6 +106,9 @@ struct ChildSpec {
 
   const char* hostname;  // null = leave alone
   bool loopback_up;
+  // rtnetlink RTM_NEWRULE messages, back to back (each NLMSG_ALIGNed); applied after lo is up.
+  const char* net_rules;
+  size_t net_rules_len;
   bool set_affinity;
   unsigned long cpu_mask[1024 / (8 * sizeof(unsigned long))];  // cpu_set_t layout, 1024 CPUs
   bool core_scheduling;
@@ -119,6 +123,7 @@ struct ChildSpec {
 
   bool keep_all_caps;
   uint64_t keep_caps;  // bit per capability number
+  uint64_t drop_caps;  // with keep_all_caps: these go anyway (bit per capability number)
   bool no_new_privs;
   unsigned long personality;  // 0 = leave alone
   bool disable_tsc;
@@ -137,6 +142,8 @@ struct ChildSpec {
   int go_write_fd;  // the parent's write end, which the child closes at once (see ChildWaitForGo)
   int report_fd;  // write end, CLOEXEC: a FailureRecord, or EOF when execve succeeded
   int exec_fd;    // O_PATH fd for execveat, or -1
+  int net_gate_fd;        // read end: one byte when the network link is up; -1 = no link to wait for
+  int net_gate_write_fd;  // the supervisor's end, closed by the child at once (ChildWaitForNetwork)
 
   // seccomp (struct sock_filter[], the layout the kernel reads)
   const void* filter;  // the policy, installed last; null = none

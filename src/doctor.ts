@@ -8,6 +8,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import { formatError } from './errors';
+import { findPasta, PASTA_MISSING_HINT } from './net/link';
 import { run } from './run';
 
 export interface DoctorCheck {
@@ -138,7 +139,12 @@ export async function doctor(): Promise<DoctorReport> {
         .join('; '),
     ),
   );
-  checks.push({ name: 'network engine', ok: null, detail: 'not built yet: jails get an empty network namespace (or the host\'s with -N)' });
+  const pasta = findPasta();
+  checks.push(
+    pasta === null
+      ? { name: 'networked jails (--net internet, --allow, --publish)', ok: false, detail: 'pasta is not installed', fix: PASTA_MISSING_HINT }
+      : await trial(`networked jails (--net internet, through ${pasta})`, { net: 'internet' }, 'see the message above'),
+  );
   return { canRun: basic.ok === true, checks };
 }
 

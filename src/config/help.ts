@@ -47,6 +47,7 @@ export function renderFieldsHelp(): string {
       const flags = f.flags.filter((d) => !d.hidden).map(flagName);
       if (flags.length) facts.push(`flag ${flags.join(', ')}`);
       if (f.outside) facts.push('command line only');
+      if (f.extension) facts.push('jail only, not in nsjail');
       if (!f.supported) facts.push('NOT SUPPORTED YET');
       if (f.unsupportedValues) facts.push(`${f.unsupportedValues.join(', ')} not supported yet`);
       out.push(`  ${f.name}  (${facts.join('; ')})`, `      ${f.help}`);

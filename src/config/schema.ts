@@ -22,6 +22,8 @@ import type {
   TrafficRule,
   UserNet,
 } from './types';
+import { NET_PRESETS, type NetPreset } from './types';
+import { checkAllow, checkPublish } from '../net/destination-check';
 import {
   parseBindSpec,
   parseByteSize,
@@ -94,6 +96,8 @@ export interface FieldDef {
   readonly unsupportedValues?: readonly string[];
   /** Command-line only: nsjail keeps it outside the proto, so config files cannot set it. */
   readonly outside: boolean;
+  /** jail's own field, not in nsjail's config.proto (config files may set it; nsjail would refuse them). */
+  readonly extension: boolean;
   /** proto2 `required`. */
   readonly required: boolean;
   /** Extra validation of a converted value; returns an error message. */
@@ -124,6 +128,7 @@ function field(name: string, type: ProtoType, opts: FieldOpts): FieldDef {
     group: G.process,
     supported: true,
     outside: false,
+    extension: false,
     required: false,
     flags: [],
     ...opts,
@@ -597,6 +602,30 @@ export const NSJAIL_CONFIG: MessageDef = message<Config>('NsJailConfig', {
   useCgroupv2: boolField('use_cgroupv2', false, 'use cgroup v2', G.cgroup, [on('--use_cgroupv2')]),
   detectCgroupv2: boolField('detect_cgroupv2', false, 'use cgroup v2 if cgroupv2_mount is a cgroup2 filesystem', G.cgroup, [on('--detect_cgroupv2')]),
 
+  net: field('net', 'string', {
+    extension: true,
+    default: 'none',
+    group: G.net,
+    help: "network preset: none (only loopback), host (the host's network, as -N), internet (public addresses only: never the host, loopback, private, link-local or metadata ranges), limited (internet, TCP 80 and 443 only)",
+    check: (v) => (NET_PRESETS.includes(v as NetPreset) ? undefined : `'${v}' is not a network preset; use one of ${NET_PRESETS.join(', ')}`),
+    flags: [flag('--net <preset>')],
+  }),
+  allow: field('allow', 'string', {
+    extension: true,
+    repeated: true,
+    group: G.net,
+    help: 'reach only these destinations: a domain (pypi.org, *.example.com) through jail\'s proxy, or an IP or CIDR, optionally :PORT',
+    check: (v) => checkAllow(v as string),
+    flags: [flag('--allow <dest>')],
+  }),
+  publish: field('publish', 'string', {
+    extension: true,
+    repeated: true,
+    group: G.net,
+    help: 'make a server in the jail reachable on the host: [HOSTIP:]HOSTPORT:JAILPORT[/tcp|/udp] (HOSTIP defaults to 127.0.0.1)',
+    check: (v) => checkPublish(v as string),
+    flags: [flag('--publish <spec>')],
+  }),
   ifaceNoLo: boolField('iface_no_lo', false, "leave the loopback interface down", G.net, [on('--iface_no_lo')]),
   ifaceOwn: field('iface_own', 'string', { repeated: true, group: G.net, supported: false, help: 'move this host interface into the jail', flags: [flag('--iface_own <ifname>')] }),
   macvlanIface: field('macvlan_iface', 'string', {
@@ -616,13 +645,12 @@ export const NSJAIL_CONFIG: MessageDef = message<Config>('NsJailConfig', {
     help: "MACVLAN mode of 'vs': private, vepa, bridge or passthru",
     flags: [parsed('--macvlan_vs_mo <mode>', (a) => parseChoice(a, ['private', 'vepa', 'bridge', 'passthru']))],
   }),
-  trafficRule: field('traffic_rule', 'message', { message: () => TRAFFIC_RULE, repeated: true, group: G.net, supported: false, help: 'policy-routing rules in the jail network namespace (later rules win)' }),
+  trafficRule: field('traffic_rule', 'message', { message: () => TRAFFIC_RULE, repeated: true, group: G.net, help: 'policy-routing rules in the jail network namespace (later rules win)' }),
   userNet: field('user_net', 'message', {
     message: () => USER_NET,
     group: G.net,
-    supported: false,
-    help: 'user-mode networking (NAT to the host network without root); an empty user_net {} turns it on',
-    flags: [on('--user_net', {}, { help: 'user-mode networking with the built-in NSTUN backend' })],
+    help: "user-mode networking without root, through pasta (both of nsjail's backends); jail's blocklist applies as with --net internet; an empty user_net {} turns it on",
+    flags: [on('--user_net', {}, { help: 'user-mode networking (as --net internet, with nsjail\'s addresses and rules)' })],
   }),
 
   seccompPolicyFile: field('seccomp_policy_file', 'string', { group: G.seccomp, help: 'kafel seccomp policy file', flags: [flag('-P, --seccomp_policy <file>')] }),

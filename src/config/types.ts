@@ -21,6 +21,10 @@ export interface IdMap {
   useNewidmap: boolean; // write through /usr/bin/new[ug]idmap
 }
 
+/** The network presets of `--net`. */
+export const NET_PRESETS = ['none', 'host', 'internet', 'limited'] as const;
+export type NetPreset = (typeof NET_PRESETS)[number];
+
 export interface MountPt {
   src: string; // "" = none
   prefixSrcEnv: string;
@@ -206,6 +210,10 @@ export interface Config {
   useCgroupv2: boolean;
   detectCgroupv2: boolean;
 
+  /** jail's network preset (NET_PRESETS). */
+  net: NetPreset;
+  allow: string[];
+  publish: string[];
   ifaceNoLo: boolean;
   ifaceOwn: string[];
   macvlanIface?: string;

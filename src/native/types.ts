@@ -16,6 +16,8 @@ export interface LaunchResources {
   execFd: number;
   /** Directory fd of the jail's cgroup v2 leaf for CLONE_INTO_CGROUP, or -1. */
   cgroupFd: number;
+  /** [read, write] of the pipe the jail's init waits on for its network link (plan.network.gate), or [-1, -1]. */
+  netGate: [number, number];
 }
 
 /** How building a jail failed, as the child (or the parent side of launch) reported it. */

@@ -78,3 +78,18 @@ export function blockedBy(address: string, hostAddrs: string[]): string | null {
   }
   return null;
 }
+
+/**
+ * Whether an allowed CIDR opens blocked addresses on purpose: it lies wholly inside one blocked
+ * range (`--allow 10.1.2.3`, `--allow 192.168.0.0/24`) or is one of the host's own addresses. Only
+ * such a rule lifts the blocklist; a wider one (`--allow 0.0.0.0/0`) opens the public addresses
+ * it covers and nothing blocked, so the metadata address never comes along by accident.
+ */
+export function insideBlocklist(cidr: Cidr, hostAddrs: string[]): boolean {
+  if (PARSED.some((r) => r.cidr.family === cidr.family && r.cidr.prefix <= cidr.prefix && contains(r.cidr, cidr))) return true;
+  const whole = cidr.family === 4 ? 32 : 128;
+  return cidr.prefix === whole && hostAddrs.some((h) => {
+    const host = parseAddress(h);
+    return host !== null && sameAddress(host, cidr);
+  });
+}

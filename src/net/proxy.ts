@@ -15,7 +15,7 @@
 import * as dns from 'node:dns';
 import * as net from 'node:net';
 import { listenError } from '../errors';
-import { blockedBy } from './blocklist';
+import { blockedBy, insideBlocklist } from './blocklist';
 import { formatIp, tryParseIp, unmapV4 } from './cidr';
 import { matchAllow, matchDomain, normalizeDomain, parsePort, splitHostPort, type AllowRule } from './destination';
 import type { NetEvent } from './events';
@@ -51,6 +51,8 @@ const SOCKS = { ok: 0x00, notAllowed: 0x02, unreachable: 0x04, badCommand: 0x07,
 
 interface Context {
   allow: AllowRule[];
+  /** The allow rules that open blocked addresses (blocklist.ts insideBlocklist). */
+  lifts: AllowRule[];
   hostAddresses: string[];
   onEvent: (e: NetEvent) => void;
   resolve: (host: string) => Promise<string[]>;
@@ -188,9 +190,13 @@ async function decide(ctx: Context, host: string, port: number): Promise<Decisio
   const ip = tryParseIp(host);
   if (ip) {
     const address = formatIp(unmapV4(ip) ?? ip);
-    // Only IP/CIDR rules match without a name, and such a rule is the explicit allow that lifts the blocklist.
+    // Only IP/CIDR rules match without a name; a blocked address needs one that names it (insideBlocklist).
     const rule = matchAllow(ctx.allow, { address, port });
     if (!rule) return deny({ dst: address, rule: 'not-allowed' }, `${show(address, port)} is not in the allow list (--allow)`);
+    const blocked = blockedBy(address, ctx.hostAddresses);
+    if (blocked && !matchAllow(ctx.lifts, { address, port })) {
+      return deny({ dst: address, rule: blocked }, `${show(address, port)} is blocked (${blocked}) and ${rule.text} does not name it; to reach it, allow it by itself: --allow ${address}`);
+    }
     return allow({ dst: address, rule: rule.text });
   }
 
@@ -211,7 +217,7 @@ async function decide(ctx: Context, host: string, port: number): Promise<Decisio
   });
   for (const address of canonical) {
     const blocked = blockedBy(address, ctx.hostAddresses);
-    if (blocked && !matchAllow(ctx.allow, { address, port })) {
+    if (blocked && !matchAllow(ctx.lifts, { address, port })) {
       return deny({ dst: address, domain: host, rule: blocked }, `${show(host, port)} resolves to ${address}, which jail blocks (${blocked}); to reach it, allow the address: --allow ${address}`);
     }
   }
@@ -424,6 +430,7 @@ async function serveClient(ctx: Context, client: net.Socket): Promise<void> {
 export function startProxy(options: ProxyOptions): Promise<Proxy> {
   const ctx: Context = {
     allow: options.allow,
+    lifts: options.allow.filter((r) => r.kind === 'cidr' && insideBlocklist(r.cidr, options.hostAddresses)),
     hostAddresses: options.hostAddresses,
     onEvent: options.onEvent,
     resolve: options.resolve ?? lookupAll,

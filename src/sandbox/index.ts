@@ -7,7 +7,8 @@ import { capabilityNumber } from '../config/caps';
 import { JailError } from '../errors';
 import { fieldProblem } from '../config/finish';
 import { resolveCommand } from '../config/command';
-import type { Config, LoadedConfig } from '../config/types';
+import type { Config, LoadedConfig, MountPt } from '../config/types';
+import { planNetwork, type NetworkRuntime } from '../net/plan';
 import type { Filter } from '../policy/types';
 import { buildEnvironment, lookupCommand } from './exec';
 import { realHost, scratchLayout, type HostFacts } from './host';
@@ -58,6 +59,27 @@ export interface PlannedJail {
   warnings: string[];
   /** envar names to copy that the caller's environment does not have (skipped; logged at debug). */
   unsetEnv: string[];
+  /** The network link and proxy the supervisor runs for the jail, or null. */
+  network: NetworkRuntime | null;
+}
+
+/** The jail has a network namespace of its own (not -N, not --net host). */
+function sharesNoNetwork(c: Config): boolean {
+  return c.cloneNewnet && c.net !== 'host';
+}
+
+/**
+ * A jail with DNS through its link gets a resolv.conf naming the link's forwarder, bound over
+ * the one it would see: the host's may name a loopback or private resolver the jail may not reach.
+ * Not mandatory: a root without /etc/resolv.conf has no resolver to replace.
+ */
+function withResolvConf(loaded: LoadedConfig, content: string | null): LoadedConfig {
+  if (content === null) return loaded;
+  const mount: MountPt = {
+    src: '', prefixSrcEnv: '', srcContent: new TextEncoder().encode(content), dst: '/etc/resolv.conf', prefixDstEnv: '',
+    fstype: '', options: '', isBind: true, rw: false, isDir: false, mandatory: false, isSymlink: false, nosuid: true, nodev: true, noexec: true,
+  };
+  return { ...loaded, config: { ...loaded.config, mount: [...loaded.config.mount, mount] } };
 }
 
 function cloneFlags(c: Config): number {
@@ -68,7 +90,7 @@ function cloneFlags(c: Config): number {
   if (c.cloneNewipc) flags |= CLONE_NEWIPC;
   if (c.cloneNewuser) flags |= CLONE_NEWUSER;
   if (c.cloneNewpid) flags |= CLONE_NEWPID;
-  if (c.cloneNewnet) flags |= CLONE_NEWNET;
+  if (sharesNoNetwork(c)) flags |= CLONE_NEWNET;
   if (c.cloneNewtime) flags |= CLONE_NEWTIME;
   // A negative value keeps the bit test above for flags >= 2^31 honest under JS bit operations.
   return flags >>> 0;
@@ -173,10 +195,12 @@ export function buildPlan(loaded: LoadedConfig, options: PlanOptions): PlannedJa
 
   const passFds = [...new Set(config.passFd.filter((fd) => fd > 2))].sort((a, b) => a - b);
   const ids = planIds(loaded, host);
-  const mounts = planMounts(loaded, host, env);
+  const network = planNetwork(loaded);
+  const mounts = planMounts(withResolvConf(loaded, network.resolvConf), host, env);
   const canRaiseLimits = !config.cloneNewuser && host.euid === 0;
   const rlimits = planRlimits(loaded, host, canRaiseLimits);
   const environment = buildEnvironment(config, env);
+  environment.envp.push(...network.env);
   const useExecFd = config.executeFd || config.execBin?.execFd === true;
   const cmd = options.command === null ? { path: '', argv: [] } : resolveCommand(config, options.command);
   let execPath = '';
@@ -186,7 +210,7 @@ export function buildPlan(loaded: LoadedConfig, options: PlanOptions): PlannedJa
       ? path.resolve(options.cwd ?? process.cwd(), lookupCommand(cmd.path, [], env, [{ hostPath: '/', jailPath: '/' }], host))
       : lookupCommand(cmd.path, environment.envp, env, mounts.binds, host);
   }
-  warnings.push(...ids.warnings, ...mounts.warnings);
+  warnings.push(...ids.warnings, ...mounts.warnings, ...network.warnings);
   checkLimits(loaded, mounts.ops.length, cmd.argv, environment.envp, passFds);
   const cgroup = planCgroup(loaded, host);
   if (!config.cloneNewpid && config.mode === 'EXECVE') {
@@ -218,14 +242,14 @@ export function buildPlan(loaded: LoadedConfig, options: PlanOptions): PlannedJa
     gid: ids.gid,
     groups: ids.groups,
     hostname: config.cloneNewuts ? config.hostname : null,
-    loopbackUp: config.cloneNewnet && !config.ifaceNoLo,
+    loopbackUp: sharesNoNetwork(config) && !config.ifaceNoLo,
     cpus: pickCpus(loaded, host),
     coreScheduling: config.useCoreScheduling,
     rootDir: config.cloneNewns ? scratchLayout(host.scratchDir()).root : '',
     mounts: mounts.ops,
     cwd: config.cwd,
     rlimits,
-    caps: { keepAll: config.keepCaps, keep: config.keepCaps ? [] : capNumbers(loaded) },
+    caps: { keepAll: config.keepCaps, keep: config.keepCaps ? [] : capNumbers(loaded), drop: config.keepCaps ? network.dropCaps : [] },
     noNewPrivs: !config.disableNoNewPrivs,
     personality: personality(config),
     disableTsc: config.disableTsc,
@@ -237,6 +261,7 @@ export function buildPlan(loaded: LoadedConfig, options: PlanOptions): PlannedJa
     cloneVm: mayShareMemory(config, ids, host, cgroup),
     seccomp: planSeccomp(loaded, options.filter ?? null),
     cgroup,
+    network: network.native,
     exec: { path: execPath, argv: cmd.argv, envp: environment.envp },
   };
   return {
@@ -246,5 +271,6 @@ export function buildPlan(loaded: LoadedConfig, options: PlanOptions): PlannedJa
     passFds,
     warnings,
     unsetEnv: environment.unset,
+    network: network.runtime,
   };
 }

@@ -9,7 +9,7 @@
 import type { CgroupPlan } from '../cgroup/plan';
 
 /** Bumped whenever the shape below changes; the addon refuses a plan of another version. */
-export const PLAN_VERSION = 4;
+export const PLAN_VERSION = 5;
 
 /**
  * The largest lists and numbers the addon accepts in a plan and its launch resources
@@ -110,6 +110,8 @@ export interface SeccompPlan {
   listener: Array<[number, number, number, number]>;
 }
 
+import type { NetRulePlan } from '../net/plan';
+
 export interface JailPlan {
   version: typeof PLAN_VERSION;
   /** CLONE_NEW* bits for clone3. */
@@ -144,7 +146,7 @@ export interface JailPlan {
   cwd: string;
   rlimits: RLimitOp[];
   /** Capabilities (numbers). `keepAll` keeps every permitted cap (raised ambient). */
-  caps: { keepAll: boolean; keep: number[] };
+  caps: { keepAll: boolean; keep: number[]; drop: number[] };
   noNewPrivs: boolean;
   /** personality(2) bits to add. */
   personality: number;
@@ -164,6 +166,11 @@ export interface JailPlan {
   cloneVm: boolean;
   seccomp: SeccompPlan | null;
   cgroup: CgroupPlan | null;
+  /**
+   * Routing-policy rules the jail's init adds to its network namespace (src/net/plan.ts), and
+   * whether it waits for the supervisor's network link (resources.netGate) first; null = neither.
+   */
+  network: { rules: NetRulePlan[]; gate: boolean } | null;
   exec: {
     /** Absolute path to execve (ignored when the launch has an execFd). */
     path: string;

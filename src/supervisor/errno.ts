@@ -6,7 +6,7 @@ import * as os from 'node:os';
 import * as util from 'node:util';
 
 /** The errno numbers jail's messages talk about, from Node's table of this system's values. */
-export const { EPERM, ENOENT, ENOEXEC, EACCES, EBUSY, EDQUOT, EEXIST, ENOTDIR, EINVAL, ENOSPC, EROFS } = os.constants.errno;
+export const { EPERM, ENOENT, ENOEXEC, EACCES, EBUSY, EDQUOT, EEXIST, ENOTDIR, EINVAL, ENOSPC, EOPNOTSUPP, EROFS } = os.constants.errno;
 
 let names: Map<number, string> | undefined;
 let texts: Map<number, [string, string]> | undefined;

@@ -8,6 +8,7 @@ import * as fs from 'node:fs';
 import { JailError } from '../errors';
 import type { SeccompNotification } from '../native/types';
 import { describeViolation } from './violation';
+import type { NetEvent } from '../net/events';
 
 export interface SyscallEvent {
   type: 'syscall';
@@ -23,7 +24,7 @@ export interface SyscallEvent {
   action: 'continue';
 }
 
-export type JailEvent = SyscallEvent;
+export type JailEvent = SyscallEvent | NetEvent;
 
 export interface NotificationSummary {
   total: number;

@@ -49,6 +49,8 @@ export interface ExitReport {
   peer?: string;
   /** When the policy notifies (USER_NOTIF, seccomp_unotify): the syscalls the supervisor was told of. */
   notifications?: NotificationSummary;
+  /** Connections the allow-list proxy let through or refused (when the jail had one). */
+  network?: { allowed: number; denied: number };
 }
 
 /** What the cgroup stage reads back after a jail (the report fields above). */

@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import type { PlannedJail } from '../sandbox';
 import type { SetupFailure } from '../native/types';
 import { RLIMIT } from '../sandbox/kernel';
-import { EACCES, EDQUOT, EINVAL, ENOENT, ENOEXEC, ENOSPC, ENOTDIR, EPERM, EROFS, errnoName, errnoText } from './errno';
+import { EACCES, EDQUOT, EINVAL, ENOENT, ENOEXEC, ENOSPC, ENOTDIR, EOPNOTSUPP, EPERM, EROFS, errnoName, errnoText } from './errno';
 import type { SetupError } from './report';
 
 function describeMountOp(planned: PlannedJail, opIndex: number): string {
@@ -101,6 +101,12 @@ export function describeStep(planned: PlannedJail, stage: string, opIndex: numbe
       return "joining a fresh session keyring (so the jail cannot reach the caller's keys)";
     case 'loopback':
       return "bringing up the jail's loopback interface";
+    case 'network': {
+      const r = plan.network?.rules[opIndex];
+      if (!r) return "waiting for the jail's network link";
+      const what = [r.dst || 'any destination', r.proto ? `protocol ${r.proto}` : '', r.dport ? `port ${r.dport.join('-')}` : ''].filter(Boolean).join(' ');
+      return `adding the routing rule '${r.action}' for ${what} (IPv${r.family}, priority ${r.priority}) in the jail's network namespace`;
+    }
     case 'affinity':
       return `pinning the jail to CPUs ${plan.cpus?.join(',')} (--max_cpus)`;
     case 'core_scheduling':
@@ -149,6 +155,10 @@ function stageHint(planned: PlannedJail, f: SetupFailure): string | undefined {
       return f.errno === EINVAL ? 'this kernel has no core scheduling (CONFIG_SCHED_CORE); drop --use_core_scheduling' : undefined;
     case 'loopback':
       return 'bringing up lo needs CAP_NET_ADMIN in the jail; --iface_no_lo leaves it down';
+    case 'network':
+      return f.opIndex >= 0 && (f.errno === EINVAL || f.errno === EOPNOTSUPP)
+        ? 'this kernel lacks a routing-rule feature jail needs (policy routing, CONFIG_IP_MULTIPLE_TABLES / CONFIG_IPV6_MULTIPLE_TABLES, ip rule ipproto/dport: Linux >= 4.17)'
+        : undefined;
     case 'fds':
       return f.opIndex >= 0 ? 'the fd was closed before the launch cloned the jail: keep every fd passed to launch open until it returns' : undefined;
     default:

@@ -15,6 +15,7 @@ import { openCgroupSession, type CgroupSession } from '../cgroup';
 import type { Logger } from './log';
 import { type CgroupStats, type ExitReport, signalName } from './report';
 import { NotificationCounter, syscallEvent, type JailEvent } from './events';
+import { NetworkSession } from '../net/session';
 import { describeSetupFailure } from './setup-error';
 import { openViolationReader, type ViolationReader } from './violation';
 import type { Captured, JailStdio } from './stdio';
@@ -73,6 +74,8 @@ class Held {
   pidfd = -1;
   /** The seccomp listener, answered by the addon until release. */
   listener = -1;
+  /** The jail's network link and proxy, stopped at release. */
+  network: NetworkSession | null = null;
   stdioFinished = false;
   private readonly stops: Array<() => void> = [];
 
@@ -105,6 +108,7 @@ class Held {
     this.violations = null;
     this.cgroup?.destroy();
     this.cgroup = null;
+    this.network?.stop();
     if (this.listener >= 0) this.addon.unwatchNotifications(this.listener);
     this.listener = -1;
     if (this.pidfd >= 0) this.addon.close(this.pidfd);
@@ -152,11 +156,7 @@ function launch(addon: NativeAddon, planned: PlannedJail, opts: SuperviseOptions
       addon.watchNotifications(fd, (n) => {
         const event = syscallEvent(n);
         notifications!.count(event);
-        try {
-          opts.onEvent?.(event);
-        } catch (e) {
-          opts.log.error(`onEvent failed: ${(e as Error).message}`);
-        }
+        emit(opts, event);
       });
       held.listener = fd;
       return true;
@@ -169,16 +169,24 @@ function launch(addon: NativeAddon, planned: PlannedJail, opts: SuperviseOptions
     }
   };
   let started;
+  // The jail's init waits on this pipe until its network is up (plan.network.gate).
+  const netGate: [number, number] = plan.network?.gate ? addon.pipe() : [-1, -1];
   try {
-    const resources = { stdio: opts.stdio.fds, passFds: planned.passFds, execFd: held.execFd, cgroupFd: held.cgroup?.cloneFd ?? -1 };
+    const resources = { stdio: opts.stdio.fds, passFds: planned.passFds, execFd: held.execFd, cgroupFd: held.cgroup?.cloneFd ?? -1, netGate };
     started = addon.launch(plan, resources, onSetup, notifications ? onListener : undefined);
   } catch (e) {
+    for (const fd of netGate) if (fd >= 0) addon.close(fd);
     if (e instanceof JailError) throw e;
     throw new JailError('internal', `the addon refused the plan: ${(e as Error).message}`, { cause: e });
   }
   held.closeExecFd();
   opts.stdio.closeChildEnds();
-  if (!started.ok) return started;
+  // The child has its own copy of the read end (and closes its copy of the write end).
+  if (netGate[0] >= 0) addon.close(netGate[0]);
+  if (!started.ok) {
+    if (netGate[1] >= 0) addon.close(netGate[1]);
+    return started;
+  }
 
   const { pid, pidfd } = started;
   held.pidfd = pidfd;
@@ -202,7 +210,24 @@ function launch(addon: NativeAddon, planned: PlannedJail, opts: SuperviseOptions
       if (!hasPidns && plan.setsid && signal === SIGKILL) addon.killGroup(pid, signal);
     },
   };
+  if (planned.network) {
+    const network = new NetworkSession(planned.network, opts.log, (e) => emit(opts, e));
+    held.network = network;
+    void network.start(pid, netGate[1], (why) => {
+      opts.log.error(`pid=${pid} ${why}: killing the jail (it must not run on without the network it was given)`);
+      handle.kill(SIGKILL);
+    });
+  }
   return { handle, setup, exit, timedOut: false, notifications };
+}
+
+/** Hands one event to the caller; a failing callback is logged, never thrown into the supervisor. */
+function emit(opts: SuperviseOptions, event: JailEvent): void {
+  try {
+    opts.onEvent?.(event);
+  } catch (e) {
+    opts.log.error(`onEvent failed: ${(e as Error).message}`);
+  }
 }
 
 /** The deadline and the caller's abort, both armed from the launch on. */
@@ -228,8 +253,11 @@ function armLimits(jail: Launched, opts: SuperviseOptions, held: Held): void {
   }
 }
 
-function setupFailedReport(planned: PlannedJail, failure: SetupFailure, opts: SuperviseOptions, start: bigint): ExitReport {
-  const error = describeSetupFailure(planned, failure);
+function setupFailedReport(planned: PlannedJail, failure: SetupFailure, opts: SuperviseOptions, start: bigint, held: Held): ExitReport {
+  const networkError = failure.stage === 'network' && failure.opIndex < 0 ? held.network?.error : null;
+  const error = networkError
+    ? { stage: 'network', errno: 'ECANCELED', message: networkError.hint ? `${networkError.message}\n  hint: ${networkError.hint}` : networkError.message }
+    : describeSetupFailure(planned, failure);
   opts.log.error(error.message);
   return { outcome: 'setup-failed', exitCode: EXIT_SETUP_FAILED, signal: null, wallTimeMs: msSince(start), userTimeMs: 0, systemTimeMs: 0, maxRssKb: 0, error };
 }
@@ -272,7 +300,7 @@ export async function supervise(addon: NativeAddon, planned: PlannedJail, opts: 
   try {
     acquire(addon, planned, opts, held);
     const jail = launch(addon, planned, opts, held);
-    if (!('handle' in jail)) return { report: setupFailedReport(planned, jail, opts, start) };
+    if (!('handle' in jail)) return { report: setupFailedReport(planned, jail, opts, start, held) };
     armLimits(jail, opts, held);
 
     const setup = await jail.setup;
@@ -292,10 +320,12 @@ export async function supervise(addon: NativeAddon, planned: PlannedJail, opts: 
     // A setup step failed on its own (not killed by the deadline or an abort while setting up).
     const failedSetup = !setup.ok && !jail.timedOut && !opts.signal?.aborted ? setup : null;
     // The program never ran, so there is no output to collect: release() destroys the streams.
-    if (failedSetup) return { report: setupFailedReport(planned, failedSetup, opts, start) };
+    if (failedSetup) return { report: setupFailedReport(planned, failedSetup, opts, start, held) };
     const report = await classify(info, jail, stats, held, opts, start);
     if (stats) Object.assign(report, stats);
     if (jail.notifications) report.notifications = jail.notifications.result();
+    const netCounts = held.network?.counter;
+    if (netCounts) report.network = netCounts.result();
     held.stdioFinished = true;
     if (startError !== undefined) {
       await opts.stdio.finish(0);

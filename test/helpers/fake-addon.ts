@@ -34,7 +34,7 @@ export const FAKE_PID_BASE = 5_000_000;
 
 /** The addon's launch stages in its order (native/launch.cc StageName); a native test keeps this in step. */
 export const FAKE_STAGE_NAMES = [
-  'none', 'clone', 'idmap', 'cgroup', 'handshake', 'oom_score_adj', 'setsid', 'setid', 'keyring', 'hostname', 'loopback', 'mount', 'chdir',
+  'none', 'clone', 'idmap', 'cgroup', 'handshake', 'oom_score_adj', 'setsid', 'setid', 'keyring', 'hostname', 'loopback', 'network', 'mount', 'chdir',
   'rlimit', 'personality', 'disable_tsc', 'nice', 'affinity', 'core_scheduling', 'caps', 'no_new_privs', 'stdio', 'fds', 'signals',
   'seccomp', 'execve',
 ];
@@ -162,8 +162,8 @@ export function realPipe(): [number, number] {
 }
 
 export class FakeAddon implements NativeAddon {
-  readonly abiVersion = 3;
-  readonly planVersion = 4;
+  readonly abiVersion = 4;
+  readonly planVersion = 5;
 
   /** Every call, in order. */
   readonly calls: Call[] = [];

@@ -88,7 +88,7 @@ describeAsRoot('bind sources and symbolic links, as root', () => {
       expect(opIndex).toBeGreaterThan(0);
       fs.rmdirSync(project);
       fs.symlinkSync(secret, project);
-      const r = await launchToExec(addon, planned.plan, { stdio: [-1, -1, -1], passFds: [], execFd: -1, cgroupFd: -1 });
+      const r = await launchToExec(addon, planned.plan, { stdio: [-1, -1, -1], passFds: [], execFd: -1, cgroupFd: -1, netGate: [-1, -1] });
       if (r.ok) {
         await new Promise((resolve) => addon.watchExit(r.pidfd, r.pid, resolve));
         addon.close(r.pidfd);

@@ -142,7 +142,7 @@ describeAsRoot('the child reaches the jail root from one descriptor (root)', () 
     const outcomes = new Map<string, number>();
     let launches = 0;
     for (; launches < 400 && Date.now() < deadline; launches++) {
-      const r = await launchToExec(addon, planned.plan, { stdio: [-1, -1, -1], passFds: [], execFd: -1, cgroupFd: -1 });
+      const r = await launchToExec(addon, planned.plan, { stdio: [-1, -1, -1], passFds: [], execFd: -1, cgroupFd: -1, netGate: [-1, -1] });
       let key: string;
       if (r.ok) {
         const info = await new Promise<{ kind: string; code?: number }>((resolve) => addon.watchExit(r.pidfd, r.pid, resolve));

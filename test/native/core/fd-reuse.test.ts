@@ -29,7 +29,7 @@ describe('fds closed around launch()', () => {
     const fd = fs.openSync('/dev/null', 'r');
     fs.closeSync(fd);
     const planned = hostPlan(['--chroot', '/', '--', '/bin/true']);
-    expect(() => addon.launch(planned.plan, { stdio: [-1, -1, -1], passFds: [fd], execFd: -1, cgroupFd: -1 }, () => {}, undefined)).toThrow(
+    expect(() => addon.launch(planned.plan, { stdio: [-1, -1, -1], passFds: [fd], execFd: -1, cgroupFd: -1, netGate: [-1, -1] }, () => {}, undefined)).toThrow(
       new RegExp(`fd ${fd} is not open`),
     );
     expect(childPids()).toEqual([]);
@@ -40,7 +40,7 @@ describe('fds closed around launch()', () => {
     const planned = hostPlan(['--chroot', '/', '--', '/bin/true']);
     let onSetup!: (r: SetupResult) => void;
     const setup = new Promise<SetupResult>((resolve) => (onSetup = resolve));
-    const started = addon.launch(planned.plan, { stdio: [-1, -1, -1], passFds: fds, execFd: -1, cgroupFd: -1 }, onSetup, undefined);
+    const started = addon.launch(planned.plan, { stdio: [-1, -1, -1], passFds: fds, execFd: -1, cgroupFd: -1, netGate: [-1, -1] }, onSetup, undefined);
     for (const fd of fds) fs.closeSync(fd);
     // New fds now take the freed numbers, as the launch's pipes would have in the old design.
     for (let i = 0; i < 8; i++) held.push(fs.openSync('/dev/null', 'r'));

@@ -97,7 +97,7 @@ describe('no fd leaks in the supervising process', () => {
       expect(addon.close(r)).toBe(0);
     }
     const planned = hostPlan(['--chroot', '/', '--', '/bin/true']);
-    const res = await launchToExec(addon, planned.plan, { stdio: [-1, -1, -1], passFds: [], execFd: -1, cgroupFd: -1 });
+    const res = await launchToExec(addon, planned.plan, { stdio: [-1, -1, -1], passFds: [], execFd: -1, cgroupFd: -1, netGate: [-1, -1] });
     if (!res.ok) throw new Error(`launch failed: ${JSON.stringify(res)}`);
     const info = await new Promise<ExitInfo>((resolve) => addon.watchExit(res.pidfd, res.pid, resolve));
     expect(info).toMatchObject({ kind: 'exited', code: 0, signal: 0, siginfoCode: 1 });

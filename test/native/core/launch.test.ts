@@ -26,7 +26,7 @@ afterEach(() => {
 
 const ENOENT = 2;
 const EINVAL = 22;
-const none = (): LaunchResources => ({ stdio: [-1, -1, -1], passFds: [], execFd: -1, cgroupFd: -1 });
+const none = (): LaunchResources => ({ stdio: [-1, -1, -1], passFds: [], execFd: -1, cgroupFd: -1, netGate: [-1, -1] });
 
 async function runPlanned(planned: PlannedJail, opts: { signal?: AbortSignal; timeLimit?: number } = {}) {
   const stdio = openStdio(addon, { stdin: 'ignore', stdout: 'capture', stderr: 'capture', maxOutputBytes: 1 << 20 });

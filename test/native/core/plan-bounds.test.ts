@@ -134,6 +134,7 @@ describe('plans the planner accepts, the addon accepts', () => {
           passFds: planned.passFds,
           execFd: planned.execFdPath === null ? -1 : execFd,
           cgroupFd: planned.plan.cgroup?.cloneInto ? cgroupFd : -1,
+          netGate: [-1, -1],
         };
         try {
           addon.validatePlan(planned.plan, resources);

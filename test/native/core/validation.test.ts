@@ -18,7 +18,7 @@ fs.chmodSync(dir, 0o777);
 const marker = path.join(dir, 'launched');
 
 let base: JailPlan;
-const resources = (): LaunchResources => ({ stdio: [-1, -1, -1], passFds: [], execFd: -1, cgroupFd: -1 });
+const resources = (): LaunchResources => ({ stdio: [-1, -1, -1], passFds: [], execFd: -1, cgroupFd: -1, netGate: [-1, -1] });
 
 beforeAll(() => {
   addon = requireAddon();
@@ -125,7 +125,7 @@ describe('plan validation (no root needed)', () => {
   });
 
   it('refuses another plan version', () => {
-    refused({ ...clone(), version: 2 }, 'invalid plan: plan.version: this addon applies plan version 4 only');
+    refused({ ...clone(), version: 2 }, 'invalid plan: plan.version: this addon applies plan version 5 only');
     refused({ ...clone(), version: '3' }, /^invalid plan: plan\.version: expected a number/);
   });
 

@@ -68,7 +68,7 @@ describe('jail plan', () => {
     const r = await jail('plan', '--chroot', '/', '--', '/bin/true');
     expect(r.code).toBe(0);
     const plan = JSON.parse(r.out);
-    expect(plan).toMatchObject({ version: 4, hostname: 'NSJAIL', exec: { path: '/bin/true', argv: ['/bin/true'], envp: [] } });
+    expect(plan).toMatchObject({ version: 5, hostname: 'NSJAIL', exec: { path: '/bin/true', argv: ['/bin/true'], envp: [] } });
     expect(plan.mounts.map((m: { op: string }) => m.op)).toContain('pivot');
   });
 

@@ -38,7 +38,7 @@ const NSJAIL_FLAGS = (
 describe('flag registration', () => {
   it("registers all of nsjail's 103 flags plus -h, and jail's extra spellings", () => {
     expect(NSJAIL_FLAGS.length).toBe(103);
-    expect(jailFlagNames().sort()).toEqual([...NSJAIL_FLAGS, 'memory', 'pids', 'cpus', 'clone_newtime'].sort());
+    expect(jailFlagNames().sort()).toEqual([...NSJAIL_FLAGS, 'memory', 'pids', 'cpus', 'clone_newtime', 'net', 'allow', 'publish'].sort());
   });
 
   it("keeps nsjail's short options", () => {
@@ -69,7 +69,7 @@ describe('flag registration', () => {
     ]);
     expect(help).toMatch(/-t, --time_limit <sec> +wall-clock time limit; .*\(default: 600 s\)/);
     expect(help).toMatch(/--rlimit_as <MiB\|soft\|hard\|inf> +RLIMIT_AS, address space in MiB; .*\(default: 4096 MiB\)/);
-    expect(help).toMatch(/--user_net +\[not supported yet\]/);
+    expect(help).toMatch(/--macvlan_iface <ifname> +\[not supported yet\]/);
     expect(help).not.toContain('--clone_newtime ');
   });
 });
@@ -383,8 +383,8 @@ describe('bad flags', () => {
 
 describe('not supported yet, from flags', () => {
   it('names the flag that asked for it', () => {
-    expect(messages(() => assertSupported(load(['--user_net', '--seccomp_unotify_report', '/tmp/r', '--memory', '1G', '--cgroup_pids_max', '0'])))).toEqual([
-      'flag --user_net is not supported yet',
+    expect(messages(() => assertSupported(load(['--macvlan_iface', 'eth0', '--seccomp_unotify_report', '/tmp/r', '--memory', '1G', '--cgroup_pids_max', '0'])))).toEqual([
+      'flag --macvlan_iface is not supported yet',
       'flag --seccomp_unotify_report is not supported yet',
     ]);
     expect(() => assertSupported(load(['--seccomp_unotify']))).not.toThrow();
@@ -393,10 +393,10 @@ describe('not supported yet, from flags', () => {
   });
 
   it('points at the config line when the field came from a file', () => {
-    const f = file('unsup.cfg', 'mode: RERUN\nuser_net {}\ncgroup_mem_max: 0\nseccomp_unotify_report: "/tmp/r"\n');
+    const f = file('unsup.cfg', 'mode: RERUN\nmacvlan_iface: "eth0"\ncgroup_mem_max: 0\nseccomp_unotify_report: "/tmp/r"\n');
     const e = thrown(() => assertSupported(load(['-C', f])));
     expect(e.errors.map((x) => [x.message, x.span?.line])).toEqual([
-      ["field 'user_net' is not supported yet", 2],
+      ["field 'macvlan_iface' is not supported yet", 2],
       ["field 'seccomp_unotify_report' is not supported yet", 4],
     ]);
   });

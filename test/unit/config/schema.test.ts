@@ -33,10 +33,11 @@ const PROTO: Record<string, string> = {
 describe('schema', () => {
   it("lists exactly nsjail's fields, plus the command-line-only settings", () => {
     for (const m of MESSAGES) {
-      const proto = m.fields.filter((f) => !f.outside).map((f) => f.name);
+      const proto = m.fields.filter((f) => !f.outside && !f.extension).map((f) => f.name);
       expect(proto.sort(), m.name).toEqual(PROTO[m.name].split(' ').sort());
     }
     expect(NSJAIL_CONFIG.fields.filter((f) => f.outside).map((f) => f.name)).toEqual(['chroot', 'rw', 'proc_path', 'proc_rw', 'execute_fd']);
+    expect(NSJAIL_CONFIG.fields.filter((f) => f.extension).map((f) => f.name)).toEqual(['net', 'allow', 'publish']);
   });
 
   it('derives each ProtoJSON name from the proto name', () => {
@@ -112,8 +113,6 @@ describe('schema', () => {
       'NsJailConfig.macvlan_vs_gw',
       'NsJailConfig.macvlan_vs_ma',
       'NsJailConfig.macvlan_vs_mo',
-      'NsJailConfig.traffic_rule',
-      'NsJailConfig.user_net',
       'NsJailConfig.seccomp_unotify_report',
     ]);
     expect(supported).toContain('NsJailConfig.clone_newnet');

@@ -56,7 +56,7 @@ describe('golden plans', () => {
     expect(p.plan.hostname).toBe('NSJAIL');
     expect(p.plan.exec).toEqual({ path: '/bin/true', argv: ['/bin/true'], envp: [] });
     expect(p.plan.noNewPrivs).toBe(true);
-    expect(p.plan.caps).toEqual({ keepAll: false, keep: [] });
+    expect(p.plan.caps).toEqual({ keepAll: false, keep: [], drop: [] });
     expect(p.plan.setsid).toBe(true);
     expect(p.plan.mounts.at(-2)).toMatchObject({ op: 'pivot' });
     expect(p.plan.mounts.at(-1)).toMatchObject({ op: 'remount', target: '/proc', flags: 0xf }); // ro nosuid nodev noexec
@@ -376,8 +376,10 @@ describe('namespaces and mounts', () => {
   });
 
   it('--keep_caps and --cap', () => {
-    expect(planFlags(['--keep_caps', '--', '/bin/true']).plan.caps).toEqual({ keepAll: true, keep: [] });
-    expect(planFlags(['--cap', 'CAP_NET_BIND_SERVICE', '--cap', 'CAP_CHOWN', '--', '/bin/true']).plan.caps).toEqual({ keepAll: false, keep: [10, 0] });
+    expect(planFlags(['--keep_caps', '--', '/bin/true']).plan.caps).toEqual({ keepAll: true, keep: [], drop: [] });
+    expect(planFlags(['--cap', 'CAP_NET_BIND_SERVICE', '--cap', 'CAP_CHOWN', '--', '/bin/true']).plan.caps).toEqual({ keepAll: false, keep: [10, 0], drop: [] });
+    // A networked jail never keeps the caps that would let it rewrite its own network rules.
+    expect(planFlags(['--keep_caps', '--net', 'internet', '--', '/bin/true']).plan.caps).toEqual({ keepAll: true, keep: [], drop: [12, 13] });
   });
 });
 

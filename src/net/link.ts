@@ -1,0 +1,136 @@
+/**
+ * The jail's user-mode network link: pasta (Debian's passt package), run by the supervisor for one
+ * jail. pasta joins the jail's user and network namespaces, creates the jail's interface, and
+ * turns the jail's packets into ordinary sockets of the supervisor's network namespace. It needs
+ * no root, which is why jail uses it for every preset that reaches outside.
+ *
+ * What pasta must not do is left to the routing rules the jail's init installs (src/net/plan.ts);
+ * here every pasta default that would open a way to the host is turned off: no port is forwarded
+ * unless asked for (-t/-u/-T/-U none), and the gateway is not mapped to the host's loopback.
+ *
+ * Lifetime: pasta runs in the foreground as the supervisor's child under `setpriv --pdeathsig
+ * KILL`, so it dies with the supervisor even when the supervisor is SIGKILLed; it writes its pid
+ * file only once the jail's interface is configured, which is how `start` knows the link is up.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { JailError } from '../errors';
+import type { LinkPlan } from './plan';
+import { PROXY_JAIL_PORT } from './plan';
+
+/** How long pasta may take to bring the link up (it takes ~10 ms). */
+const READY_TIMEOUT_MS = 5000;
+const POLL_MS = 2;
+
+export interface Link {
+  /** Resolves when pasta exits, with why. */
+  readonly exited: Promise<string>;
+  stop(): void;
+}
+
+/** pasta's program: $JAIL_PASTA, else `pasta` on PATH (null when there is none). */
+export function findPasta(env: NodeJS.ProcessEnv = process.env): string | null {
+  if (env.JAIL_PASTA) return env.JAIL_PASTA;
+  for (const dir of (env.PATH ?? '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin').split(':')) {
+    const candidate = path.join(dir || '.', 'pasta');
+    try {
+      fs.accessSync(candidate, fs.constants.X_OK);
+      return candidate;
+    } catch {
+      // not here
+    }
+  }
+  return null;
+}
+
+export const PASTA_MISSING_HINT = 'install pasta (Debian/Ubuntu: apt install passt; Fedora: dnf install passt), or point $JAIL_PASTA at it';
+
+function portMap(spec: { hostIp: string; hostPort: number; jailPort: number }): string {
+  return `${spec.hostIp}/${spec.hostPort}:${spec.jailPort}`;
+}
+
+/** pasta's arguments for one jail (without the pid file and the pid). */
+export function pastaArgs(link: LinkPlan, proxyHostPort: number | null, euid: number): string[] {
+  const args = ['-f', '-q', '--config-net', '-I', link.iface, '--no-map-gw', '--no-dhcp', '--no-dhcpv6', '--no-ra'];
+  // As root pasta would switch to `nobody` before opening the jail's namespaces, which nobody may
+  // not open; it drops its capabilities and confines itself either way.
+  if (euid === 0) args.push('--runas', '0:0');
+  if (link.ipv4) args.push('-a', link.ip4, '-n', String(link.mask4), '-g', link.gw4);
+  if (link.ipv6) args.push('-a', link.ip6, '-g', link.gw6);
+  if (!link.ipv4) args.push('-6');
+  if (!link.ipv6) args.push('-4');
+  if (!link.tcp) args.push('--no-tcp');
+  if (!link.udp) args.push('--no-udp');
+  if (!link.icmp) args.push('--no-icmp');
+  if (link.dnsForward) args.push('--dns-forward', link.dnsForward);
+  const tcpIn = link.publish.filter((p) => p.proto === 'tcp').map(portMap);
+  const udpIn = link.publish.filter((p) => p.proto === 'udp').map(portMap);
+  const tcpOut = [...link.tcpOut, ...(proxyHostPort === null ? [] : [`${PROXY_JAIL_PORT}:${proxyHostPort}`])];
+  for (const [flag, list] of [['-t', tcpIn], ['-u', udpIn], ['-T', tcpOut], ['-U', link.udpOut]] as const) {
+    if (list.length === 0) args.push(flag, 'none');
+    for (const spec of list) args.push(flag, spec);
+  }
+  return args;
+}
+
+/**
+ * Starts pasta for the jail whose init is `pid` and resolves once the jail's interface is up.
+ * Rejects with a JailError saying why when pasta fails or is not up in time (pasta is then gone).
+ */
+export async function startLink(pasta: string, link: LinkPlan, pid: number, proxyHostPort: number | null): Promise<Link> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'jail-link-'));
+  const pidFile = path.join(dir, 'pasta.pid');
+  const args = [...pastaArgs(link, proxyHostPort, process.geteuid?.() ?? -1), '-P', pidFile, String(pid)];
+  let stderr = '';
+  let child: ChildProcess;
+  try {
+    child = spawn('setpriv', ['--pdeathsig', 'KILL', '--', pasta, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+  } catch (e) {
+    fs.rmSync(dir, { recursive: true, force: true });
+    throw new JailError('setup', `cannot start the jail's network link (${pasta}): ${(e as Error).message}`, { hint: PASTA_MISSING_HINT });
+  }
+  child.stderr!.on('data', (b: Buffer) => {
+    if (stderr.length < 4096) stderr += b.toString();
+  });
+  const exited = new Promise<string>((resolve) => {
+    child.once('error', (e) => resolve(`could not run: ${e.message}`));
+    child.once('exit', (code, signal) => resolve(signal ? `killed by ${signal}` : `exited with status ${code}`));
+  });
+  const stop = () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    fs.rmSync(dir, { recursive: true, force: true });
+  };
+  const why = (how: string) => {
+    const said = stderr.split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('Failed to send')).join('; ');
+    return `the jail's network link (pasta) ${how}${said ? `: ${said}` : ''}`;
+  };
+  const deadline = Date.now() + READY_TIMEOUT_MS;
+  let ended: string | null = null;
+  void exited.then((how) => (ended = how));
+  while (ended === null) {
+    let ready = false;
+    try {
+      ready = fs.readFileSync(pidFile, 'utf8').trim() !== '';
+    } catch {
+      // not written yet
+    }
+    if (ready) return { exited: exited.then(why), stop };
+    if (Date.now() > deadline) {
+      stop();
+      throw new JailError('setup', why(`was not up after ${READY_TIMEOUT_MS} ms`), { hint: 'see pasta --help; run with -v for its command line' });
+    }
+    await new Promise((r) => setTimeout(r, POLL_MS));
+  }
+  // Let the stderr pipe drain so the message has pasta's own words.
+  await new Promise((r) => setTimeout(r, 20));
+  stop();
+  throw new JailError('setup', why(ended), { hint: hintFor(stderr) });
+}
+
+function hintFor(stderr: string): string {
+  if (/tun/i.test(stderr)) return '/dev/net/tun must be readable and writable by the user running jail (most distributions make it 0666: chmod 0666 /dev/net/tun)';
+  if (/user namespace|Permission denied/i.test(stderr)) return 'pasta must be able to open the jail\'s namespaces: run jail and pasta as the same user';
+  return PASTA_MISSING_HINT;
+}

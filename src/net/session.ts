@@ -1,0 +1,72 @@
+/**
+ * One jail's network, as the supervisor runs it: the allow-list proxy (when --allow names
+ * domains) and the pasta link, started once the jail's namespaces exist, and the gate that lets
+ * the jail's init go on once both are up (native/network.cc waits on it before anything else).
+ */
+import * as fs from 'node:fs';
+import { JailError } from '../errors';
+import type { Logger } from '../supervisor/log';
+import { NetCounter, type NetEvent } from './events';
+import { findPasta, PASTA_MISSING_HINT, startLink, type Link } from './link';
+import type { NetworkRuntime } from './plan';
+import { startProxy, type Proxy } from './proxy';
+
+export class NetworkSession {
+  /** Why the link could not be brought up (the jail then fails at its `network` stage). */
+  error: JailError | null = null;
+  readonly counter: NetCounter | null;
+  private link: Link | null = null;
+  private proxy: Proxy | null = null;
+  private stopped = false;
+
+  constructor(
+    private readonly runtime: NetworkRuntime,
+    private readonly log: Logger,
+    private readonly onEvent: (e: NetEvent) => void,
+  ) {
+    this.counter = runtime.proxy ? new NetCounter() : null;
+  }
+
+  /**
+   * Brings the network up for the jail whose init is `pid`, then writes the gate's byte; on any
+   * failure closes the gate instead, so the init stops. Never throws. `onLinkDown` is called if
+   * pasta dies while the jail runs (the jail must not go on with a dead network).
+   */
+  async start(pid: number, gateWrite: number, onLinkDown: (why: string) => void): Promise<void> {
+    try {
+      const pasta = findPasta();
+      if (pasta === null) throw new JailError('setup', "the jail's network needs pasta, which is not installed (not on PATH, $JAIL_PASTA unset)", { hint: PASTA_MISSING_HINT });
+      const { proxy } = this.runtime;
+      if (proxy) {
+        this.proxy = await startProxy({
+          allow: proxy.allow,
+          hostAddresses: this.runtime.hostAddresses,
+          onEvent: (e) => {
+            this.counter?.count(e);
+            this.onEvent(e);
+          },
+        });
+      }
+      if (this.stopped) throw new JailError('setup', 'the jail was stopped before its network was up');
+      this.link = await startLink(pasta, this.runtime.link, pid, this.proxy?.port ?? null);
+      if (this.stopped) throw new JailError('setup', 'the jail was stopped before its network was up');
+      void this.link.exited.then((why) => {
+        if (!this.stopped) onLinkDown(why);
+      });
+      this.log.debug(`pid=${pid} network link up${this.proxy ? `, allow-list proxy on 127.0.0.1:${this.proxy.port}` : ''}`);
+      fs.writeSync(gateWrite, 'N');
+    } catch (e) {
+      this.error = e instanceof JailError ? e : new JailError('setup', `the jail's network could not be set up: ${(e as Error).message}`, { cause: e });
+    } finally {
+      fs.closeSync(gateWrite);
+    }
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.link?.stop();
+    this.link = null;
+    void this.proxy?.close();
+    this.proxy = null;
+  }
+}

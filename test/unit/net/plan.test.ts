@@ -1,0 +1,141 @@
+/**
+ * The network planner: which routing rules each preset gives the jail's namespace, what the
+ * supervisor runs (link, proxy), and what is refused. The kernel side is proven by the lab tests
+ * (test/integration/net); here the rule lists themselves are checked.
+ */
+import { describe, expect, it } from 'vitest';
+import { parseConfigText } from '../../../src/config/load';
+import { planNetwork, type NetRulePlan } from '../../../src/net/plan';
+import { fromFlags } from '../../helpers/config';
+import { thrown } from '../../helpers/thrown';
+
+const HOSTS = ['127.0.0.1', '::1', '192.0.2.7'];
+const plan = (flags: string[]) => planNetwork(fromFlags([...flags, '--', '/bin/true']).loaded, () => HOSTS);
+const fromText = (text: string) => planNetwork(parseConfigText(text, 'net.cfg'), () => HOSTS);
+
+const show = (r: NetRulePlan) => `${r.priority} v${r.family} ${r.dst || 'any'}${r.proto ? ` p${r.proto}` : ''}${r.dport ? ` :${r.dport.join('-')}` : ''} ${r.action}`;
+const rules = (p: ReturnType<typeof planNetwork>) => p.native!.rules.map(show);
+
+describe('network presets', () => {
+  it('none (the default): no rules, no link, nothing to run', () => {
+    const p = plan([]);
+    expect(p.native).toBeNull();
+    expect(p.runtime).toBeNull();
+  });
+
+  it('host: shares the host namespace; --allow and --publish are refused with it', () => {
+    expect(plan(['--net', 'host']).native).toBeNull();
+    expect(thrown(() => plan(['-N', '--publish', '8080:80'])).message).toMatch(/--publish needs the jail's own network namespace/);
+    expect(thrown(() => plan(['-N', '--net', 'internet'])).message).toMatch(/--net internet needs the jail's own network namespace/);
+  });
+
+  it('internet: DNS to the forwarder first, then every blocked range and the host\'s own addresses, then the main table', () => {
+    const p = plan(['--net', 'internet']);
+    const r = rules(p);
+    expect(r.slice(0, 2)).toEqual(['1000 v4 10.255.255.1 p6 :53-53 lookup', '1000 v4 10.255.255.1 p17 :53-53 lookup']);
+    for (const cidr of ['0.0.0.0/8', '10.0.0.0/8', '100.64.0.0/10', '127.0.0.0/8', '169.254.0.0/16', '172.16.0.0/12', '192.0.0.0/24', '192.168.0.0/16', '224.0.0.0/4', '240.0.0.0/4']) {
+      expect(r).toContain(`2000 v4 ${cidr} unreachable`);
+    }
+    for (const cidr of ['::1/128', '::/128', '::ffff:0.0.0.0/96', '64:ff9b::/96', 'fc00::/7', 'fe80::/10', 'ff00::/8']) {
+      expect(r.some((x) => x.startsWith('2000 v6 ') && x.endsWith(' unreachable'))).toBe(true);
+      void cidr;
+    }
+    expect(r).toContain('2001 v4 192.0.2.7 unreachable');
+    expect(r).toContain('2001 v6 ::1 unreachable');
+    expect(r.some((x) => x.startsWith('3999'))).toBe(false);
+    expect(p.resolvConf).toMatch(/^nameserver 10\.255\.255\.1$/m);
+    expect(p.runtime!.link.dnsForward).toBe('10.255.255.1');
+    expect(p.runtime!.proxy).toBeNull();
+    expect(p.native!.gate).toBe(true);
+  });
+
+  it('limited: the blocklist, then TCP 80 and 443, then nothing', () => {
+    const r = rules(plan(['--net', 'limited']));
+    expect(r.filter((x) => x.startsWith('3000'))).toEqual(['3000 v4 any p6 :80-80 lookup', '3000 v6 any p6 :80-80 lookup', '3000 v4 any p6 :443-443 lookup', '3000 v6 any p6 :443-443 lookup']);
+    expect(r.slice(-2)).toEqual(['3999 v4 any unreachable', '3999 v6 any unreachable']);
+  });
+
+  it('--allow: exactly the CIDRs by rule and the domains through the proxy; no DNS, nothing else', () => {
+    const p = plan(['--allow', '203.0.113.20/32:80', '--allow', 'pypi.org', '--allow', '10.1.2.3']);
+    const listed = rules(p).filter((r) => !/^200[01] /.test(r));
+    expect(listed).toEqual([
+      '2500 v4 203.0.113.20/32 p6 :80-80 lookup',
+      '2500 v4 203.0.113.20/32 p17 :80-80 lookup',
+      '1000 v4 10.1.2.3/32 lookup',
+      '3999 v4 any unreachable',
+      '3999 v6 any unreachable',
+    ]);
+    // The blocklist stands between them: a private address is open only when named by itself.
+    expect(rules(p)).toContain('2000 v4 10.0.0.0/8 unreachable');
+    expect(p.runtime!.proxy!.allow.map((a) => a.text)).toEqual(['203.0.113.20/32:80', 'pypi.org', '10.1.2.3/32']);
+    expect(p.env).toContain('HTTPS_PROXY=http://127.0.0.1:3128');
+    expect(p.env).toContain('no_proxy=localhost,127.0.0.1,::1');
+    expect(p.resolvConf).toBeNull();
+  });
+
+  it('--publish alone: a link for inbound only, every outbound destination unreachable', () => {
+    const p = plan(['--publish', '18080:8000']);
+    expect(rules(p)).toEqual(['3999 v4 any unreachable', '3999 v6 any unreachable']);
+    expect(p.runtime!.link.publish).toEqual([{ hostIp: '127.0.0.1', hostPort: 18080, jailPort: 8000, proto: 'tcp' }]);
+  });
+
+  it('--allow 0.0.0.0/0 opens the public addresses, never the blocked ranges', () => {
+    // The kernel orders rules by priority: the blocklist's 2000 comes before the allow's 2500.
+    const r = rules(plan(['--allow', '0.0.0.0/0']));
+    expect(r).toContain('2000 v4 169.254.0.0/16 unreachable');
+    expect(r).toContain('2500 v4 0.0.0.0/0 lookup');
+  });
+
+  it('refuses bad values where they were written', () => {
+    expect(thrown(() => fromFlags(['--net', 'wifi', '--', '/bin/true'])).message).toMatch(/'wifi' is not a network preset; use one of none, host, internet, limited/);
+    expect(thrown(() => fromFlags(['--allow', 'http://x', '--', '/bin/true'])).message).toMatch(/accepted: a domain/);
+    expect(thrown(() => fromFlags(['--publish', '99999:1', '--', '/bin/true'])).message).toMatch(/1-65535/);
+  });
+});
+
+describe('capabilities of a networked jail', () => {
+  it('a named CAP_NET_ADMIN or CAP_NET_RAW is refused', () => {
+    expect(thrown(() => plan(['--net', 'internet', '--cap', 'CAP_NET_RAW'])).message).toMatch(/cannot keep CAP_NET_RAW/);
+  });
+
+  it('keep_caps keeps everything but those two, and says so', () => {
+    const p = plan(['--net', 'internet', '--keep_caps']);
+    expect(p.dropCaps).toEqual([12, 13]);
+    expect(p.warnings.join()).toMatch(/every capability but CAP_NET_ADMIN and CAP_NET_RAW/);
+  });
+
+  it('without a link (no rules to protect) nothing is dropped', () => {
+    expect(plan(['--keep_caps']).dropCaps).toEqual([]);
+  });
+});
+
+describe("nsjail's network fields", () => {
+  it('traffic_rule: routing rules, later rules first, as nsjail adds them', () => {
+    const p = fromText('traffic_rule { dst_ip: "10.0.0.0/8" action: REJECT }\ntraffic_rule { proto: UDP dport: 53 action: DROP }\n');
+    expect(rules(p)).toEqual(['999 v4 10.0.0.0/8 unreachable', '998 v4 any p17 :53-53 blackhole']);
+    expect(p.runtime).toBeNull();
+  });
+
+  it('traffic_rule with an address of the other family points at the field', () => {
+    const e = thrown(() => fromText('traffic_rule {\n  ip_family: IPV6\n  dst_ip: "10.0.0.1"\n}\n'));
+    expect(e.message).toMatch(/'10\.0\.0\.1' is not an IPv6 address or CIDR/);
+  });
+
+  it('user_net: the internet preset with nsjail\'s addresses; HOST_TO_GUEST REDIRECT publishes on the host\'s loopback', () => {
+    const p = fromText('user_net {\n  ip4: "10.1.1.2"\n  gw4: "10.1.1.1"\n  rule4 { direction: HOST_TO_GUEST action: REDIRECT proto: TCP dport: 8080 redirect_port: 8000 }\n  rule4 { proto: TCP dport: 25 action: REJECT }\n}\n');
+    expect(p.runtime!.link).toMatchObject({ ip4: '10.1.1.2', gw4: '10.1.1.1', dnsForward: '10.1.1.1' });
+    expect(p.runtime!.link.publish).toEqual([{ hostIp: '127.0.0.1', hostPort: 8080, jailPort: 8000, proto: 'tcp' }]);
+    expect(rules(p)).toContain('1500 v4 any p6 :25-25 unreachable');
+    expect(rules(p)).toContain('2000 v4 10.0.0.0/8 unreachable');
+  });
+
+  it('user_net REDIRECT and ENCAP outbound rules are not supported yet, with the reason', () => {
+    const e = thrown(() => fromText('user_net {\n  rule4 { proto: TCP action: ENCAP_SOCKS5 redirect_ip: "127.0.0.1" redirect_port: 1080 }\n}\n'));
+    expect(e.message).toMatch(/action ENCAP_SOCKS5 is not supported yet: jail enforces outbound user_net rules as routing rules/);
+    expect(e.span?.line).toBe(2);
+  });
+
+  it('-Me cannot have a link (no supervisor stays to run it)', () => {
+    expect(thrown(() => plan(['-Me', '--net', 'internet'])).message).toMatch(/-Me \(execve mode\) leaves no supervisor/);
+  });
+});
