@@ -9,7 +9,9 @@ export type { JailErrorCode, SourceSpan } from './errors';
 export { EXIT_BAD_INPUT, EXIT_OOM, EXIT_SECCOMP, EXIT_SETUP_FAILED, EXIT_TIMEOUT } from './exit-codes';
 
 export { loadConfig, configFromObject, parseConfigText, parseConfigJson, defaultConfig } from './config/load';
-export type { Config, LoadedConfig, MountPt, IdMap, Exe } from './config/types';
+export type { Config, LoadedConfig, MountPt, IdMap, Exe, NetPreset } from './config/types';
+export { NET_PRESETS } from './config/types';
+export type { NetEvent } from './net/events';
 
 export { compilePolicy, compilePolicyFile, evaluate, actionName, disassemble, syscallName, syscallNumber } from './policy';
 export type { ArchName, Filter, SockFilter, SeccompData } from './policy/types';

@@ -8,7 +8,8 @@ import type { Readable, Writable } from 'node:stream';
 import { JailError } from './errors';
 import { assertSupported } from './config/supported';
 import { configFromObject, loadConfig } from './config/load';
-import type { LoadedConfig, Mode } from './config/types';
+import { NET_PRESETS, type LoadedConfig, type Mode, type NetPreset } from './config/types';
+import { parseAllow, parsePublish } from './net/destination';
 import { loadAddon } from './native/addon';
 import type { Filter } from './policy/types';
 import { buildPlan, type PlannedJail } from './sandbox';
@@ -49,8 +50,27 @@ export interface RunOptions {
   logLevel?: LogLevel;
   /** Called once the program runs: its host pid, a way to signal it, and any 'pipe' streams. */
   onStart?: (jail: StartedJail) => void;
-  /** Each event of the jail: a syscall its seccomp policy notifies (USER_NOTIF, seccomp_unotify), before it goes on. */
+  /** Each event of the jail: a syscall its seccomp policy notifies (USER_NOTIF, seccomp_unotify), before it goes on; a connection the allow-list proxy allowed or refused. */
   onEvent?: (event: JailEvent) => void;
+  /** Network preset (`--net`), overriding the config's `net`. */
+  net?: NetPreset;
+  /** Destinations the jail may reach, only these (`--allow`), replacing the config's `allow`. */
+  allow?: string[];
+  /** Servers in the jail made reachable on the host (`--publish`), replacing the config's `publish`. */
+  publish?: string[];
+}
+
+/** run()'s net, allow and publish options over the config's fields, checked as the flags are. */
+export function withNetworkOptions(loaded: LoadedConfig, options: Pick<RunOptions, 'net' | 'allow' | 'publish'>): LoadedConfig {
+  const { net, allow, publish } = options;
+  if (net === undefined && allow === undefined && publish === undefined) return loaded;
+  if (net !== undefined && !NET_PRESETS.includes(net)) {
+    throw new JailError('usage', `run(): net '${String(net)}' is not a network preset`, { hint: `use one of ${NET_PRESETS.join(', ')}` });
+  }
+  allow?.forEach(parseAllow);
+  publish?.forEach(parsePublish);
+  const config = { ...loaded.config, net: net ?? loaded.config.net, allow: allow ?? loaded.config.allow, publish: publish ?? loaded.config.publish };
+  return { ...loaded, config };
 }
 
 export interface StartedJail {
@@ -133,7 +153,7 @@ export function jailPlanner(options: PlanJailOptions): { first: PlannedJail; nex
 
 export async function run(options: RunOptions = {}): Promise<RunResult> {
   const cwd = options.cwd ?? process.cwd();
-  const loaded = resolveConfig(options.config, cwd);
+  const loaded = withNetworkOptions(resolveConfig(options.config, cwd), options);
   const planned = planJail({ ...options, config: loaded, cwd });
   const log = libraryLogger(options);
   for (const w of planned.warnings) log.warn(w);

@@ -4,7 +4,7 @@
  * built ends the loop (nsjail then exits 255) instead of failing again hundreds of times a second.
  */
 import { JailError } from '../errors';
-import { jailPlanner, libraryLogger, resolveConfig, runPlanned, type RunOptions, type RunResult } from '../run';
+import { jailPlanner, libraryLogger, resolveConfig, runPlanned, withNetworkOptions, type RunOptions, type RunResult } from '../run';
 import type { Logger } from '../supervisor/log';
 
 export interface RerunOptions extends RunOptions {
@@ -38,7 +38,7 @@ export async function rerunWith(options: RerunOptions, log: Logger): Promise<Rer
     throw new JailError('usage', `rerun: maxRuns is ${String(max)}; give a whole number of runs >= 1, or leave it out to run until stopped`);
   }
   const cwd = options.cwd ?? process.cwd();
-  const loaded = resolveConfig(options.config, cwd);
+  const loaded = withNetworkOptions(resolveConfig(options.config, cwd), options);
   const planner = jailPlanner({ ...options, config: loaded, cwd, modes: ['ONCE', 'RERUN'] });
   for (const w of planner.first.warnings) log.warn(w);
   let last: RunResult | undefined;
