@@ -56,7 +56,7 @@ describeIf('net lab: control checks without jail', labReason(), () => {
     const names = netnsList();
     expect(names).not.toContain(l.labNs);
     expect(names).not.toContain(l.worldNs);
-    expect(names.filter((n) => n.startsWith(`jl${process.pid}`))).toEqual([]);
+    expect(names.filter((n) => n.startsWith(`jl${process.pid}x`))).toEqual([]);
     expect(hostNetSnapshot()).toBe(hostBefore);
   });
 
@@ -215,6 +215,30 @@ print(json.dumps(r))
     expect(await probe(['tcp', HOSTS.public4, 443], { user: 'rootless' })).toMatchObject({ ok: true, body: worldBody(HOSTS.public4, 443) });
   });
 
+  it('rootless pasta (what jail runs) connects a fresh namespace to the world through the lab; by default it maps the gateway to the lab loopback', async () => {
+    // pasta -f: in the foreground (it would otherwise daemonize and keep our pipes open).
+    // Not as root: this pasta version then switches to nobody and cannot set up its namespace.
+    const ops = [
+      ['tcp', HOSTS.public4, '80'],
+      ['udp', HOSTS.public4, String(UDP_PORT)],
+      ['tcp', HOSTS.public6, '8080'],
+      ['dns', 'public.test'],
+      ['tcp', HOSTS.private10, '80'],
+      ['tcp', L().gateway, String(LAB_TCP_PORTS[0])],
+    ];
+    const r = await L().run(['pasta', '-f', '-q', '--config-net', '--', PYTHON, PROBE_PY, 'batch', JSON.stringify(ops)], { user: 'rootless', timeoutMs: 20_000 });
+    const [a, b, c, d, e, gw] = parseLast(r).results as ProbeOut[];
+    expect(a).toMatchObject({ ok: true, body: worldBody(HOSTS.public4, 80) });
+    expect(b.body).toContain(worldBody(HOSTS.public4, UDP_PORT));
+    expect(c).toMatchObject({ ok: true, body: worldBody(HOSTS.public6, 8080) });
+    // DNS to the private resolver works through pasta (nothing blocks it here: no jail rules).
+    expect(d).toMatchObject({ ok: true, addrs: [HOSTS.public4] });
+    expect(e).toMatchObject({ ok: true, body: worldBody(HOSTS.private10, 80) });
+    // pasta's default: the gateway address is the host's loopback. jail must not allow that;
+    // this shows the lab's loopback service really catches it.
+    expect(gw).toMatchObject({ ok: true, body: `${LAB_BODY_PREFIX} 127.0.0.1:${LAB_TCP_PORTS[0]}` });
+  });
+
   it("nothing leaks into the host's namespace: no lab address, route, rule or link there", () => {
     const now = hostNetSnapshot();
     expect(now).toBe(hostBefore);
@@ -222,9 +246,13 @@ print(json.dumps(r))
     expect(now).not.toContain(L().id);
   });
 
-  it('a second lab can be created and torn down completely, with processes left running in it', async () => {
+  it("a second lab can be created and torn down completely, with processes left running in it; a dead run's lab is swept", async () => {
     const before = hostNetSnapshot();
+    // A lab left by a test process that no longer exists (no pid is ever 4194304: pids stay below the largest pid_max, 2^22).
+    const deadNs = 'jl4194304x1lab';
+    execFileSync('ip', ['netns', 'add', deadNs]);
     const other = await createLab();
+    expect(netnsList()).not.toContain(deadNs);
     expect(other.labNs).not.toBe(L().labNs);
     // A stray process in its namespace (as a jail's pasta would be): teardown kills it too.
     const stray = other.spawn(['sleep', '600'], { timeoutMs: 600_000 });

@@ -124,7 +124,7 @@ export interface LabProcess {
 }
 
 export interface Lab {
-  /** Prefix of every name of this lab (jl<pid><n>). */
+  /** Prefix of every name of this lab (jl<pid>x<n>). */
   id: string;
   labNs: string;
   worldNs: string;
@@ -182,6 +182,60 @@ function pidAlive(pid: number): boolean {
   }
 }
 
+/** Names of a lab: jl<pid of the test process>x<n>lab / ...w; the temp dir starts jail-net-jl<pid>x<n>-. */
+const LAB_NS_RE = /^jl(\d+)x\d+(lab|w)$/;
+const LAB_DIR_RE = /^jail-net-jl(\d+)x\d+-/;
+
+/**
+ * Removes what labs of test processes that no longer exist left behind (a worker killed on a
+ * timeout runs no 'exit' hook): their namespaces (with any process still in them), /etc/netns
+ * entries and temp dirs. Only names of our own pattern whose test process is gone are touched.
+ */
+function sweepDeadLabs(): void {
+  const dead = (pid: string) => Number(pid) !== process.pid && !pidAlive(Number(pid));
+  for (const ns of netnsList()) {
+    const m = LAB_NS_RE.exec(ns);
+    if (!m || !dead(m[1])) continue;
+    killNetnsProcesses([ns]);
+    try {
+      sh([IP, 'netns', 'del', ns]);
+    } catch {
+      // gone meanwhile
+    }
+    fs.rmSync(`/etc/netns/${ns}`, { recursive: true, force: true });
+  }
+  for (const name of fs.readdirSync(os.tmpdir())) {
+    const m = LAB_DIR_RE.exec(name);
+    if (m && dead(m[1])) fs.rmSync(path.join(os.tmpdir(), name), { recursive: true, force: true });
+  }
+}
+
+/** SIGKILLs every process in these namespaces, one pid at a time, until none is left (bounded). */
+function killNetnsProcesses(namespaces: string[]): void {
+  for (let round = 0; round < 50; round++) {
+    let left = 0;
+    for (const ns of namespaces) {
+      let pids: number[] = [];
+      try {
+        pids = sh([IP, 'netns', 'pids', ns]).split(/\s+/).filter(Boolean).map(Number);
+      } catch {
+        continue; // no such netns
+      }
+      for (const pid of pids) {
+        if (!pidAlive(pid)) continue;
+        left += 1;
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          // gone
+        }
+      }
+    }
+    if (left === 0) return;
+    sleepSync(50);
+  }
+}
+
 /** The network namespaces that exist (names), from `ip netns list`. */
 export function netnsList(): string[] {
   return sh([IP, 'netns', 'list'])
@@ -231,8 +285,9 @@ export async function createLab(): Promise<Lab> {
   for (const tool of [IP, DNSMASQ, PYTHON, '/usr/bin/setpriv', '/usr/bin/pasta']) {
     if (!fs.existsSync(tool)) throw new Error(`the network lab needs ${tool} (apt-get install iproute2 dnsmasq-base python3 util-linux passt)`);
   }
+  sweepDeadLabs();
   labCount += 1;
-  const id = `jl${process.pid}${labCount}`;
+  const id = `jl${process.pid}x${labCount}`;
   const labNs = `${id}lab`;
   const worldNs = `${id}w`;
   const vethLab = `${id}a`;
@@ -261,6 +316,8 @@ export async function createLab(): Promise<Lab> {
       cwd: opts.cwd ?? '/',
       env: opts.env ?? { PATH: SYSTEM_PATH, HOME: '/' },
       stdio: ['pipe', 'pipe', 'pipe'],
+      // Its own process group, so a timeout kills what it started too (not only the first pid).
+      detached: true,
     });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
@@ -275,9 +332,21 @@ export async function createLab(): Promise<Lab> {
     child.stdin!.on('error', () => {});
     if (opts.input !== undefined) child.stdin!.end(opts.input);
     else child.stdin!.end();
+    const killGroup = () => {
+      try {
+        if (child.pid) process.kill(-child.pid, 'SIGKILL');
+      } catch {
+        // the group is gone
+      }
+      try {
+        child.kill('SIGKILL');
+      } catch {
+        // gone
+      }
+    };
     const timer = setTimeout(() => {
       timedOut = true;
-      child.kill('SIGKILL');
+      killGroup();
     }, opts.timeoutMs ?? 20_000);
     let done = false;
     const exited = new Promise<LabResult>((resolve) => {
@@ -294,6 +363,16 @@ export async function createLab(): Promise<Lab> {
         finish(null, null);
       });
       child.on('close', finish);
+      // 'close' waits for stdout/stderr to close, which never happens while something the
+      // command left behind (a daemonized pasta) holds them: after the exit, wait a little for
+      // the output, then stop waiting.
+      child.on('exit', (code, signal) => {
+        setTimeout(() => {
+          child.stdout?.destroy();
+          child.stderr?.destroy();
+          finish(code, signal);
+        }, 500).unref();
+      });
     });
     const proc: LabProcess = {
       child,
@@ -301,13 +380,7 @@ export async function createLab(): Promise<Lab> {
       stdout: () => Buffer.concat(out).toString('utf8'),
       stderr: () => Buffer.concat(err).toString('utf8'),
       exited,
-      kill: () => {
-        try {
-          child.kill('SIGKILL');
-        } catch {
-          // gone
-        }
-      },
+      kill: killGroup,
       waitForOutput: (re, timeoutMs) =>
         new Promise<void>((resolve, reject) => {
           const check = () => {
@@ -347,30 +420,8 @@ export async function createLab(): Promise<Lab> {
     liveLabs.delete(lab);
     for (const p of procs) p.kill();
     // Anything else still running in our namespaces (pasta started by a jail, a server a test
-    // forgot): every process there is one this run started. Killed one pid at a time, then
-    // waited for, bounded.
-    for (let round = 0; round < 50; round++) {
-      let left = 0;
-      for (const ns of [labNs, worldNs]) {
-        let pids: number[] = [];
-        try {
-          pids = sh([IP, 'netns', 'pids', ns]).split(/\s+/).filter(Boolean).map(Number);
-        } catch {
-          continue; // no such netns
-        }
-        for (const pid of pids) {
-          if (!pidAlive(pid)) continue;
-          left += 1;
-          try {
-            process.kill(pid, 'SIGKILL');
-          } catch {
-            // gone
-          }
-        }
-      }
-      if (left === 0) break;
-      sleepSync(50);
-    }
+    // forgot): every process there is one this run started.
+    killNetnsProcesses([labNs, worldNs]);
     for (const ns of [labNs, worldNs]) {
       // Deleting the namespace deletes its end of the veth, and so the pair.
       try {

@@ -7,7 +7,8 @@
     probe.py connect-proxy URL        CONNECT through $HTTPS_PROXY (or $HTTP_PROXY), then a plain
                                       HTTP GET through the tunnel (the lab's port 443 is plain HTTP)
     probe.py dns NAME                 getaddrinfo: the addresses NAME resolves to
-    probe.py batch JSON               JSON = [[op, args...], ...]: run each, print {"results": [...]}
+    probe.py batch JSON               JSON = [[op, args...], ...]: run them (8 at a time), print
+                                      {"ok": true, "results": [...]} in the same order
     probe.py serve-http PORT [ADDR]   HTTP server answering `hello from jail PORT`; prints ready
     probe.py serve-udp PORT [ADDR]    UDP echo answering `hello from jail PORT ...`; prints ready
 
@@ -179,7 +180,12 @@ def main() -> None:
     elif args[0] == 'serve-udp':
         serve_udp(*args[1:])
     elif args[0] == 'batch':
-        print(json.dumps({'ok': True, 'results': [attempt(a) for a in json.loads(args[1])]}), flush=True)
+        # In parallel, so a batch of attempts that all hang takes one timeout, not one each.
+        from concurrent.futures import ThreadPoolExecutor
+        ops = json.loads(args[1])
+        with ThreadPoolExecutor(max_workers=max(1, min(8, len(ops)))) as pool:
+            results = list(pool.map(attempt, ops))
+        print(json.dumps({'ok': True, 'results': results}), flush=True)
     else:
         print(json.dumps(attempt(args)), flush=True)
 
