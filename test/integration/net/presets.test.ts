@@ -306,10 +306,11 @@ describeIf('net: jail --net/--allow/--publish against the lab', labReason(), () 
       try {
         await web.waitForOutput(/"ready"/, 15_000);
         await echo.waitForOutput(/"ready"/, 15_000);
-        // The forward may be set up a moment after the server is: poll, bounded.
+        // The forward may be set up a moment after the server is: poll, bounded in count and time.
         let got: ProbeOut = {};
         let gotUdp: ProbeOut = {};
-        for (let i = 0; i < 20 && !(got.ok && gotUdp.ok); i++) {
+        const deadline = Date.now() + 10_000;
+        for (let i = 0; i < 20 && !(got.ok && gotUdp.ok) && Date.now() < deadline; i++) {
           const out = parseLast(await L().run([PYTHON, PROBE_PY, 'batch', JSON.stringify([['http', `http://127.0.0.1:${tcpPort}/`], ['udp', '127.0.0.1', String(udpPort)]])], { timeoutMs: 15_000 }));
           [got, gotUdp] = out.results as ProbeOut[];
           if (!(got.ok && gotUdp.ok)) await new Promise((r) => setTimeout(r, 250));
