@@ -215,7 +215,7 @@ print(json.dumps(r))
     expect(await probe(['tcp', HOSTS.public4, 443], { user: 'rootless' })).toMatchObject({ ok: true, body: worldBody(HOSTS.public4, 443) });
   });
 
-  it('rootless pasta (what jail runs) connects a fresh namespace to the world through the lab; by default it maps the gateway to the lab loopback', async () => {
+  it('rootless pasta (what jail runs) connects a fresh namespace to the world through the lab; by default it maps the gateway (and its own loopback ports) to the lab loopback', async () => {
     // pasta -f: in the foreground (it would otherwise daemonize and keep our pipes open).
     // Not as root: this pasta version then switches to nobody and cannot set up its namespace.
     const ops = [
@@ -225,9 +225,10 @@ print(json.dumps(r))
       ['dns', 'public.test'],
       ['tcp', HOSTS.private10, '80'],
       ['tcp', L().gateway, String(LAB_TCP_PORTS[0])],
+      ['tcp', '127.0.0.1', String(LAB_TCP_PORTS[1])],
     ];
     const r = await L().run(['pasta', '-f', '-q', '--config-net', '--', PYTHON, PROBE_PY, 'batch', JSON.stringify(ops)], { user: 'rootless', timeoutMs: 20_000 });
-    const [a, b, c, d, e, gw] = parseLast(r).results as ProbeOut[];
+    const [a, b, c, d, e, gw, lo] = parseLast(r).results as ProbeOut[];
     expect(a).toMatchObject({ ok: true, body: worldBody(HOSTS.public4, 80) });
     expect(b.body).toContain(worldBody(HOSTS.public4, UDP_PORT));
     expect(c).toMatchObject({ ok: true, body: worldBody(HOSTS.public6, 8080) });
@@ -237,6 +238,9 @@ print(json.dumps(r))
     // pasta's default: the gateway address is the host's loopback. jail must not allow that;
     // this shows the lab's loopback service really catches it.
     expect(gw).toMatchObject({ ok: true, body: `${LAB_BODY_PREFIX} 127.0.0.1:${LAB_TCP_PORTS[0]}` });
+    // And its -T auto default forwards the namespace's own loopback ports to ports bound in the
+    // lab: another way to the lab's loopback that jail must close.
+    expect(lo).toMatchObject({ ok: true, body: `${LAB_BODY_PREFIX} 127.0.0.1:${LAB_TCP_PORTS[1]}` });
   });
 
   it("nothing leaks into the host's namespace: no lab address, route, rule or link there", () => {
