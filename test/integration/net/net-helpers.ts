@@ -1,0 +1,38 @@
+/**
+ * Small shared pieces of the net tests: why the lab cannot run here (for describeIf: a skip
+ * locally, a failure on CI) and the probe's JSON output.
+ */
+import * as fs from 'node:fs';
+import type { LabResult } from './lab';
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type ProbeOut = Record<string, any>;
+
+const TOOLS: Record<string, string> = {
+  '/usr/sbin/ip': 'iproute2',
+  '/usr/sbin/dnsmasq': 'dnsmasq-base',
+  '/usr/bin/pasta': 'passt',
+  '/usr/bin/python3': 'python3',
+  '/usr/bin/setpriv': 'util-linux',
+  '/usr/bin/unshare': 'util-linux',
+  '/usr/bin/findmnt': 'util-linux',
+};
+
+/** Why the lab cannot be built here, or null. */
+export function labReason(): string | null {
+  if (process.geteuid?.() !== 0) return 'needs root (creates network namespaces)';
+  for (const [tool, pkg] of Object.entries(TOOLS)) if (!fs.existsSync(tool)) return `${tool} is missing (Debian package ${pkg})`;
+  return null;
+}
+
+/** The last non-empty stdout line of a probe run, as JSON; the error says what was printed. */
+export function parseLast(r: LabResult): ProbeOut {
+  const lines = r.stdout.split('\n').filter((l) => l.trim() !== '');
+  const last = lines[lines.length - 1];
+  try {
+    if (last === undefined) throw new Error('no output');
+    return JSON.parse(last) as ProbeOut;
+  } catch {
+    throw new Error(`no probe JSON (exit ${r.code}, signal ${r.signal}, timedOut ${r.timedOut}, ${r.wallMs} ms)\nstdout: ${r.stdout.slice(0, 2000)}\nstderr: ${r.stderr.slice(0, 4000)}`);
+  }
+}
