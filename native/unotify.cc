@@ -30,7 +30,20 @@
 // time-of-check problem does not arise and no SECCOMP_IOCTL_NOTIF_ID_VALID check is needed. If
 // the supervisor dies, the listener closes and the kernel fails every notified syscall with
 // ENOSYS; if it stops answering, the syscall waits (and the time limit ends the jail).
+//
+// For connect and sendto (of this machine's architecture) the notification also carries, when
+// they can be read, the destination address from the target's memory and the socket's type: the
+// network events of src/net/watch.ts. They are a report, never a decision (the jail's routing
+// rules decide), and read before the answer, so the target is still stopped in that syscall;
+// SECCOMP_IOCTL_NOTIF_ID_VALID after the reads proves the pid still named it (else they are
+// dropped: the pid may have been reused). Another thread of the target may change the address
+// after it was read: the event can then be wrong, the rules still hold.
 #include "unotify.h"
+
+#include <linux/audit.h>
+#include <stdio.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
 
 #include <errno.h>
 #include <linux/seccomp.h>
@@ -68,7 +81,73 @@ void OnClosed(uv_handle_t* handle) {
   delete w;
 }
 
-Napi::Object NotificationObject(Napi::Env env, const struct seccomp_notif& req) {
+#if defined(__x86_64__)
+constexpr uint32_t kHostAuditArch = AUDIT_ARCH_X86_64;
+#elif defined(__aarch64__)
+constexpr uint32_t kHostAuditArch = AUDIT_ARCH_AARCH64;
+#endif
+
+// What a connect or sendto names: the socket's type and the destination's bytes.
+struct SocketTarget {
+  int type = -1;  // SOCK_STREAM, SOCK_DGRAM, ...; -1 = unknown
+  unsigned char addr[128];
+  size_t addr_len = 0;  // 0 = not read
+};
+
+// The thread group of a thread id (pidfd_open takes a process).
+pid_t ThreadGroupOf(pid_t tid) {
+  char path[64];
+  snprintf(path, sizeof(path), "/proc/%d/status", (int)tid);
+  FILE* f = fopen(path, "re");
+  if (!f) return -1;
+  char line[256];
+  pid_t tgid = -1;
+  while (fgets(line, sizeof(line), f)) {
+    if (sscanf(line, "Tgid: %d", &tgid) == 1) break;
+  }
+  fclose(f);
+  return tgid;
+}
+
+int SocketType(pid_t tid, int target_fd) {
+  pid_t tgid = ThreadGroupOf(tid);
+  if (tgid <= 0) return -1;
+  int pidfd = (int)syscall(SYS_pidfd_open, tgid, 0);
+  if (pidfd < 0) return -1;
+  int fd = (int)syscall(SYS_pidfd_getfd, pidfd, target_fd, 0);
+  close(pidfd);
+  if (fd < 0) return -1;
+  int type = -1;
+  socklen_t len = sizeof(type);
+  if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) < 0) type = -1;
+  close(fd);
+  return type;
+}
+
+// Reads what connect(fd, addr, len) or sendto(fd, .., addr, len) names; false when the syscall
+// is neither, has no address, or the notification went stale meanwhile.
+bool ReadSocketTarget(int listener, const struct seccomp_notif& req, SocketTarget* out) {
+  if (req.data.arch != kHostAuditArch) return false;
+  int addr_arg;
+  if (req.data.nr == SYS_connect) addr_arg = 1;
+  else if (req.data.nr == SYS_sendto) addr_arg = 4;
+  else return false;
+  uint64_t addr = req.data.args[addr_arg];
+  uint64_t len = req.data.args[addr_arg + 1];
+  if (addr == 0 || len == 0) return false;
+  size_t want = len < sizeof(out->addr) ? (size_t)len : sizeof(out->addr);
+  struct iovec local = {out->addr, want};
+  struct iovec remote = {reinterpret_cast<void*>(addr), want};
+  ssize_t got = process_vm_readv(req.pid, &local, 1, &remote, 1, 0);
+  if (got <= 0) return false;
+  out->addr_len = (size_t)got;
+  out->type = SocketType(req.pid, (int)req.data.args[0]);
+  // Only now is it known that req.pid was still the notifying thread while we read it.
+  uint64_t id = req.id;
+  return ioctl(listener, SECCOMP_IOCTL_NOTIF_ID_VALID, &id) == 0;
+}
+
+Napi::Object NotificationObject(Napi::Env env, const struct seccomp_notif& req, const SocketTarget* target) {
   Napi::Object o = Napi::Object::New(env);
   o.Set("pid", (double)req.pid);
   o.Set("nr", req.data.nr);
@@ -76,6 +155,10 @@ Napi::Object NotificationObject(Napi::Env env, const struct seccomp_notif& req) 
   Napi::Array args = Napi::Array::New(env, 6);
   for (uint32_t i = 0; i < 6; i++) args.Set(i, Napi::BigInt::New(env, (uint64_t)req.data.args[i]));
   o.Set("args", args);
+  if (target) {
+    o.Set("sockaddr", Napi::Buffer<unsigned char>::Copy(env, target->addr, target->addr_len));
+    o.Set("socketType", target->type);
+  }
   return o;
 }
 
@@ -91,11 +174,13 @@ void OnReadable(uv_poll_t* handle, int status, int) {
   struct seccomp_notif req = {};
   // ENOENT: the target was killed after the poll; its notification is gone.
   if (ioctl(w->fd, SECCOMP_IOCTL_NOTIF_RECV, &req) < 0) return;
+  SocketTarget target;
+  bool has_target = ReadSocketTarget(w->fd, req, &target);
   {
     Napi::Env env(w->env);
     Napi::HandleScope scope(env);
     // MakeCallback (not Call) so promise jobs queued by the callback run right after it.
-    w->callback.MakeCallback(env.Global(), {NotificationObject(env, req)}, *w->context);
+    w->callback.MakeCallback(env.Global(), {NotificationObject(env, req, has_target ? &target : nullptr)}, *w->context);
   }
   struct seccomp_notif_resp resp = {};
   resp.id = req.id;

@@ -58,7 +58,7 @@ export interface ExitInfo {
   siginfoCode: number;
 }
 
-/** One seccomp user notification: the registers the kernel copied, never the target's memory. */
+/** One seccomp user notification: the registers the kernel copied. */
 export interface SeccompNotification {
   /** Host pid of the thread making the syscall. */
   pid: number;
@@ -66,6 +66,13 @@ export interface SeccompNotification {
   /** AUDIT_ARCH_* of the syscall. */
   arch: number;
   args: bigint[];
+  /**
+   * connect and sendto of the host's architecture, when readable: the destination (struct
+   * sockaddr bytes, read from the target while it waited) and the socket's SO_TYPE (-1 unknown).
+   * A report only: another thread of the target may have changed the bytes.
+   */
+  sockaddr?: Buffer;
+  socketType?: number;
 }
 
 export interface NativeAddon {

@@ -43,6 +43,11 @@ export interface NetRulePlan {
   priority: number;
 }
 
+/** A rule with the name events give it (`private-10`, `dns`, `pypi.org:443`, `traffic_rule[2]`). */
+export interface NamedNetRule extends NetRulePlan {
+  name: string;
+}
+
 export interface LinkPlan {
   ip4: string;
   gw4: string;
@@ -70,6 +75,8 @@ export interface NetworkRuntime {
   proxy: { allow: AllowRule[] } | null;
   /** The host's own addresses when planned: never reachable from the jail. */
   hostAddresses: string[];
+  /** The plan's rules with their names, to say which one decided a connection (src/net/watch.ts). */
+  rules: NamedNetRule[];
 }
 
 export interface NetworkPlan {
@@ -103,46 +110,51 @@ const BAND = {
 /** The jail may not keep what would let it rewrite its own rules or forge packets. */
 const NET_CAPS = ['CAP_NET_ADMIN', 'CAP_NET_RAW'];
 
-function rule(family: 4 | 6, dst: string, action: NetRulePlan['action'], priority: number, extra: Partial<NetRulePlan> = {}): NetRulePlan {
-  return { family, dst, src: '', proto: 0, dport: null, sport: null, iif: '', oif: '', action, priority, ...extra };
+function rule(name: string, family: 4 | 6, dst: string, action: NetRulePlan['action'], priority: number, extra: Partial<NetRulePlan> = {}): NamedNetRule {
+  return { name, family, dst, src: '', proto: 0, dport: null, sport: null, iif: '', oif: '', action, priority, ...extra };
+}
+
+function withoutName({ name: _, ...r }: NamedNetRule): NetRulePlan {
+  return r;
 }
 
 function familyOf(address: string): 4 | 6 {
   return address.includes(':') ? 6 : 4;
 }
 
-function blockRules(hostAddresses: string[]): NetRulePlan[] {
-  const out: NetRulePlan[] = [];
+function blockRules(hostAddresses: string[]): NamedNetRule[] {
+  const out: NamedNetRule[] = [];
   for (const r of BLOCKED_RANGES) {
     const cidr = parseCidr(r.cidr);
-    out.push(rule(cidr.family, formatCidr(cidr), 'unreachable', BAND.blocked));
+    out.push(rule(r.rule, cidr.family, formatCidr(cidr), 'unreachable', BAND.blocked));
   }
-  for (const a of new Set(hostAddresses.map((h) => h.replace(/%.*$/, '')))) out.push(rule(familyOf(a), a, 'unreachable', BAND.blocked + 1));
+  for (const a of new Set(hostAddresses.map((h) => h.replace(/%.*$/, '')))) out.push(rule('host-address', familyOf(a), a, 'unreachable', BAND.blocked + 1));
   return out;
 }
 
-function closeAll(): NetRulePlan[] {
-  return [rule(4, '', 'unreachable', BAND.closeAll), rule(6, '', 'unreachable', BAND.closeAll)];
+/** Everything not opened before: `why` names it in events (not-allowed, limited, publish-only). */
+function closeAll(why: string): NamedNetRule[] {
+  return [rule(why, 4, '', 'unreachable', BAND.closeAll), rule(why, 6, '', 'unreachable', BAND.closeAll)];
 }
 
-function dnsRules(server: string): NetRulePlan[] {
-  return [TCP, UDP].map((proto) => rule(familyOf(server), server, 'lookup', BAND.exception, { proto, dport: [53, 53] }));
+function dnsRules(server: string): NamedNetRule[] {
+  return [TCP, UDP].map((proto) => rule('dns', familyOf(server), server, 'lookup', BAND.exception, { proto, dport: [53, 53] }));
 }
 
 /**
  * --allow CIDRs. One that names blocked addresses on purpose (insideBlocklist) goes before the
  * blocklist; a wider one after it, so `--allow 0.0.0.0/0` opens the public addresses only.
  */
-function allowRules(allow: AllowRule[], hostAddresses: string[]): NetRulePlan[] {
-  const out: NetRulePlan[] = [];
+function allowRules(allow: AllowRule[], hostAddresses: string[]): NamedNetRule[] {
+  const out: NamedNetRule[] = [];
   for (const a of allow) {
     if (a.kind !== 'cidr') continue;
     const cidr = a.cidr;
     const priority = insideBlocklist(cidr, hostAddresses) ? BAND.exception : BAND.allowed;
     const ports: [number, number] | null = a.port === undefined ? null : [a.port, a.port];
     // A port opens TCP and UDP alike: --allow names a destination, not a protocol.
-    if (ports) for (const proto of [TCP, UDP]) out.push(rule(cidr.family, formatCidr(cidr), 'lookup', priority, { proto, dport: ports }));
-    else out.push(rule(cidr.family, formatCidr(cidr), 'lookup', priority));
+    if (ports) for (const proto of [TCP, UDP]) out.push(rule(a.text, cidr.family, formatCidr(cidr), 'lookup', priority, { proto, dport: ports }));
+    else out.push(rule(a.text, cidr.family, formatCidr(cidr), 'lookup', priority));
   }
   return out;
 }
@@ -156,7 +168,7 @@ function portRange(start: number, end: number): [number, number] | null {
 }
 
 /** nsjail's traffic_rule, as nsjail applies it: policy-routing rules, later rules first. */
-function trafficRules(loaded: LoadedConfig): NetRulePlan[] {
+function trafficRules(loaded: LoadedConfig): NamedNetRule[] {
   return loaded.config.trafficRule.map((t: TrafficRule, i) => {
     const family = t.ipFamily === 'IPV6' ? 6 : 4;
     for (const key of ['srcIp', 'dstIp'] as const) {
@@ -165,7 +177,7 @@ function trafficRules(loaded: LoadedConfig): NetRulePlan[] {
       }
     }
     if (t.action === 'UNKNOWN_ACTION') throw fieldProblem(loaded, [`traffic_rule.${i}.action`], 'UNKNOWN_ACTION is not an action', 'use DROP, REJECT or ALLOW');
-    return rule(family, t.dstIp, TRAFFIC_ACTION[t.action], BAND.trafficRule + 899 - Math.min(i, 899), {
+    return rule(`traffic_rule[${i}]`, family, t.dstIp, TRAFFIC_ACTION[t.action], BAND.trafficRule + 899 - Math.min(i, 899), {
       src: t.srcIp,
       proto: TRAFFIC_PROTO[t.proto] ?? 0,
       dport: portRange(t.dport, t.dportEnd),
@@ -187,7 +199,7 @@ function parseCidrOrNull(text: string): { family: 4 | 6 } | null {
 const NSTUN_PROTO: Record<string, number> = { ANY: 0, TCP, UDP, ICMP: 1 };
 
 /** nsjail's user_net rule4/rule6 that map onto routing rules (first match wins). */
-function nstunRules(loaded: LoadedConfig, list: NstunRule[], family: 4 | 6, field: string): NetRulePlan[] {
+function nstunRules(loaded: LoadedConfig, list: NstunRule[], family: 4 | 6, field: string): NamedNetRule[] {
   return list.filter((r) => r.direction === 'GUEST_TO_HOST').map((r, i) => {
     const path = [`user_net.${field}.${list.indexOf(r)}`];
     if (!['DROP', 'REJECT', 'ALLOW'].includes(r.action)) {
@@ -199,7 +211,7 @@ function nstunRules(loaded: LoadedConfig, list: NstunRule[], family: 4 | 6, fiel
       );
     }
     const icmp = r.proto === 'ICMP' && family === 6 ? 58 : NSTUN_PROTO[r.proto];
-    return rule(family, r.dstIp, TRAFFIC_ACTION[r.action], BAND.nstun + Math.min(i, 499), {
+    return rule(`user_net.${field}[${list.indexOf(r)}]`, family, r.dstIp, TRAFFIC_ACTION[r.action], BAND.nstun + Math.min(i, 499), {
       src: r.srcIp,
       proto: icmp,
       dport: portRange(r.dport, r.dportEnd),
@@ -287,7 +299,7 @@ export function planNetwork(loaded: LoadedConfig, hostAddresses: () => string[] 
     return none;
   }
   const wantsLink = preset !== 'none' || allow.length > 0 || publish.length > 0 || userNet !== undefined;
-  if (!wantsLink) return traffic.length > 0 ? { ...none, native: { rules: traffic, gate: false } } : none;
+  if (!wantsLink) return traffic.length > 0 ? { ...none, native: { rules: traffic.map(withoutName), gate: false } } : none;
   if (config.mode === 'EXECVE') {
     throw fieldProblem(loaded, ['mode'], '-Me (execve mode) leaves no supervisor to run the jail\'s network link', 'use the default mode (-Mo) for --net internet/limited, --allow, --publish and user_net');
   }
@@ -311,7 +323,7 @@ export function planNetwork(loaded: LoadedConfig, hostAddresses: () => string[] 
     tcpOut: [],
     udpOut: [],
   };
-  const rules: NetRulePlan[] = [...traffic];
+  const rules: NamedNetRule[] = [...traffic];
   const env: string[] = [];
   let proxy: NetworkRuntime['proxy'] = null;
   const hosts = hostAddresses();
@@ -319,7 +331,7 @@ export function planNetwork(loaded: LoadedConfig, hostAddresses: () => string[] 
   if (allow.length > 0) {
     // Only what is listed: CIDRs by rule, domains through the proxy, nothing else (no DNS
     // either: the proxy resolves names itself, and DNS would be a way out of its own).
-    rules.push(...allowRules(allow, hosts), ...blockRules(hosts), ...closeAll());
+    rules.push(...allowRules(allow, hosts), ...blockRules(hosts), ...closeAll('not-allowed'));
     if (allow.some((a) => a.kind === 'domain')) {
       proxy = { allow };
       const url = `http://127.0.0.1:${PROXY_JAIL_PORT}`;
@@ -328,7 +340,7 @@ export function planNetwork(loaded: LoadedConfig, hostAddresses: () => string[] 
     }
   } else if (preset === 'none' && userNet === undefined) {
     // Only --publish: servers in the jail are reachable, the jail reaches nothing.
-    rules.push(...closeAll());
+    rules.push(...closeAll('publish-only'));
   } else {
     link.dnsForward = link.gw4;
     rules.push(...dnsRules(link.gw4));
@@ -342,11 +354,11 @@ export function planNetwork(loaded: LoadedConfig, hostAddresses: () => string[] 
     rules.push(...blockRules(hosts));
     if (preset === 'limited') {
       for (const port of [80, 443]) {
-        rules.push(rule(4, '', 'lookup', BAND.ports, { proto: TCP, dport: [port, port] }), rule(6, '', 'lookup', BAND.ports, { proto: TCP, dport: [port, port] }));
+        rules.push(rule('limited', 4, '', 'lookup', BAND.ports, { proto: TCP, dport: [port, port] }), rule('limited', 6, '', 'lookup', BAND.ports, { proto: TCP, dport: [port, port] }));
       }
-      rules.push(...closeAll());
+      rules.push(...closeAll('limited'));
     }
   }
   const resolvConf = link.dnsForward ? `# written by jail: DNS goes through the jail's link to the host's resolver\nnameserver ${link.dnsForward}\n` : null;
-  return { native: { rules, gate: true }, runtime: { link, proxy, hostAddresses: hosts }, env, resolvConf, dropCaps, warnings };
+  return { native: { rules: rules.map(withoutName), gate: true }, runtime: { link, proxy, hostAddresses: hosts, rules }, env, resolvConf, dropCaps, warnings };
 }

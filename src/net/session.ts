@@ -1,7 +1,8 @@
 /**
  * One jail's network, as the supervisor runs it: the allow-list proxy (when --allow names
  * domains) and the pasta link, started once the jail's namespaces exist, and the gate that lets
- * the jail's init go on once both are up (native/network.cc waits on it before anything else).
+ * the jail's init go on once both are up (native/network.cc waits on it before anything else);
+ * and the count of connection events for the exit report.
  */
 import * as fs from 'node:fs';
 import { JailError } from '../errors';
@@ -14,7 +15,7 @@ import { startProxy, type Proxy } from './proxy';
 export class NetworkSession {
   /** Why the link could not be brought up (the jail then fails at its `network` stage). */
   error: JailError | null = null;
-  readonly counter: NetCounter | null;
+  readonly counter = new NetCounter();
   private link: Link | null = null;
   private proxy: Proxy | null = null;
   private stopped = false;
@@ -23,8 +24,12 @@ export class NetworkSession {
     private readonly runtime: NetworkRuntime,
     private readonly log: Logger,
     private readonly onEvent: (e: NetEvent) => void,
-  ) {
-    this.counter = runtime.proxy ? new NetCounter() : null;
+  ) {}
+
+  /** One connection decision (the proxy's, or the routing rules' seen through the listener): counted, then told. */
+  record(e: NetEvent): void {
+    this.counter.count(e);
+    this.onEvent(e);
   }
 
   /**
@@ -41,10 +46,7 @@ export class NetworkSession {
         this.proxy = await startProxy({
           allow: proxy.allow,
           hostAddresses: this.runtime.hostAddresses,
-          onEvent: (e) => {
-            this.counter?.count(e);
-            this.onEvent(e);
-          },
+          onEvent: (e) => this.record(e),
         });
       }
       if (this.stopped) throw new JailError('setup', 'the jail was stopped before its network was up');

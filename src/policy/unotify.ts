@@ -56,13 +56,15 @@ export function unotifyPolicySource(archs: readonly ArchName[]): string {
 }
 
 /**
- * The two filters for a jail whose policy notifies, or that runs with seccomp_unotify (`unotify`,
- * the compiled unotifyPolicySource); null when nothing is notified (the policy is then installed
- * as it is, without a listener).
+ * The two filters for a jail whose policy notifies, or that has watch policies of jail's own
+ * (`watches`, compiled `USER_NOTIF {...} DEFAULT ALLOW` programs: seccomp_unotify's
+ * unotifyPolicySource, the network watch); null when nothing is notified (the policy is then
+ * installed as it is, without a listener).
  */
-export function stackForListener(policy: Filter | null, unotify: Filter | null): StackedFilters | null {
+export function stackForListener(policy: Filter | null, watches: readonly Filter[]): StackedFilters | null {
   const notified = policy?.usesUserNotif ? mapReturns(policy.insns, (k) => (isUserNotif(k) ? k : RET.ALLOW)) : null;
-  if (notified === null && unotify === null) return null;
-  const listener = unotify && notified ? chain(unotify.insns, notified) : (unotify?.insns ?? notified)!;
+  const parts = [...watches.map((w) => w.insns), ...(notified ? [notified] : [])];
+  if (parts.length === 0) return null;
+  const listener = parts.reduceRight((then, first) => chain(first, then));
   return { listener: [...listener], policy: policy ? mapReturns(policy.insns, (k) => (isUserNotif(k) ? RET.ALLOW : k)) : [] };
 }

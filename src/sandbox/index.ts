@@ -61,6 +61,8 @@ export interface PlannedJail {
   unsetEnv: string[];
   /** The network link and proxy the supervisor runs for the jail, or null. */
   network: NetworkRuntime | null;
+  /** The user asked for syscall notifications (seccomp_unotify, or USER_NOTIF in the policy): they become events. */
+  notifiesSyscalls: boolean;
 }
 
 /** The jail has a network namespace of its own (not -N, not --net host). */
@@ -259,7 +261,7 @@ export function buildPlan(loaded: LoadedConfig, options: PlanOptions): PlannedJa
     devNullFds: config.silent ? [0, 1, 2] : config.stderrToNull ? [2] : [],
     deathSignal: SIGKILL,
     cloneVm: mayShareMemory(config, ids, host, cgroup),
-    seccomp: planSeccomp(loaded, options.filter ?? null),
+    seccomp: planSeccomp(loaded, options.filter ?? null, network.runtime !== null),
     cgroup,
     network: network.native,
     exec: { path: execPath, argv: cmd.argv, envp: environment.envp },
@@ -272,5 +274,6 @@ export function buildPlan(loaded: LoadedConfig, options: PlanOptions): PlannedJa
     warnings,
     unsetEnv: environment.unset,
     network: network.runtime,
+    notifiesSyscalls: config.seccompUnotify || options.filter?.usesUserNotif === true,
   };
 }

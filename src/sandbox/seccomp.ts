@@ -8,14 +8,16 @@ import type { LoadedConfig } from '../config/types';
 import type { Filter, SockFilter } from '../policy/types';
 import { SECCOMP_FILTER_FLAG_LOG } from './kernel';
 import type { SeccompPlan } from './plan';
+import { NET_WATCH_POLICY } from '../net/watch';
 
 const rows = (insns: readonly SockFilter[]) => insns.map((i) => [i.code, i.jt, i.jf, i.k] as [number, number, number, number]);
 
-export function planSeccomp(loaded: LoadedConfig, filter: Filter | null): SeccompPlan | null {
+/** `watchNetwork`: the jail has a network link, whose connections the supervisor reports (src/net/watch.ts). */
+export function planSeccomp(loaded: LoadedConfig, filter: Filter | null, watchNetwork: boolean): SeccompPlan | null {
   const config = loaded.config;
-  if (filter === null && !config.seccompUnotify) return null;
+  if (filter === null && !config.seccompUnotify && !watchNetwork) return null;
   const flags = config.seccompLog ? SECCOMP_FILTER_FLAG_LOG : 0;
-  if (!filter?.usesUserNotif && !config.seccompUnotify) return { insns: rows(filter!.insns), flags, listener: [] };
+  if (!filter?.usesUserNotif && !config.seccompUnotify && !watchNetwork) return { insns: rows(filter!.insns), flags, listener: [] };
   if (config.mode === 'EXECVE') {
     throw fieldProblem(
       loaded,
@@ -27,7 +29,11 @@ export function planSeccomp(loaded: LoadedConfig, filter: Filter | null): Seccom
   // Loaded on demand: the compiler and its syscall tables are most of jail's code.
   const { compilePolicy, hostArch, stackForListener, unotifyPolicySource } = require('../policy') as typeof import('../policy');
   const archs = filter?.archs ?? [hostArch()];
-  const unotify = config.seccompUnotify ? compilePolicy(unotifyPolicySource(archs), { archs, file: '<seccomp_unotify>' }) : null;
-  const stacked = stackForListener(filter, unotify)!;
+  const watches = [
+    ...(config.seccompUnotify ? [compilePolicy(unotifyPolicySource(archs), { archs, file: '<seccomp_unotify>' })] : []),
+    // The host's architecture only: the addon decodes connect/sendto of that one (native/unotify.cc).
+    ...(watchNetwork ? [compilePolicy(NET_WATCH_POLICY, { archs: [hostArch()], file: '<network watch>' })] : []),
+  ];
+  const stacked = stackForListener(filter, watches)!;
   return { insns: rows(stacked.policy), flags, listener: rows(stacked.listener) };
 }

@@ -16,6 +16,7 @@ import type { Logger } from './log';
 import { type CgroupStats, type ExitReport, signalName } from './report';
 import { NotificationCounter, syscallEvent, type JailEvent } from './events';
 import { NetworkSession } from '../net/session';
+import { netEventOf } from '../net/watch';
 import { describeSetupFailure } from './setup-error';
 import { openViolationReader, type ViolationReader } from './violation';
 import type { Captured, JailStdio } from './stdio';
@@ -149,14 +150,21 @@ function launch(addon: NativeAddon, planned: PlannedJail, opts: SuperviseOptions
   const { plan } = planned;
   let onSetup!: (r: SetupResult) => void;
   const setup = new Promise<SetupResult>((resolve) => (onSetup = resolve));
-  const notifications = plan.seccomp?.listener.length ? new NotificationCounter() : null;
+  const listens = (plan.seccomp?.listener.length ?? 0) > 0;
+  const notifications = listens && planned.notifiesSyscalls ? new NotificationCounter() : null;
+  const network = planned.network ? new NetworkSession(planned.network, opts.log, (e) => emit(opts, e)) : null;
+  held.network = network;
   // Called by the addon during the launch: answering must start before this returns.
   const onListener = (fd: number) => {
     try {
       addon.watchNotifications(fd, (n) => {
-        const event = syscallEvent(n);
-        notifications!.count(event);
-        emit(opts, event);
+        const netEvent = network ? netEventOf(n, planned.network!) : null;
+        if (netEvent) network!.record(netEvent);
+        if (notifications) {
+          const event = syscallEvent(n);
+          notifications.count(event);
+          emit(opts, event);
+        }
       });
       held.listener = fd;
       return true;
@@ -173,7 +181,7 @@ function launch(addon: NativeAddon, planned: PlannedJail, opts: SuperviseOptions
   const netGate: [number, number] = plan.network?.gate ? addon.pipe() : [-1, -1];
   try {
     const resources = { stdio: opts.stdio.fds, passFds: planned.passFds, execFd: held.execFd, cgroupFd: held.cgroup?.cloneFd ?? -1, netGate };
-    started = addon.launch(plan, resources, onSetup, notifications ? onListener : undefined);
+    started = addon.launch(plan, resources, onSetup, listens ? onListener : undefined);
   } catch (e) {
     for (const fd of netGate) if (fd >= 0) addon.close(fd);
     if (e instanceof JailError) throw e;
@@ -210,9 +218,7 @@ function launch(addon: NativeAddon, planned: PlannedJail, opts: SuperviseOptions
       if (!hasPidns && plan.setsid && signal === SIGKILL) addon.killGroup(pid, signal);
     },
   };
-  if (planned.network) {
-    const network = new NetworkSession(planned.network, opts.log, (e) => emit(opts, e));
-    held.network = network;
+  if (network) {
     void network.start(pid, netGate[1], (why) => {
       opts.log.error(`pid=${pid} ${why}: killing the jail (it must not run on without the network it was given)`);
       handle.kill(SIGKILL);
@@ -324,8 +330,7 @@ export async function supervise(addon: NativeAddon, planned: PlannedJail, opts: 
     const report = await classify(info, jail, stats, held, opts, start);
     if (stats) Object.assign(report, stats);
     if (jail.notifications) report.notifications = jail.notifications.result();
-    const netCounts = held.network?.counter;
-    if (netCounts) report.network = netCounts.result();
+    if (held.network) report.network = held.network.counter.result();
     held.stdioFinished = true;
     if (startError !== undefined) {
       await opts.stdio.finish(0);

@@ -298,6 +298,30 @@ describeIf('net: jail --net/--allow/--publish against the lab', labReason(), () 
       expect(JSON.stringify(allow)).not.toContain('other.test');
     });
 
+    it('--events with --net internet: each connection the rules let out or stop is an event naming the rule, and the report counts them', async () => {
+      const dir = writableDir('routed-events');
+      const events = path.join(dir, 'events.jsonl');
+      const report = path.join(dir, 'report.json');
+      const res = await attempts(['--net', 'internet', '--events', events, '--report-file', report], [
+        tcp(HOSTS.public4, 80),
+        tcp(HOSTS.private10, 80),
+        tcp(`::ffff:${HOSTS.private10}`, 80),
+        udp(HOSTS.metadata),
+      ]);
+      expectReached(res[0], worldBody(HOSTS.public4, 80));
+      for (const r of res.slice(1)) expectRefusedAtOnce(r);
+      const net = fs.readFileSync(events, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as ProbeOut).filter((e) => e.type === 'net');
+      // The batch runs its attempts at once, so the lines come in any order.
+      const byText = (a: ProbeOut, b: ProbeOut) => JSON.stringify(a).localeCompare(JSON.stringify(b));
+      expect([...net].sort(byText)).toEqual([
+        { type: 'net', action: 'allow', proto: 'tcp', dst: HOSTS.public4, port: 80, rule: 'internet' },
+        { type: 'net', action: 'deny', proto: 'tcp', dst: HOSTS.private10, port: 80, rule: 'private-10' },
+        { type: 'net', action: 'deny', proto: 'tcp', dst: HOSTS.private10, port: 80, rule: 'private-10' },
+        { type: 'net', action: 'deny', proto: 'udp', dst: HOSTS.metadata, port: UDP_PORT, rule: 'link-local' },
+      ].sort(byText));
+      expect(JSON.parse(fs.readFileSync(report, 'utf8')).network).toEqual({ allowed: 1, denied: 3 });
+    });
+
     it('--publish HOSTPORT:JAILPORT (tcp) and /udp: a server in the jail is reachable from the lab at 127.0.0.1', async () => {
       const tcpPort = portBase;
       const udpPort = portBase + 2;

@@ -3,6 +3,7 @@
  * syscall, what the policy alone decides, with USER_NOTIF where the jail wants a notification:
  * checked with the interpreter the way the kernel combines stacked filters (the stricter wins).
  */
+import { NET_WATCH_POLICY } from '../../../src/net/watch';
 import { describe, expect, it } from 'vitest';
 import { AUDIT_ARCH, RET, compilePolicy, evaluate, syscallNumber, type Filter, type SockFilter } from '../../../src/policy';
 import { stackForListener, unotifyPolicySource, UNOTIFY_SYSCALLS } from '../../../src/policy/unotify';
@@ -29,7 +30,7 @@ describe('stackForListener', () => {
 
   it('a policy with USER_NOTIF: the pair decides what the policy decides', () => {
     const policy = compilePolicy(source, X86);
-    const s = stackForListener(policy, null)!;
+    const s = stackForListener(policy, [])!;
     expect(s.policy.some((i) => i.code === 0x06 && rank(i.k) === rank(RET.USER_NOTIF))).toBe(false);
     expectSameVerdicts((nr, args) => evaluate(policy, { arch: AUDIT_ARCH.x86_64, nr, args }), s.listener, s.policy);
   });
@@ -37,7 +38,7 @@ describe('stackForListener', () => {
   it('seccomp_unotify under a policy: notified where the policy allows, the policy wins where it refuses', () => {
     const policy = compilePolicy(source, X86);
     const unotify = compilePolicy(unotifyPolicySource(['x86_64']), X86);
-    const s = stackForListener(policy, unotify)!;
+    const s = stackForListener(policy, [unotify])!;
     const traced = new Set(UNOTIFY_SYSCALLS.map((n) => syscallNumber('x86_64', n)));
     expectSameVerdicts((nr, args) => {
       const own = evaluate(policy, { arch: AUDIT_ARCH.x86_64, nr, args });
@@ -49,15 +50,27 @@ describe('stackForListener', () => {
 
   it('seccomp_unotify alone: the traced syscalls are notified, nothing else is filtered', () => {
     const unotify = compilePolicy(unotifyPolicySource(['x86_64']), X86);
-    const s = stackForListener(null, unotify)!;
+    const s = stackForListener(null, [unotify])!;
     expect(s.policy).toEqual([]);
     expect(stacked(s.listener, [], syscallNumber('x86_64', 'execve')!, [])).toBe(RET.USER_NOTIF);
     expect(stacked(s.listener, [], syscallNumber('x86_64', 'getppid')!, [])).toBe(RET.ALLOW);
   });
 
+  it('the network watch, chained before a policy: connect and sendto with an address are notified, a policy refusal still wins', () => {
+    const watch = compilePolicy(NET_WATCH_POLICY, X86);
+    const policy = compilePolicy('ERRNO(1) { connect(fd, addr, len) { fd == 9 } } DEFAULT ALLOW', X86);
+    const s = stackForListener(policy, [watch])!;
+    const nr = (n: string) => syscallNumber('x86_64', n)!;
+    expect(stacked(s.listener, s.policy, nr('connect'), [3n, 0x1000n, 16n, 0n, 0n, 0n])).toBe(RET.USER_NOTIF);
+    expect(stacked(s.listener, s.policy, nr('connect'), [9n, 0x1000n, 16n, 0n, 0n, 0n])).toBe(RET.ERRNO | 1);
+    expect(stacked(s.listener, s.policy, nr('sendto'), [3n, 0x1000n, 5n, 0n, 0x2000n, 16n])).toBe(RET.USER_NOTIF);
+    expect(stacked(s.listener, s.policy, nr('sendto'), [3n, 0x1000n, 5n, 0n, 0n, 0n])).toBe(RET.ALLOW);
+    expect(stacked(s.listener, s.policy, nr('write'), [1n, 0n, 0n, 0n, 0n, 0n])).toBe(RET.ALLOW);
+  });
+
   it('nothing notified: no listener', () => {
-    expect(stackForListener(compilePolicy('ERRNO(1) { ptrace } DEFAULT ALLOW', X86), null)).toBeNull();
-    expect(stackForListener(null, null)).toBeNull();
+    expect(stackForListener(compilePolicy('ERRNO(1) { ptrace } DEFAULT ALLOW', X86), [])).toBeNull();
+    expect(stackForListener(null, [])).toBeNull();
   });
 
   it('the list has only names every target architecture knows', () => {

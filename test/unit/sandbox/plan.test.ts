@@ -25,6 +25,7 @@ import {
   RLIMIT,
 } from '../../../src/sandbox/kernel';
 import type { Filter } from '../../../src/policy/types';
+import '../../helpers/lazy-require';
 import { fromFlags, ID_FILES } from '../../helpers/config';
 import { thrown } from '../../helpers/thrown';
 import { FAKE_ENV, fakeHost, type FakeHostOptions } from '../../helpers/fake-host';
