@@ -10,11 +10,11 @@
  *
  * Lifetime: pasta runs in the foreground as the supervisor's child under `setpriv --pdeathsig
  * KILL`, so it dies with the supervisor even when the supervisor is SIGKILLed; it writes its pid
- * file only once the jail's interface is configured, which is how `start` knows the link is up.
+ * file only once the jail's interface is configured, which is how startLink knows the link is up.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
+import * as net from 'node:net';
 import * as path from 'node:path';
 import { JailError } from '../errors';
 import type { LinkPlan } from './plan';
@@ -22,7 +22,6 @@ import { PROXY_JAIL_PORT } from './plan';
 
 /** How long pasta may take to bring the link up (it takes ~10 ms). */
 const READY_TIMEOUT_MS = 5000;
-const POLL_MS = 2;
 
 export interface Link {
   /** Resolves when pasta exits, with why. */
@@ -78,55 +77,55 @@ export function pastaArgs(link: LinkPlan, proxyHostPort: number | null, euid: nu
 /**
  * Starts pasta for the jail whose init is `pid` and resolves once the jail's interface is up.
  * Rejects with a JailError saying why when pasta fails or is not up in time (pasta is then gone).
+ * `pipe` makes a close-on-exec pipe ([read, write], the addon's): pasta writes its pid file,
+ * `/proc/self/fd/3`, into it once the interface is configured, which is the signal; no file is
+ * left anywhere when the supervisor is SIGKILLed.
  */
-export async function startLink(pasta: string, link: LinkPlan, pid: number, proxyHostPort: number | null): Promise<Link> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'jail-link-'));
-  const pidFile = path.join(dir, 'pasta.pid');
-  const args = [...pastaArgs(link, proxyHostPort, process.geteuid?.() ?? -1), '-P', pidFile, String(pid)];
-  let stderr = '';
+export function startLink(pasta: string, link: LinkPlan, pid: number, proxyHostPort: number | null, pipe: () => [number, number]): Promise<Link> {
+  const args = [...pastaArgs(link, proxyHostPort, process.geteuid?.() ?? -1), '-P', '/proc/self/fd/3', String(pid)];
+  const [readFd, writeFd] = pipe();
   let child: ChildProcess;
   try {
-    child = spawn('setpriv', ['--pdeathsig', 'KILL', '--', pasta, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+    child = spawn('setpriv', ['--pdeathsig', 'KILL', '--', pasta, ...args], { stdio: ['ignore', 'ignore', 'pipe', writeFd] });
   } catch (e) {
-    fs.rmSync(dir, { recursive: true, force: true });
+    fs.closeSync(readFd);
     throw new JailError('setup', `cannot start the jail's network link (${pasta}): ${(e as Error).message}`, { hint: PASTA_MISSING_HINT });
+  } finally {
+    fs.closeSync(writeFd);
   }
+  let stderr = '';
   child.stderr!.on('data', (b: Buffer) => {
     if (stderr.length < 4096) stderr += b.toString();
   });
   const exited = new Promise<string>((resolve) => {
     child.once('error', (e) => resolve(`could not run: ${e.message}`));
-    child.once('exit', (code, signal) => resolve(signal ? `killed by ${signal}` : `exited with status ${code}`));
+    // 'close': stderr has been read to its end, so the message has pasta's own words.
+    child.once('close', (code, signal) => resolve(signal ? `killed by ${signal}` : `exited with status ${code}`));
   });
   const stop = () => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-    fs.rmSync(dir, { recursive: true, force: true });
   };
   const why = (how: string) => {
     const said = stderr.split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('Failed to send')).join('; ');
     return `the jail's network link (pasta) ${how}${said ? `: ${said}` : ''}`;
   };
-  const deadline = Date.now() + READY_TIMEOUT_MS;
-  let ended: string | null = null;
-  void exited.then((how) => (ended = how));
-  while (ended === null) {
-    let ready = false;
-    try {
-      ready = fs.readFileSync(pidFile, 'utf8').trim() !== '';
-    } catch {
-      // not written yet
-    }
-    if (ready) return { exited: exited.then(why), stop };
-    if (Date.now() > deadline) {
+  const ready = new net.Socket({ fd: readFd, readable: true, writable: false });
+  return new Promise<Link>((resolve, reject) => {
+    const fail = (error: JailError) => {
+      clearTimeout(timer);
+      ready.destroy();
       stop();
-      throw new JailError('setup', why(`was not up after ${READY_TIMEOUT_MS} ms`), { hint: 'see pasta --help; run with -v for its command line' });
-    }
-    await new Promise((r) => setTimeout(r, POLL_MS));
-  }
-  // Let the stderr pipe drain so the message has pasta's own words.
-  await new Promise((r) => setTimeout(r, 20));
-  stop();
-  throw new JailError('setup', why(ended), { hint: hintFor(stderr) });
+      reject(error);
+    };
+    const timer = setTimeout(() => fail(new JailError('setup', why(`was not up after ${READY_TIMEOUT_MS} ms`), { hint: 'run with -v to see its command line' })), READY_TIMEOUT_MS);
+    ready.once('data', () => {
+      clearTimeout(timer);
+      ready.destroy();
+      resolve({ exited: exited.then(why), stop });
+    });
+    ready.on('error', () => {});
+    void exited.then((how) => fail(new JailError('setup', why(how), { hint: hintFor(stderr) })));
+  });
 }
 
 function hintFor(stderr: string): string {

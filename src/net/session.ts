@@ -24,6 +24,8 @@ export class NetworkSession {
     private readonly runtime: NetworkRuntime,
     private readonly log: Logger,
     private readonly onEvent: (e: NetEvent) => void,
+    /** The addon's close-on-exec pipe(). */
+    private readonly pipe: () => [number, number],
   ) {}
 
   /** One connection decision (the proxy's, or the routing rules' seen through the listener): counted, then told. */
@@ -50,7 +52,7 @@ export class NetworkSession {
         });
       }
       if (this.stopped) throw new JailError('setup', 'the jail was stopped before its network was up');
-      this.link = await startLink(pasta, this.runtime.link, pid, this.proxy?.port ?? null);
+      this.link = await startLink(pasta, this.runtime.link, pid, this.proxy?.port ?? null, this.pipe);
       if (this.stopped) throw new JailError('setup', 'the jail was stopped before its network was up');
       void this.link.exited.then((why) => {
         if (!this.stopped) onLinkDown(why);

@@ -18,7 +18,7 @@ import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { describeIf } from '../../helpers/env';
 import { unprivilegedUser } from '../unprivileged-user';
-import { REPO } from '../core/helpers';
+import { hostProcesses, REPO } from '../core/helpers';
 import {
   BLOCKED_HOSTS,
   createLab,
@@ -66,6 +66,32 @@ function expectFailed(r: ProbeOut): void {
 function expectNotLab(r: ProbeOut): void {
   expect(`${r.body ?? ''}`, `reached the lab itself: ${JSON.stringify(r)}`).not.toContain(LAB_BODY_PREFIX);
 }
+
+/** Host pids whose command line (NUL-joined) matches `test`. */
+function processesWhere(test: (argv: string[]) => boolean): number[] {
+  return hostProcesses()
+    .map((p) => p.pid)
+    .filter((pid) => {
+      try {
+        return test(fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean));
+      } catch {
+        return false;
+      }
+    });
+}
+
+/** Polls `f` until it returns a non-empty list, bounded in time (every 50 ms). */
+async function waitFor<T>(what: string, f: () => T[], timeoutMs: number): Promise<T[]> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const got = f();
+    if (got.length > 0) return got;
+    if (Date.now() > deadline) throw new Error(`${what}: not seen within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+const isPastaFor = (pid: number) => (argv: string[]) => path.basename(argv[0] ?? '') === 'pasta' && argv[argv.length - 1] === String(pid);
 
 describeIf('net: jail --net/--allow/--publish against the lab', labReason(), () => {
   const fixture = unprivilegedUser('jail-it-net');
@@ -351,6 +377,44 @@ describeIf('net: jail --net/--allow/--publish against the lab', labReason(), () 
         web.kill();
         echo.kill();
         await Promise.all([web.exited, echo.exited]);
+      }
+    });
+
+    it("a jail whose pasta dies is killed, and says why", async () => {
+      const marker = mode === 'root' ? '71' : '72';
+      const proc = L().spawn(jailArgv(['--net', 'internet'], ['/bin/sleep', marker]), { user: mode, as: who(), timeoutMs: 30_000 });
+      try {
+        const [init] = await waitFor('the jail', () => processesWhere((a) => a[0] === '/bin/sleep' && a[1] === marker), 10_000);
+        const [pasta] = await waitFor('its pasta', () => processesWhere(isPastaFor(init)), 10_000);
+        process.kill(pasta, 'SIGKILL');
+        const r = await proc.exited;
+        expect(r.code, r.stderr).toBe(137);
+        expect(r.stderr).toMatch(/network link \(pasta\) killed by SIGKILL: killing the jail/);
+        expect(processesWhere((a) => a[0] === '/bin/sleep' && a[1] === marker)).toEqual([]);
+      } finally {
+        proc.kill();
+        await proc.exited;
+      }
+    });
+
+    it('SIGKILL of the supervisor takes the jail and its pasta along', async () => {
+      const marker = mode === 'root' ? '73' : '74';
+      const proc = L().spawn(jailArgv(['--net', 'internet'], ['/bin/sleep', marker]), { user: mode, as: who(), timeoutMs: 30_000 });
+      try {
+        const [init] = await waitFor('the jail', () => processesWhere((a) => a[0] === '/bin/sleep' && a[1] === marker), 10_000);
+        await waitFor('its pasta', () => processesWhere(isPastaFor(init)), 10_000);
+        const [cli] = processesWhere((a) => a[0] === process.execPath && a.includes(marker) && a.includes('--net'));
+        expect(cli, 'the jail CLI process').toBeGreaterThan(0);
+        process.kill(cli, 'SIGKILL');
+        const gone = Date.now() + 2000;
+        while (Date.now() < gone && (processesWhere(isPastaFor(init)).length > 0 || processesWhere((a) => a[0] === '/bin/sleep' && a[1] === marker).length > 0)) {
+          await new Promise((r) => setTimeout(r, 50));
+        }
+        expect(processesWhere(isPastaFor(init))).toEqual([]);
+        expect(processesWhere((a) => a[0] === '/bin/sleep' && a[1] === marker)).toEqual([]);
+      } finally {
+        proc.kill();
+        await proc.exited;
       }
     });
 
