@@ -11,7 +11,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { describeIf } from '../../helpers/env';
 import {
   BLOCKED_HOSTS,
@@ -31,34 +31,10 @@ import {
   worldBody,
   type Lab,
 } from './lab';
-import { labReason, parseLast, type ProbeOut } from './net-helpers';
+import { labReason, parseLast, useLab, type ProbeOut } from './net-helpers';
 
 describeIf('net lab: control checks without jail', labReason(), () => {
-  let lab: Lab | undefined;
-  let hostBefore = '';
-  const L = () => {
-    if (!lab) throw new Error('the lab was not created (beforeAll failed?)');
-    return lab;
-  };
-
-  beforeAll(async () => {
-    hostBefore = hostNetSnapshot();
-    lab = await createLab();
-  });
-
-  afterAll(() => {
-    const l = lab;
-    lab = undefined;
-    if (!l) return;
-    l.destroy();
-    // The teardown check: nothing of the lab is left, and the host's namespace is as it was.
-    expect(l.leftovers()).toEqual([]);
-    const names = netnsList();
-    expect(names).not.toContain(l.labNs);
-    expect(names).not.toContain(l.worldNs);
-    expect(names.filter((n) => n.startsWith(`jl${process.pid}x`))).toEqual([]);
-    expect(hostNetSnapshot()).toBe(hostBefore);
-  });
+  const { L, hostBefore } = useLab();
 
   const probe = async (args: (string | number)[], opts: Parameters<Lab['run']>[1] = {}): Promise<ProbeOut> => {
     const r = await L().run([PYTHON, PROBE_PY, ...args.map(String)], { timeoutMs: 30_000, ...opts });
@@ -245,7 +221,7 @@ print(json.dumps(r))
 
   it("nothing leaks into the host's namespace: no lab address, route, rule or link there", () => {
     const now = hostNetSnapshot();
-    expect(now).toBe(hostBefore);
+    expect(now).toBe(hostBefore());
     for (const a of [...Object.values(HOSTS), L().labAddress, L().gateway, L().dns]) expect(now).not.toContain(`"${a}/`);
     expect(now).not.toContain(L().id);
   });

@@ -1,9 +1,11 @@
 /**
  * Small shared pieces of the net tests: why the lab cannot run here (for describeIf: a skip
- * locally, a failure on CI) and the probe's JSON output.
+ * locally, a failure on CI), one lab per describe block with its teardown check, and the
+ * probe's JSON output.
  */
 import * as fs from 'node:fs';
-import type { LabResult } from './lab';
+import { afterAll, beforeAll, expect } from 'vitest';
+import { createLab, hostNetSnapshot, netnsList, type Lab, type LabResult } from './lab';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type ProbeOut = Record<string, any>;
@@ -35,4 +37,35 @@ export function parseLast(r: LabResult): ProbeOut {
   } catch {
     throw new Error(`no probe JSON (exit ${r.code}, signal ${r.signal}, timedOut ${r.timedOut}, ${r.wallMs} ms)\nstdout: ${r.stdout.slice(0, 2000)}\nstderr: ${r.stderr.slice(0, 4000)}`);
   }
+}
+
+/**
+ * A lab for the enclosing describe block: made in beforeAll, destroyed in afterAll with the
+ * teardown check (nothing of it left, the host's namespace as it was). Returns its accessor and
+ * the host's network as it was before the lab.
+ */
+export function useLab(): { L: () => Lab; hostBefore: () => string } {
+  let lab: Lab | undefined;
+  let hostBefore = '';
+  beforeAll(async () => {
+    hostBefore = hostNetSnapshot();
+    lab = await createLab();
+  });
+  afterAll(() => {
+    const l = lab;
+    lab = undefined;
+    if (!l) return;
+    l.destroy();
+    expect(l.leftovers()).toEqual([]);
+    const names = netnsList();
+    expect(names).not.toContain(l.labNs);
+    expect(names).not.toContain(l.worldNs);
+    expect(names.filter((n) => n.startsWith(`jl${process.pid}x`))).toEqual([]);
+    expect(hostNetSnapshot()).toBe(hostBefore);
+  });
+  const L = () => {
+    if (!lab) throw new Error('the lab was not created (beforeAll failed?)');
+    return lab;
+  };
+  return { L, hostBefore: () => hostBefore };
 }

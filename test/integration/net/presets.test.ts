@@ -15,28 +15,24 @@
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { describeIf } from '../../helpers/env';
 import { unprivilegedUser } from '../unprivileged-user';
 import { hostProcesses, REPO } from '../core/helpers';
 import {
   BLOCKED_HOSTS,
-  createLab,
   HOSTS,
-  hostNetSnapshot,
   LAB_BODY_PREFIX,
   LAB_TCP_PORTS,
-  netnsList,
   PROBE_PY,
   PUBLIC_HOSTS,
   PYTHON,
   TCP_PORTS,
   UDP_PORT,
   worldBody,
-  type Lab,
   type LabResult,
 } from './lab';
-import { labReason, parseLast, type ProbeOut } from './net-helpers';
+import { labReason, parseLast, useLab, type ProbeOut } from './net-helpers';
 
 /** What a blocked attempt may fail with (refused at once, by jail's rules or by jail itself). */
 const REFUSED = ['ENETUNREACH', 'ECONNREFUSED'];
@@ -95,18 +91,11 @@ const isPastaFor = (pid: number) => (argv: string[]) => path.basename(argv[0] ??
 
 describeIf('net: jail --net/--allow/--publish against the lab', labReason(), () => {
   const fixture = unprivilegedUser('jail-it-net');
-  let lab: Lab | undefined;
-  let hostBefore = '';
+  const { L } = useLab();
   /** probe.py as every jail user can read it. */
   let probePy = PROBE_PY;
-  const L = () => {
-    if (!lab) throw new Error('the lab was not created (beforeAll failed?)');
-    return lab;
-  };
 
-  beforeAll(async () => {
-    hostBefore = hostNetSnapshot();
-    lab = await createLab();
+  beforeAll(() => {
     const u = fixture().user;
     try {
       execFileSync('setpriv', [`--reuid=${u.uid}`, `--regid=${u.gid}`, '--clear-groups', 'test', '-r', PROBE_PY], { timeout: 10_000 });
@@ -116,16 +105,6 @@ describeIf('net: jail --net/--allow/--publish against the lab', labReason(), () 
       fs.copyFileSync(PROBE_PY, probePy);
       fs.chmodSync(probePy, 0o644);
     }
-  });
-
-  afterAll(() => {
-    const l = lab;
-    lab = undefined;
-    if (!l) return;
-    l.destroy();
-    expect(l.leftovers()).toEqual([]);
-    expect(netnsList().filter((n) => n.startsWith(`jl${process.pid}x`))).toEqual([]);
-    expect(hostNetSnapshot()).toBe(hostBefore);
   });
 
   describe.each(['root', 'rootless'] as const)('as %s', (mode) => {
