@@ -203,7 +203,6 @@ void ChildMain(const ChildSpec& spec) {
   // in it). Set first, so there is no window without it.
   if ((err = SysErr(Sys(SYS_prctl, PR_SET_PDEATHSIG, spec.death_signal)))) ChildFail(spec, kStageHandshake, -1, err);
   ChildWaitForGo(spec);
-  if ((err = ChildWaitForNetwork(spec))) ChildFail(spec, kStageNetwork, -1, err);
 
   // Per process only because the launch gives this child memory of its own when the plan sets
   // it (clone.cc): with CLONE_VM the kernel would apply it to the supervisor too.
@@ -214,9 +213,14 @@ void ChildMain(const ChildSpec& spec) {
   if (spec.setsid && (err = SysErr(Sys(SYS_setsid)))) ChildFail(spec, kStageSetsid, -1, err);
   if (spec.hostname != nullptr && (err = ChildSetHostname(spec))) ChildFail(spec, kStageHostname, -1, err);
   if (spec.loopback_up && (err = ChildLoopbackUp())) ChildFail(spec, kStageLoopback, -1, err);
-  if ((err = ChildAddNetRules(spec, &op))) ChildFail(spec, kStageNetwork, op, err);
   if ((err = ChildApplyMounts(spec, &op))) ChildFail(spec, kStageMount, op, err);
   if (spec.cwd != nullptr && (err = SysErr(Sys(SYS_chdir, spec.cwd)))) ChildFail(spec, kStageChdir, -1, err);
+  // The link comes up while the steps above run. The rules only once it is up: a rule that makes
+  // the gateway's range unreachable would make the kernel refuse the link's default route. Both
+  // before the rlimits (a low RLIMIT_NOFILE leaves no fd for the netlink socket) and the
+  // capability drop (rules need CAP_NET_ADMIN).
+  if ((err = ChildWaitForNetwork(spec))) ChildFail(spec, kStageNetwork, -1, err);
+  if ((err = ChildAddNetRules(spec, &op))) ChildFail(spec, kStageNetwork, op, err);
   // Before the rlimits: with RLIMIT_NOFILE as low as 32 there may be no free fd number left for
   // the stdio duplicates in a child that inherited a busy parent's descriptors.
   if ((err = ChildSetupStdio(spec, &op))) ChildFail(spec, kStageStdio, op, err);
@@ -238,6 +242,7 @@ void ChildMain(const ChildSpec& spec) {
   if ((spec.no_new_privs || spec.filter != nullptr || spec.listener_filter != nullptr) && (err = SysErr(Sys(SYS_prctl, PR_SET_NO_NEW_PRIVS, 1))))
     ChildFail(spec, kStageNoNewPrivs, -1, err);
   if ((err = ChildResetSignals())) ChildFail(spec, kStageSignals, -1, err);
+
   // Last: from here on every syscall, execve included, goes through the filters. The listener
   // filter first: the handshake must not pass the policy (op 0), which comes last (op 1).
   if (spec.listener_filter != nullptr && (err = ChildInstallListener(spec))) ChildFail(spec, kStageSeccomp, 0, err);

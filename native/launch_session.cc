@@ -16,11 +16,13 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/syscall.h>
+#include <linux/sched.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <uv.h>
 
 #include <memory>
+#include <string>
 
 #include "launch.h"
 #include "prepare.h"
@@ -57,6 +59,8 @@ class LaunchSession {
     r.Set("ok", true);
     r.Set("pid", st_.pid);
     r.Set("pidfd", st_.pidfd);
+    int ns_err = 0;
+    if (jail_->net_gate) ns_err = OpenNamespaces(r);
     report_poll_.data = this;
     uv_poll_init(loop_, &report_poll_, st_.report_read);
     uv_poll_start(&report_poll_, UV_READABLE | UV_DISCONNECT, OnReport);
@@ -68,11 +72,38 @@ class LaunchSession {
       Fail(kStageHandshake, -1, err);
       return r;
     }
+    if (ns_err != 0) {
+      Fail(kStageNetwork, -1, ns_err);
+      return r;
+    }
     Advance();
     return r;
   }
 
  private:
+  // The child's network (and user) namespace, opened now, before the go byte: the child still has
+  // our credentials, so /proc lets us open them whatever ids it takes later. The caller's network
+  // link (pasta) enters them through these fds (the caller owns and closes them).
+  int OpenNamespaces(Napi::Object r) {
+    int fds[2] = {-1, -1};
+    const char* names[2] = {"net", "user"};
+    int count = (jail_->spec.clone_flags & CLONE_NEWUSER) ? 2 : 1;
+    for (int i = 0; i < count; i++) {
+      std::string path = "/proc/" + std::to_string(st_.pid) + "/ns/" + names[i];
+      fds[i] = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+      if (fds[i] < 0) {
+        int err = errno;
+        for (int j = 0; j < i; j++) close(fds[j]);
+        r.Set("netnsFd", -1);
+        r.Set("usernsFd", -1);
+        return err;
+      }
+    }
+    r.Set("netnsFd", fds[0]);
+    r.Set("usernsFd", fds[1]);
+    return 0;
+  }
+
   // Runs parent steps until one needs a helper to finish, fails, or the go byte is sent.
   void Advance() {
     while (step_ < kStepCount) {

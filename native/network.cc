@@ -53,10 +53,10 @@ int ChildAddNetRules(const ChildSpec& spec, int* op_index) {
   return err;
 }
 
-// Blocks until the supervisor says the network link is up (one byte). Before the ids change, so
-// the link helper opens this process's namespaces while they are still the supervisor's to open.
-// EOF means the supervisor could not bring the link up: the jail must not run without the
-// network it asked for, nor with a half-made one.
+// Blocks until the supervisor says the network link is up (one byte); after the mounts, so that
+// the link comes up while they are made (the link enters this process's namespaces through fds
+// the launch opened right after clone). EOF means the supervisor could not bring the link up:
+// the jail must not run without the network it asked for, nor with a half-made one.
 int ChildWaitForNetwork(const ChildSpec& spec) {
   if (spec.net_gate_fd < 0) return 0;
   // Our copy of the supervisor's end would keep the pipe from ever reaching EOF.

@@ -106,7 +106,7 @@ struct ChildSpec {
 
   const char* hostname;  // null = leave alone
   bool loopback_up;
-  // rtnetlink RTM_NEWRULE messages, back to back (each NLMSG_ALIGNed); applied after lo is up.
+  // rtnetlink RTM_NEWRULE messages, back to back (each NLMSG_ALIGNed); applied once the link is up.
   const char* net_rules;
   size_t net_rules_len;
   bool set_affinity;

@@ -29,8 +29,12 @@ export interface SetupFailure {
   errno: number;
 }
 
-/** What launch() returns at once: the cloned child, or why clone failed. */
-export type LaunchStart = { ok: true; pid: number; pidfd: number } | ({ ok: false } & SetupFailure);
+/**
+ * What launch() returns at once: the cloned child, or why clone failed. With plan.network.gate,
+ * also the child's network and user namespaces (-1 without a user namespace), opened before the
+ * go byte; the caller owns and closes them.
+ */
+export type LaunchStart = { ok: true; pid: number; pidfd: number; netnsFd?: number; usernsFd?: number } | ({ ok: false } & SetupFailure);
 
 /** How the child's setup ended: it exec'd the program, or a step failed (the child was then sent SIGKILL). */
 export type SetupResult = { ok: true } | ({ ok: false } & SetupFailure);

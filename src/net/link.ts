@@ -23,25 +23,52 @@ import { PROXY_JAIL_PORT } from './plan';
 /** How long pasta may take to bring the link up (it takes ~10 ms). */
 const READY_TIMEOUT_MS = 5000;
 
+/** The jail's namespaces, as fds of this process (launch's netnsFd and usernsFd; -1 = none). */
+export interface JailNamespaces {
+  netns: number;
+  userns: number;
+}
+
 export interface Link {
   /** Resolves when pasta exits, with why. */
   readonly exited: Promise<string>;
   stop(): void;
 }
 
-/** pasta's program: $JAIL_PASTA, else `pasta` on PATH (null when there is none). */
+function executable(file: string): boolean {
+  try {
+    fs.accessSync(file, fs.constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * pasta's program: $JAIL_PASTA, else `pasta` on PATH (null when there is none). Where the
+ * package ships an AVX2 build beside it (`pasta.avx2`, Debian) and this CPU has AVX2, that one:
+ * plain `pasta` would re-exec it itself, ~2 ms later.
+ */
 export function findPasta(env: NodeJS.ProcessEnv = process.env): string | null {
   if (env.JAIL_PASTA) return env.JAIL_PASTA;
   for (const dir of (env.PATH ?? '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin').split(':')) {
     const candidate = path.join(dir || '.', 'pasta');
-    try {
-      fs.accessSync(candidate, fs.constants.X_OK);
-      return candidate;
-    } catch {
-      // not here
-    }
+    if (!executable(candidate)) continue;
+    return executable(`${candidate}.avx2`) && hasAvx2() ? `${candidate}.avx2` : candidate;
   }
   return null;
+}
+
+let avx2: boolean | undefined;
+function hasAvx2(): boolean {
+  if (avx2 === undefined) {
+    try {
+      avx2 = /^flags\s*:.*\bavx2\b/m.test(fs.readFileSync('/proc/cpuinfo', 'utf8'));
+    } catch {
+      avx2 = false;
+    }
+  }
+  return avx2;
 }
 
 export const PASTA_MISSING_HINT = 'install pasta (Debian/Ubuntu: apt install passt; Fedora: dnf install passt), or point $JAIL_PASTA at it';
@@ -81,12 +108,15 @@ export function pastaArgs(link: LinkPlan, proxyHostPort: number | null, euid: nu
  * `/proc/self/fd/3`, into it once the interface is configured, which is the signal; no file is
  * left anywhere when the supervisor is SIGKILLed.
  */
-export function startLink(pasta: string, link: LinkPlan, pid: number, proxyHostPort: number | null, pipe: () => [number, number]): Promise<Link> {
-  const args = [...pastaArgs(link, proxyHostPort, process.geteuid?.() ?? -1), '-P', '/proc/self/fd/3', String(pid)];
+export function startLink(pasta: string, link: LinkPlan, ns: JailNamespaces, proxyHostPort: number | null, pipe: () => [number, number]): Promise<Link> {
+  // The jail's namespaces as pasta's fds 4 and 5: opened by the launch before the jail changed
+  // its ids, so pasta can enter them whatever uid the jail runs as now.
+  const args = [...pastaArgs(link, proxyHostPort, process.geteuid?.() ?? -1), '-P', '/proc/self/fd/3', '--netns', '/proc/self/fd/4'];
+  if (ns.userns >= 0) args.push('--userns', '/proc/self/fd/5');
   const [readFd, writeFd] = pipe();
   let child: ChildProcess;
   try {
-    child = spawn('setpriv', ['--pdeathsig', 'KILL', '--', pasta, ...args], { stdio: ['ignore', 'ignore', 'pipe', writeFd] });
+    child = spawn('setpriv', ['--pdeathsig', 'KILL', '--', pasta, ...args], { stdio: ['ignore', 'ignore', 'pipe', writeFd, ns.netns, ...(ns.userns >= 0 ? [ns.userns] : [])] });
   } catch (e) {
     fs.closeSync(readFd);
     throw new JailError('setup', `cannot start the jail's network link (${pasta}): ${(e as Error).message}`, { hint: PASTA_MISSING_HINT });
@@ -102,8 +132,12 @@ export function startLink(pasta: string, link: LinkPlan, pid: number, proxyHostP
     // 'close': stderr has been read to its end, so the message has pasta's own words.
     child.once('close', (code, signal) => resolve(signal ? `killed by ${signal}` : `exited with status ${code}`));
   });
+  // No waiting for pasta's end: its tap device takes the kernel ~20 ms to unregister, which a CLI
+  // would otherwise spend before it exits. The kernel reaps it (or Node, in a long-lived process).
   const stop = () => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    child.stderr?.destroy();
+    child.unref();
   };
   const why = (how: string) => {
     const said = stderr.split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('Failed to send')).join('; ');

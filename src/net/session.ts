@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import { JailError } from '../errors';
 import type { Logger } from '../supervisor/log';
 import { NetCounter, type NetEvent } from './events';
-import { findPasta, PASTA_MISSING_HINT, startLink, type Link } from './link';
+import { findPasta, PASTA_MISSING_HINT, startLink, type JailNamespaces, type Link } from './link';
 import type { NetworkRuntime } from './plan';
 import { startProxy, type Proxy } from './proxy';
 
@@ -39,8 +39,10 @@ export class NetworkSession {
    * failure closes the gate instead, so the init stops. Never throws. `onLinkDown` is called if
    * pasta dies while the jail runs (the jail must not go on with a dead network).
    */
-  async start(pid: number, gateWrite: number, onLinkDown: (why: string) => void): Promise<void> {
+  async start(pid: number, ns: JailNamespaces, gateWrite: number, onLinkDown: (why: string) => void): Promise<void> {
     try {
+      // The launch could not open them (it then fails at stage network itself).
+      if (ns.netns < 0) throw new JailError('setup', "the jail's network namespace could not be opened for its link");
       const pasta = findPasta();
       if (pasta === null) throw new JailError('setup', "the jail's network needs pasta, which is not installed (not on PATH, $JAIL_PASTA unset)", { hint: PASTA_MISSING_HINT });
       const { proxy } = this.runtime;
@@ -52,7 +54,7 @@ export class NetworkSession {
         });
       }
       if (this.stopped) throw new JailError('setup', 'the jail was stopped before its network was up');
-      this.link = await startLink(pasta, this.runtime.link, pid, this.proxy?.port ?? null, this.pipe);
+      this.link = await startLink(pasta, this.runtime.link, ns, this.proxy?.port ?? null, this.pipe);
       if (this.stopped) throw new JailError('setup', 'the jail was stopped before its network was up');
       void this.link.exited.then((why) => {
         if (!this.stopped) onLinkDown(why);
@@ -63,6 +65,8 @@ export class NetworkSession {
       this.error = e instanceof JailError ? e : new JailError('setup', `the jail's network could not be set up: ${(e as Error).message}`, { cause: e });
     } finally {
       fs.closeSync(gateWrite);
+      // pasta holds the namespaces itself once it is up; ours were only for it to enter them.
+      for (const fd of [ns.netns, ns.userns]) if (fd >= 0) fs.closeSync(fd);
     }
   }
 

@@ -219,7 +219,8 @@ function launch(addon: NativeAddon, planned: PlannedJail, opts: SuperviseOptions
     },
   };
   if (network) {
-    void network.start(pid, netGate[1], (why) => {
+    const ns = { netns: started.netnsFd ?? -1, userns: started.usernsFd ?? -1 };
+    void network.start(pid, ns, netGate[1], (why) => {
       opts.log.error(`pid=${pid} ${why}: killing the jail (it must not run on without the network it was given)`);
       handle.kill(SIGKILL);
     });

@@ -87,7 +87,14 @@ async function waitFor<T>(what: string, f: () => T[], timeoutMs: number): Promis
   }
 }
 
-const isPastaFor = (pid: number) => (argv: string[]) => path.basename(argv[0] ?? '') === 'pasta' && argv[argv.length - 1] === String(pid);
+/** The jail CLI running `sleep MARKER` with --net, by its command line. */
+const cliFor = (marker: string) => processesWhere((a) => a[0] === process.execPath && a.includes(marker) && a.includes('--net'));
+
+/** pasta processes started by `cli` (setpriv execs pasta, so pasta is the CLI's child). */
+const pastaOf = (cli: number) => hostProcesses().filter((p) => p.ppid === cli && p.comm.startsWith('pasta')).map((p) => p.pid);
+
+/** A jail's init running `/bin/sleep MARKER`. */
+const sleeper = (marker: string) => processesWhere((a) => a[0] === '/bin/sleep' && a[1] === marker);
 
 describeIf('net: jail --net/--allow/--publish against the lab', labReason(), () => {
   const fixture = unprivilegedUser('jail-it-net');
@@ -363,13 +370,14 @@ describeIf('net: jail --net/--allow/--publish against the lab', labReason(), () 
       const marker = mode === 'root' ? '71' : '72';
       const proc = L().spawn(jailArgv(['--net', 'internet'], ['/bin/sleep', marker]), { user: mode, as: who(), timeoutMs: 30_000 });
       try {
-        const [init] = await waitFor('the jail', () => processesWhere((a) => a[0] === '/bin/sleep' && a[1] === marker), 10_000);
-        const [pasta] = await waitFor('its pasta', () => processesWhere(isPastaFor(init)), 10_000);
+        await waitFor('the jail', () => sleeper(marker), 10_000);
+        const [cli] = cliFor(marker);
+        const [pasta] = await waitFor('its pasta', () => pastaOf(cli), 10_000);
         process.kill(pasta, 'SIGKILL');
         const r = await proc.exited;
         expect(r.code, r.stderr).toBe(137);
         expect(r.stderr).toMatch(/network link \(pasta\) killed by SIGKILL: killing the jail/);
-        expect(processesWhere((a) => a[0] === '/bin/sleep' && a[1] === marker)).toEqual([]);
+        expect(sleeper(marker)).toEqual([]);
       } finally {
         proc.kill();
         await proc.exited;
@@ -380,17 +388,15 @@ describeIf('net: jail --net/--allow/--publish against the lab', labReason(), () 
       const marker = mode === 'root' ? '73' : '74';
       const proc = L().spawn(jailArgv(['--net', 'internet'], ['/bin/sleep', marker]), { user: mode, as: who(), timeoutMs: 30_000 });
       try {
-        const [init] = await waitFor('the jail', () => processesWhere((a) => a[0] === '/bin/sleep' && a[1] === marker), 10_000);
-        await waitFor('its pasta', () => processesWhere(isPastaFor(init)), 10_000);
-        const [cli] = processesWhere((a) => a[0] === process.execPath && a.includes(marker) && a.includes('--net'));
+        await waitFor('the jail', () => sleeper(marker), 10_000);
+        const [cli] = cliFor(marker);
         expect(cli, 'the jail CLI process').toBeGreaterThan(0);
+        const [pasta] = await waitFor('its pasta', () => pastaOf(cli), 10_000);
         process.kill(cli, 'SIGKILL');
+        const alive = () => [pasta, ...sleeper(marker)].filter((pid) => hostProcesses().some((p) => p.pid === pid && p.state !== 'Z'));
         const gone = Date.now() + 2000;
-        while (Date.now() < gone && (processesWhere(isPastaFor(init)).length > 0 || processesWhere((a) => a[0] === '/bin/sleep' && a[1] === marker).length > 0)) {
-          await new Promise((r) => setTimeout(r, 50));
-        }
-        expect(processesWhere(isPastaFor(init))).toEqual([]);
-        expect(processesWhere((a) => a[0] === '/bin/sleep' && a[1] === marker)).toEqual([]);
+        while (Date.now() < gone && alive().length > 0) await new Promise((r) => setTimeout(r, 50));
+        expect(alive()).toEqual([]);
       } finally {
         proc.kill();
         await proc.exited;
