@@ -141,23 +141,40 @@ int ChildSetupStdio(const ChildSpec& spec, int* op_index) {
   return 0;
 }
 
-// Marks every fd above 2 close-on-exec except the --pass_fd ones (kept at the same number).
-// The report pipe is CLOEXEC already, so it closes at execve and the parent sees EOF.
-int ChildMarkFdsCloexec(const ChildSpec& spec) {
-  unsigned int from = 3;
-  // keep_fds is sorted ascending by the addon.
-  for (size_t i = 0; i <= spec.keep_fds_len; i++) {
-    unsigned int to = i < spec.keep_fds_len ? (unsigned int)spec.keep_fds[i] : ~0U;
-    int err;
-    if (to > from && (err = SysErr(Sys(SYS_close_range, from, to - 1, CLOSE_RANGE_CLOEXEC)))) return err;
-    if (i < spec.keep_fds_len) {
-      long flags = Sys(SYS_fcntl, spec.keep_fds[i], F_GETFD);
-      if (flags < 0) return SysErr(flags);
-      if ((err = SysErr(Sys(SYS_fcntl, spec.keep_fds[i], F_SETFD, flags & ~FD_CLOEXEC)))) return err;
-      from = (unsigned int)spec.keep_fds[i] + 1;
-    }
+// The smallest fd >= from that the rest of the setup still uses: the report pipe (until execve),
+// the go pipe (the listener handshake reads it again), the exec fd. -1 when none is left.
+int NextSetupFd(const ChildSpec& spec, int from) {
+  int fds[3] = {spec.report_fd, spec.listener_filter != nullptr ? spec.go_fd : -1, spec.exec_fd};
+  int best = -1;
+  for (int fd : fds) {
+    if (fd >= from && (best < 0 || fd < best)) best = fd;
   }
-  return 0;
+  return best;
+}
+
+// Closes every fd above 2 that the program must not get and the setup no longer needs (what the
+// busy supervisor had open when it cloned); keeps the --pass_fd ones, inheritable, at their
+// numbers. Closed, not only marked close-on-exec: a low RLIMIT_NOFILE (nsjail's default is 32)
+// must leave room for the seccomp listener, which is made after the rlimits.
+int ChildCloseInheritedFds(const ChildSpec& spec) {
+  unsigned int from = 3;
+  size_t next_pass = 0;  // keep_fds is sorted ascending by the addon
+  for (;;) {
+    int pass = next_pass < spec.keep_fds_len ? spec.keep_fds[next_pass] : -1;
+    int setup = NextSetupFd(spec, (int)from);
+    int keep = pass < 0 ? setup : setup < 0 ? pass : (pass < setup ? pass : setup);
+    unsigned int to = keep < 0 ? ~0U : (unsigned int)keep;
+    int err;
+    if (to > from && (err = SysErr(Sys(SYS_close_range, from, to - 1, 0)))) return err;
+    if (keep < 0) return 0;
+    if (keep == pass) {
+      long flags = Sys(SYS_fcntl, keep, F_GETFD);
+      if (flags < 0) return SysErr(flags);
+      if ((err = SysErr(Sys(SYS_fcntl, keep, F_SETFD, flags & ~FD_CLOEXEC)))) return err;
+      next_pass++;
+    }
+    from = (unsigned int)keep + 1;
+  }
 }
 
 // Node ignores SIGPIPE and handles several signals; ignored dispositions survive execve, and
@@ -224,7 +241,7 @@ void ChildMain(const ChildSpec& spec) {
   // Before the rlimits: with RLIMIT_NOFILE as low as 32 there may be no free fd number left for
   // the stdio duplicates in a child that inherited a busy parent's descriptors.
   if ((err = ChildSetupStdio(spec, &op))) ChildFail(spec, kStageStdio, op, err);
-  if ((err = ChildMarkFdsCloexec(spec))) ChildFail(spec, kStageFds, -1, err);
+  if ((err = ChildCloseInheritedFds(spec))) ChildFail(spec, kStageFds, -1, err);
   if ((err = ChildSetRlimits(spec, &op))) ChildFail(spec, kStageRlimit, op, err);
   if (spec.personality != 0 && (err = SysErr(Sys(SYS_personality, spec.personality))))
     ChildFail(spec, kStagePersonality, -1, err);

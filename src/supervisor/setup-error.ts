@@ -113,7 +113,7 @@ export function describeStep(planned: PlannedJail, stage: string, opIndex: numbe
       return 'creating a core scheduling group (--use_core_scheduling)';
     case 'fds':
       // opIndex >= 0: the launch's last check before clone found this caller's fd closed.
-      return opIndex >= 0 ? `keeping fd ${opIndex} (a stdio or --pass_fd fd) for the jail` : 'marking the fds above 2 close-on-exec';
+      return opIndex >= 0 ? `keeping fd ${opIndex} (a stdio or --pass_fd fd) for the jail` : 'closing the fds above 2 that the program must not get';
     default:
       return `jail setup step '${stage}'`;
   }

@@ -11,7 +11,7 @@ import { expect, it } from 'vitest';
 import { describeAsRoot, describeIf } from '../../helpers/env';
 import { cli, cliFixture, runFlags, waitFor, sleep } from '../core/helpers';
 import { rootlessReason, unprivilegedUser } from '../unprivileged-user';
-import { processesWithArgv } from './helpers';
+import { processesWithArgv, runNodeScript, scriptJson } from './helpers';
 
 const X64 = process.arch === 'x64';
 const UNAME = X64 ? 'newuname' : 'uname';
@@ -43,6 +43,22 @@ describeAsRoot('seccomp user notifications (root)', () => {
     for (const a of e.args) expect(a).toMatch(/^0x[0-9a-f]+$/);
     expect(e.pid).toBeGreaterThan(1);
     expect(lastJson(r.stderr).notifications).toEqual({ total: 1, bySyscall: { [UNAME]: 1 } });
+  });
+
+  it('a supervisor with many fds open: the listener still fits under the jail\'s RLIMIT_NOFILE of 32 (inherited fds are closed, not only marked)', async () => {
+    const script = `
+      const fs = require('fs');
+      for (let i = 0; i < 64; i++) fs.openSync('/dev/null', 'r');
+      const config = { mount: [{ src: '/', dst: '/', is_bind: true }], seccomp_unotify: true, rlimit_nofile: 32 };
+      const runs = Array.from({ length: 4 }, () => jail.run({ command: ['/bin/sh', '-c', 'ls /proc/self/fd | wc -l'], config }));
+      Promise.all(runs).then((rs) => console.log(JSON.stringify(rs.map((r) => ({ outcome: r.outcome, error: r.error?.message, out: r.stdout.trim() })))));
+    `;
+    const out = scriptJson(await runNodeScript(script, { timeoutMs: 30_000 })) as unknown as Array<Record<string, unknown>>;
+    // The program sees 0, 1, 2 and the directory ls reads (wc's pipe end too): a handful, never the 64.
+    for (const r of out) {
+      expect(r.outcome, JSON.stringify(r)).toBe('exited');
+      expect(Number(r.out)).toBeLessThan(8);
+    }
   });
 
   it('--seccomp_unotify: the report counts what nsjail watches (execve, openat, ...); the events on fd:3 match the counts', async () => {
