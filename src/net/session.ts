@@ -1,13 +1,14 @@
 /**
  * One jail's network, as the supervisor runs it: the allow-list proxy (when --allow names
- * domains) and the pasta link, started once the jail's namespaces exist, and the gate that lets
- * the jail's init go on once both are up (native/network.cc waits on it before anything else);
+ * domains) and the pasta link, or the host interfaces (macvlan, iface_own), set up once the
+ * jail's namespaces exist, and the gate that lets the jail's init go on once they are (native/network.cc waits on it before anything else);
  * and the count of connection events for the exit report.
  */
 import * as fs from 'node:fs';
 import { JailError } from '../errors';
 import type { Logger } from '../supervisor/log';
 import { NetCounter, type NetEvent } from './events';
+import { openJailNetns, setUpIfaces } from './ifaces';
 import { findPasta, PASTA_MISSING_HINT, startLink, type Link } from './link';
 import type { NetworkRuntime } from './plan';
 import { startProxy, type Proxy } from './proxy';
@@ -38,28 +39,43 @@ export class NetworkSession {
    * pasta dies while the jail runs (the jail must not go on with a dead network).
    */
   async start(pid: number, gateWrite: number, onLinkDown: (why: string) => void): Promise<void> {
+    let nsFd = -1;
     try {
-      const pasta = findPasta();
-      if (pasta === null) throw new JailError('setup', "the jail's network needs pasta, which is not installed (not on PATH, $JAIL_PASTA unset)", { hint: PASTA_MISSING_HINT });
-      const { proxy } = this.runtime;
-      if (proxy) {
-        this.proxy = await startProxy({
-          allow: proxy.allow,
-          hostAddresses: this.runtime.hostAddresses,
-          onEvent: (e) => this.record(e),
-        });
+      const { ifaces, link } = this.runtime;
+      // Before any await: the jail's init cannot have been reaped yet (src/net/ifaces.ts).
+      if (ifaces) nsFd = openJailNetns(pid);
+      if (ifaces) {
+        await setUpIfaces(ifaces, nsFd, (line) => this.log.debug(`pid=${pid} ${line}`));
+        if (this.stopped) throw new JailError('setup', 'the jail was stopped before its network was up');
+        const m = ifaces.macvlan;
+        this.log.debug(
+          `pid=${pid} host interfaces given to the jail:${ifaces.own.map((i) => ` ${i}`).join('')}${m ? ` vs (macvlan on ${m.parent}, ${m.mode}${m.address ? `, ${m.address.ip}/${m.address.prefix}` : ', unconfigured'}${m.gateway ? ` via ${m.gateway}` : ''})` : ''}`,
+        );
       }
-      if (this.stopped) throw new JailError('setup', 'the jail was stopped before its network was up');
-      this.link = await startLink(pasta, this.runtime.link, pid, this.proxy?.port ?? null);
-      if (this.stopped) throw new JailError('setup', 'the jail was stopped before its network was up');
-      void this.link.exited.then((why) => {
-        if (!this.stopped) onLinkDown(why);
-      });
-      this.log.debug(`pid=${pid} network link up${this.proxy ? `, allow-list proxy on 127.0.0.1:${this.proxy.port}` : ''}`);
+      if (link) {
+        const pasta = findPasta();
+        if (pasta === null) throw new JailError('setup', "the jail's network needs pasta, which is not installed (not on PATH, $JAIL_PASTA unset)", { hint: PASTA_MISSING_HINT });
+        const { proxy } = this.runtime;
+        if (proxy) {
+          this.proxy = await startProxy({
+            allow: proxy.allow,
+            hostAddresses: this.runtime.hostAddresses,
+            onEvent: (e) => this.record(e),
+          });
+        }
+        if (this.stopped) throw new JailError('setup', 'the jail was stopped before its network was up');
+        this.link = await startLink(pasta, link, pid, this.proxy?.port ?? null);
+        if (this.stopped) throw new JailError('setup', 'the jail was stopped before its network was up');
+        void this.link.exited.then((why) => {
+          if (!this.stopped) onLinkDown(why);
+        });
+        this.log.debug(`pid=${pid} network link up${this.proxy ? `, allow-list proxy on 127.0.0.1:${this.proxy.port}` : ''}`);
+      }
       fs.writeSync(gateWrite, 'N');
     } catch (e) {
       this.error = e instanceof JailError ? e : new JailError('setup', `the jail's network could not be set up: ${(e as Error).message}`, { cause: e });
     } finally {
+      if (nsFd >= 0) fs.closeSync(nsFd);
       fs.closeSync(gateWrite);
     }
   }
