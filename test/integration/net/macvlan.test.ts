@@ -160,7 +160,7 @@ describeIf('net: macvlan_iface and iface_own against the lab (root)', labReason(
     await labLinksWithout([`${own.slice(0, -1)}2`]);
   });
 
-  it('a missing interface stops the launch at the network stage, naming it; nothing is left behind, an interface moved before the failure included', async () => {
+  it('a missing interface or no CAP_NET_ADMIN stops the launch at the network stage, naming it; nothing is left behind, an interface moved before the failure included', async () => {
     const before = await labLinks();
     const r = await jail(['-I', 'nosuch0', '--report', 'json'], ['/bin/true']);
     expect(r.code).toBe(255);
@@ -172,6 +172,13 @@ describeIf('net: macvlan_iface and iface_own against the lab (root)', labReason(
     const r2 = await jail(['--iface_own', 'nosuch1'], ['/bin/true']);
     expect(r2.code).toBe(255);
     expect(r2.stderr).toContain("could not move host interface 'nosuch1' into the jail (iface_own)");
+
+    // Root of a user namespace of its own passes the plan (euid 0) but has no CAP_NET_ADMIN over
+    // the lab's namespace: refused by the kernel, with the fix.
+    const r4 = await L().run(['unshare', '-U', '-r', ...jailArgv(['-I', L().vethLab], ['/bin/true'])], { timeoutMs: 40_000 });
+    expect(r4.code).toBe(255);
+    expect(r4.stderr).toContain('RTNETLINK answers: Operation not permitted');
+    expect(r4.stderr).toContain('macvlan and iface_own need root (CAP_NET_ADMIN on the host)');
 
     // Moved, then the MACVLAN fails: the jail never runs, and the veth goes with its namespace.
     const [own, peer] = await vethPair('f');
