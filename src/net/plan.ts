@@ -12,12 +12,16 @@
  *    sockets of the supervisor, so it works without root.
  * Domains in `--allow` cannot be routing rules: they go through jail's own proxy
  * (src/net/proxy.ts), which the jail reaches on its loopback through the link.
+ *
+ * nsjail's macvlan_iface and iface_own are the other way out, root only: instead of a link the
+ * supervisor gives the jail host interfaces (src/net/ifaces.ts). They are an explicit opening onto
+ * a LAN, so no blocklist applies to them, only the config's traffic_rule (as in nsjail).
  */
 import { capabilityNumber } from '../config/caps';
 import { fieldProblem } from '../config/finish';
 import type { Config, LoadedConfig, NstunRule, TrafficRule } from '../config/types';
 import { BLOCKED_RANGES, hostAddresses as hostAddressList, insideBlocklist } from './blocklist';
-import { parseCidr, formatCidr } from './cidr';
+import { parseCidr, formatCidr, tryParseIp } from './cidr';
 import { parseAllow, parsePublish, type AllowRule, type PublishRule } from './destination';
 
 /** The jail side of the link: nsjail's user_net defaults, so nsjail configs see the same addresses. */
@@ -69,8 +73,36 @@ export interface LinkPlan {
 }
 
 /** What the supervisor runs for the jail's network, beside the plan's rules. */
+/** nsjail's MACVLAN: an interface `vs` on a host interface, made in the jail's namespace. */
+export interface MacvlanPlan {
+  /** The host interface it sits on (macvlan_iface). */
+  parent: string;
+  mode: MacvlanMode;
+  /** '' = a random one, from the kernel. */
+  mac: string;
+  /** IPv4 address and prefix of `vs`; null (macvlan_vs_ip 0.0.0.0) = `vs` is left down and unconfigured. */
+  address: { ip: string; prefix: number } | null;
+  /** Default route via this address; null (macvlan_vs_gw 0.0.0.0) = no default route. */
+  gateway: string | null;
+}
+
+export type MacvlanMode = 'private' | 'vepa' | 'bridge' | 'passthru';
+export const MACVLAN_MODES: readonly MacvlanMode[] = ['private', 'vepa', 'bridge', 'passthru'];
+/** nsjail's name for the MACVLAN interface in the jail. */
+export const MACVLAN_NAME = 'vs';
+
+/** Host interfaces the supervisor gives the jail before it goes on (root only). */
+export interface IfacePlan {
+  /** iface_own: moved into the jail's namespace as they are (down, not configured). */
+  own: string[];
+  macvlan: MacvlanPlan | null;
+}
+
 export interface NetworkRuntime {
-  link: LinkPlan;
+  /** The user-mode link (pasta), or null when the jail gets host interfaces instead. */
+  link: LinkPlan | null;
+  /** Host interfaces for the jail (macvlan_iface, iface_own), or null. */
+  ifaces: IfacePlan | null;
   /** The allow-list proxy (domains in --allow), or null. */
   proxy: { allow: AllowRule[] } | null;
   /** The host's own addresses when planned: never reachable from the jail. */
@@ -280,9 +312,149 @@ function effectivePreset(loaded: LoadedConfig): Config['net'] {
   return config.net;
 }
 
-export function planNetwork(loaded: LoadedConfig, hostAddresses: () => string[] = hostAddressList): NetworkPlan {
+/** Linux interface names: 1-15 bytes, no '/', ':' or white space, not '.' or '..'. */
+function checkIfname(loaded: LoadedConfig, path: string, name: string): void {
+  if (name === '' || Buffer.byteLength(name) > 15 || /[/:\s]/.test(name) || name === '.' || name === '..') {
+    throw fieldProblem(loaded, [path], `'${name}' is not a network interface name (1-15 bytes, no '/', ':' or spaces)`, 'ip -br link lists the host\'s interfaces');
+  }
+}
+
+function ipv4Field(loaded: LoadedConfig, path: string, text: string): Uint8Array {
+  const ip = tryParseIp(text);
+  if (ip === null || ip.family !== 4) throw fieldProblem(loaded, [path], `'${text}' is not an IPv4 address`, 'write it as four decimal numbers, e.g. 192.168.0.2 (0.0.0.0: none)');
+  return ip.bytes;
+}
+
+function isZero(bytes: Uint8Array): boolean {
+  return bytes.every((b) => b === 0);
+}
+
+/** A dotted netmask (255.255.255.0) -> its prefix length; contiguous masks only, as the kernel takes them. */
+function netmaskPrefix(loaded: LoadedConfig, text: string): number {
+  const bytes = ipv4Field(loaded, 'macvlan_vs_nm', text);
+  const n = ((bytes[0] << 24) | (bytes[1] << 16) | (bytes[2] << 8) | bytes[3]) >>> 0;
+  let prefix = 0;
+  while (prefix < 32 && n & (0x80000000 >>> prefix)) prefix++;
+  const contiguous = prefix === 0 ? n === 0 : n === (0xffffffff << (32 - prefix)) >>> 0;
+  if (!contiguous) throw fieldProblem(loaded, ['macvlan_vs_nm'], `'${text}' is not a netmask (its one bits must come first, as in 255.255.255.0)`, 'e.g. 255.255.255.0 for a /24');
+  return prefix;
+}
+
+function sameSubnet(a: Uint8Array, b: Uint8Array, prefix: number): boolean {
+  for (let bit = 0; bit < prefix; bit++) {
+    const mask = 0x80 >> bit % 8;
+    if ((a[bit >> 3] & mask) !== (b[bit >> 3] & mask)) return false;
+  }
+  return true;
+}
+
+/** nsjail's macvlan_* and iface_own, checked; null when the config asks for neither. */
+function planIfaces(loaded: LoadedConfig): IfacePlan | null {
+  const { config } = loaded;
+  const parent = config.macvlanIface ?? '';
+  if (parent === '' && config.ifaceOwn.length === 0) return null;
+  config.ifaceOwn.forEach((name, i) => {
+    const path = `iface_own.${i}`;
+    checkIfname(loaded, path, name);
+    if (name === 'lo') throw fieldProblem(loaded, [path], "the loopback interface cannot move to another network namespace (the jail has its own 'lo')", 'drop it from iface_own');
+    if (config.ifaceOwn.indexOf(name) !== i) throw fieldProblem(loaded, [path], `'${name}' is named twice`, 'name each interface once');
+    if (parent !== '' && name === parent) {
+      throw fieldProblem(loaded, [path, 'macvlan_iface'], `'${name}' is both moved into the jail (iface_own) and the host interface of its MACVLAN (macvlan_iface)`, 'use one or the other');
+    }
+    if (parent !== '' && name === MACVLAN_NAME) {
+      throw fieldProblem(loaded, [path], `an interface moved into the jail cannot be named '${MACVLAN_NAME}': that is the name of the jail's MACVLAN interface`, `rename it on the host first (ip link set ${name} name OTHER)`);
+    }
+  });
+  if (parent === '') return { own: [...config.ifaceOwn], macvlan: null };
+  checkIfname(loaded, 'macvlan_iface', parent);
+  const mode = config.macvlanVsMo as MacvlanMode;
+  if (!MACVLAN_MODES.includes(mode)) throw fieldProblem(loaded, ['macvlan_vs_mo'], `'${config.macvlanVsMo}' is not a MACVLAN mode`, `use one of ${MACVLAN_MODES.join(', ')}`);
+  const mac = config.macvlanVsMa.toLowerCase();
+  if (mac !== '') {
+    if (!/^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/.test(mac)) throw fieldProblem(loaded, ['macvlan_vs_ma'], `'${config.macvlanVsMa}' is not a MAC address`, "write six hex bytes separated by colons, e.g. 02:00:00:00:00:01 ('' = random)");
+    if ((parseInt(mac.slice(0, 2), 16) & 1) !== 0 || mac === '00:00:00:00:00:00') {
+      throw fieldProblem(loaded, ['macvlan_vs_ma'], `'${config.macvlanVsMa}' is not a unicast address (an interface's MAC must be one)`, 'the first byte must be even, e.g. 02:00:00:00:00:01 (locally administered)');
+    }
+  }
+  const ip = ipv4Field(loaded, 'macvlan_vs_ip', config.macvlanVsIp);
+  // nsjail: address 0.0.0.0 = `vs` is not configured at all (nor brought up, nor routed).
+  if (isZero(ip)) return { own: [...config.ifaceOwn], macvlan: { parent, mode, mac, address: null, gateway: null } };
+  const prefix = netmaskPrefix(loaded, config.macvlanVsNm);
+  const gw = ipv4Field(loaded, 'macvlan_vs_gw', config.macvlanVsGw);
+  let gateway: string | null = null;
+  if (!isZero(gw)) {
+    if (!sameSubnet(ip, gw, prefix) || config.macvlanVsGw === config.macvlanVsIp) {
+      throw fieldProblem(
+        loaded,
+        ['macvlan_vs_gw'],
+        `the gateway ${config.macvlanVsGw} is not another address on ${config.macvlanVsIp}/${prefix} (the subnet of macvlan_vs_ip and macvlan_vs_nm), so the kernel cannot route through it`,
+        'give a gateway on that subnet, or 0.0.0.0 for no default route',
+      );
+    }
+    gateway = config.macvlanVsGw;
+  }
+  return { own: [...config.ifaceOwn], macvlan: { parent, mode, mac, address: { ip: config.macvlanVsIp, prefix }, gateway } };
+}
+
+/** The field that asked for host interfaces, to name in errors. */
+function ifaceField(config: Config): string {
+  return (config.macvlanIface ?? '') !== '' ? 'macvlan_iface' : 'iface_own';
+}
+
+/**
+ * The jail's network is host interfaces (macvlan, iface_own): no link, no blocklist, the
+ * config's traffic_rule only. Refused where it cannot be done or would mix with a preset.
+ */
+function planIfaceNetwork(loaded: LoadedConfig, ifaces: IfacePlan, preset: Config['net'], euid: number): NetworkPlan {
+  const { config } = loaded;
+  const what = ifaceField(config);
+  const named = what === 'macvlan_iface' ? 'macvlan (macvlan_iface)' : 'iface_own';
+  if (preset === 'host') {
+    throw fieldProblem(loaded, [what, 'clone_newnet', 'net'], `${named} puts interfaces in the jail's own network namespace, but the jail shares the host's (-N / --net host)`, 'drop -N and --net host');
+  }
+  const others: Array<[string, boolean]> = [
+    ['net', preset !== 'none'],
+    ['allow', config.allow.length > 0],
+    ['publish', config.publish.length > 0],
+    ['user_net', config.userNet !== undefined],
+  ];
+  const other = others.find(([, on]) => on)?.[0];
+  if (other) {
+    const flag = other === 'net' ? `--net ${preset}` : other === 'user_net' ? 'user_net' : `--${other}`;
+    throw fieldProblem(
+      loaded,
+      [what, other],
+      `${named} cannot be combined with ${flag}: the jail would have two ways out, and only one of them would keep jail's blocklist (host interfaces get only traffic_rule)`,
+      `use ${named} alone (with traffic_rule to limit it), or ${flag} without it`,
+    );
+  }
+  if (config.mode === 'EXECVE') {
+    throw fieldProblem(loaded, ['mode', what], '-Me (execve mode) leaves no supervisor to give the jail its interfaces', `use the default mode (-Mo) for ${named}`);
+  }
+  if (euid !== 0) {
+    throw fieldProblem(
+      loaded,
+      [what],
+      `${what === 'macvlan_iface' ? 'macvlan' : 'iface_own'} needs root (CAP_NET_ADMIN on the host): jail makes or moves host interfaces for the jail`,
+      'run jail as root (sudo), or use --net internet / user_net, which need no root',
+    );
+  }
+  const rules = config.cloneNewnet ? trafficRules(loaded) : [];
+  return {
+    native: { rules: rules.map(withoutName), gate: true },
+    runtime: { link: null, ifaces, proxy: null, hostAddresses: [], rules },
+    env: [],
+    resolvConf: null,
+    dropCaps: [],
+    warnings: [],
+  };
+}
+
+export function planNetwork(loaded: LoadedConfig, hostAddresses: () => string[] = hostAddressList, euid: number = process.geteuid?.() ?? -1): NetworkPlan {
   const { config } = loaded;
   const preset = effectivePreset(loaded);
+  const ifaces = planIfaces(loaded);
+  if (ifaces) return planIfaceNetwork(loaded, ifaces, preset, euid);
   const allow = config.allow.map(parseAllow);
   const publish = config.publish.map(parsePublish);
   const userNet = config.userNet;
@@ -360,5 +532,5 @@ export function planNetwork(loaded: LoadedConfig, hostAddresses: () => string[] 
     }
   }
   const resolvConf = link.dnsForward ? `# written by jail: DNS goes through the jail's link to the host's resolver\nnameserver ${link.dnsForward}\n` : null;
-  return { native: { rules: rules.map(withoutName), gate: true }, runtime: { link, proxy, hostAddresses: hosts, rules }, env, resolvConf, dropCaps, warnings };
+  return { native: { rules: rules.map(withoutName), gate: true }, runtime: { link, ifaces: null, proxy, hostAddresses: hosts, rules }, env, resolvConf, dropCaps, warnings };
 }

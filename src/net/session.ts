@@ -1,13 +1,14 @@
 /**
  * One jail's network, as the supervisor runs it: the allow-list proxy (when --allow names
- * domains) and the pasta link, started once the jail's namespaces exist, and the gate that lets
- * the jail's init go on once both are up (native/network.cc waits on it before anything else);
+ * domains) and the pasta link, or the host interfaces (macvlan, iface_own), set up once the
+ * jail's namespaces exist, and the gate that lets the jail's init go on once they are (native/network.cc waits on it before anything else);
  * and the count of connection events for the exit report.
  */
 import * as fs from 'node:fs';
 import { JailError } from '../errors';
 import type { Logger } from '../supervisor/log';
 import { NetCounter, type NetEvent } from './events';
+import { setUpIfaces } from './ifaces';
 import { findPasta, PASTA_MISSING_HINT, startLink, type JailNamespaces, type Link } from './link';
 import type { NetworkRuntime } from './plan';
 import { startProxy, type Proxy } from './proxy';
@@ -43,23 +44,34 @@ export class NetworkSession {
     try {
       // The launch could not open them (it then fails at stage network itself).
       if (ns.netns < 0) throw new JailError('setup', "the jail's network namespace could not be opened for its link");
-      const pasta = findPasta();
-      if (pasta === null) throw new JailError('setup', "the jail's network needs pasta, which is not installed (not on PATH, $JAIL_PASTA unset)", { hint: PASTA_MISSING_HINT });
-      const { proxy } = this.runtime;
-      if (proxy) {
-        this.proxy = await startProxy({
-          allow: proxy.allow,
-          hostAddresses: this.runtime.hostAddresses,
-          onEvent: (e) => this.record(e),
-        });
+      const { ifaces, link } = this.runtime;
+      if (ifaces) {
+        await setUpIfaces(ifaces, ns.netns, (line) => this.log.debug(`pid=${pid} ${line}`));
+        if (this.stopped) throw new JailError('setup', 'the jail was stopped before its network was up');
+        const m = ifaces.macvlan;
+        this.log.debug(
+          `pid=${pid} host interfaces given to the jail:${ifaces.own.map((i) => ` ${i}`).join('')}${m ? ` vs (macvlan on ${m.parent}, ${m.mode}${m.address ? `, ${m.address.ip}/${m.address.prefix}` : ', unconfigured'}${m.gateway ? ` via ${m.gateway}` : ''})` : ''}`,
+        );
       }
-      if (this.stopped) throw new JailError('setup', 'the jail was stopped before its network was up');
-      this.link = await startLink(pasta, this.runtime.link, ns, this.proxy?.port ?? null, this.pipe);
-      if (this.stopped) throw new JailError('setup', 'the jail was stopped before its network was up');
-      void this.link.exited.then((why) => {
-        if (!this.stopped) onLinkDown(why);
-      });
-      this.log.debug(`pid=${pid} network link up${this.proxy ? `, allow-list proxy on 127.0.0.1:${this.proxy.port}` : ''}`);
+      if (link) {
+        const pasta = findPasta();
+        if (pasta === null) throw new JailError('setup', "the jail's network needs pasta, which is not installed (not on PATH, $JAIL_PASTA unset)", { hint: PASTA_MISSING_HINT });
+        const { proxy } = this.runtime;
+        if (proxy) {
+          this.proxy = await startProxy({
+            allow: proxy.allow,
+            hostAddresses: this.runtime.hostAddresses,
+            onEvent: (e) => this.record(e),
+          });
+        }
+        if (this.stopped) throw new JailError('setup', 'the jail was stopped before its network was up');
+        this.link = await startLink(pasta, link, ns, this.proxy?.port ?? null, this.pipe);
+        if (this.stopped) throw new JailError('setup', 'the jail was stopped before its network was up');
+        void this.link.exited.then((why) => {
+          if (!this.stopped) onLinkDown(why);
+        });
+        this.log.debug(`pid=${pid} network link up${this.proxy ? `, allow-list proxy on 127.0.0.1:${this.proxy.port}` : ''}`);
+      }
       fs.writeSync(gateWrite, 'N');
     } catch (e) {
       this.error = e instanceof JailError ? e : new JailError('setup', `the jail's network could not be set up: ${(e as Error).message}`, { cause: e });

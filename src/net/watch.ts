@@ -55,7 +55,7 @@ export function decidingRule(rules: readonly NamedNetRule[], dst: IpAddress, pro
 function isLocal(dst: IpAddress, runtime: NetworkRuntime): boolean {
   const text = formatIp(dst);
   if (dst.family === 4 ? dst.bytes[0] === 127 : text === '::1') return true;
-  return text === runtime.link.ip4 || text === runtime.link.ip6;
+  return runtime.link !== null && (text === runtime.link.ip4 || text === runtime.link.ip6);
 }
 
 /**

@@ -197,7 +197,7 @@ export function buildPlan(loaded: LoadedConfig, options: PlanOptions): PlannedJa
 
   const passFds = [...new Set(config.passFd.filter((fd) => fd > 2))].sort((a, b) => a - b);
   const ids = planIds(loaded, host);
-  const network = planNetwork(loaded);
+  const network = planNetwork(loaded, undefined, host.euid);
   const mounts = planMounts(withResolvConf(loaded, network.resolvConf), host, env);
   const canRaiseLimits = !config.cloneNewuser && host.euid === 0;
   const rlimits = planRlimits(loaded, host, canRaiseLimits);
@@ -261,7 +261,7 @@ export function buildPlan(loaded: LoadedConfig, options: PlanOptions): PlannedJa
     devNullFds: config.silent ? [0, 1, 2] : config.stderrToNull ? [2] : [],
     deathSignal: SIGKILL,
     cloneVm: mayShareMemory(config, ids, host, cgroup),
-    seccomp: planSeccomp(loaded, options.filter ?? null, network.runtime !== null),
+    seccomp: planSeccomp(loaded, options.filter ?? null, network.runtime?.link != null),
     cgroup,
     network: network.native,
     exec: { path: execPath, argv: cmd.argv, envp: environment.envp },

@@ -331,7 +331,7 @@ export async function supervise(addon: NativeAddon, planned: PlannedJail, opts: 
     const report = await classify(info, jail, stats, held, opts, start);
     if (stats) Object.assign(report, stats);
     if (jail.notifications) report.notifications = jail.notifications.result();
-    if (held.network) report.network = held.network.counter.result();
+    if (held.network && planned.network?.link) report.network = held.network.counter.result();
     held.stdioFinished = true;
     if (startError !== undefined) {
       await opts.stdio.finish(0);

@@ -44,7 +44,7 @@ describe('network presets', () => {
     expect(r).toContain('2001 v6 ::1 unreachable');
     expect(r.some((x) => x.startsWith('3999'))).toBe(false);
     expect(p.resolvConf).toMatch(/^nameserver 10\.255\.255\.1$/m);
-    expect(p.runtime!.link.dnsForward).toBe('10.255.255.1');
+    expect(p.runtime!.link!.dnsForward).toBe('10.255.255.1');
     expect(p.runtime!.proxy).toBeNull();
     expect(p.native!.gate).toBe(true);
   });
@@ -76,7 +76,7 @@ describe('network presets', () => {
   it('--publish alone: a link for inbound only, every outbound destination unreachable', () => {
     const p = plan(['--publish', '18080:8000']);
     expect(rules(p)).toEqual(['3999 v4 any unreachable', '3999 v6 any unreachable']);
-    expect(p.runtime!.link.publish).toEqual([{ hostIp: '127.0.0.1', hostPort: 18080, jailPort: 8000, proto: 'tcp' }]);
+    expect(p.runtime!.link!.publish).toEqual([{ hostIp: '127.0.0.1', hostPort: 18080, jailPort: 8000, proto: 'tcp' }]);
   });
 
   it('--allow 0.0.0.0/0 opens the public addresses, never the blocked ranges', () => {
@@ -124,7 +124,7 @@ describe("nsjail's network fields", () => {
   it('user_net: the internet preset with nsjail\'s addresses; HOST_TO_GUEST REDIRECT publishes on the host\'s loopback', () => {
     const p = fromText('user_net {\n  ip4: "10.1.1.2"\n  gw4: "10.1.1.1"\n  rule4 { direction: HOST_TO_GUEST action: REDIRECT proto: TCP dport: 8080 redirect_port: 8000 }\n  rule4 { proto: TCP dport: 25 action: REJECT }\n}\n');
     expect(p.runtime!.link).toMatchObject({ ip4: '10.1.1.2', gw4: '10.1.1.1', dnsForward: '10.1.1.1' });
-    expect(p.runtime!.link.publish).toEqual([{ hostIp: '127.0.0.1', hostPort: 8080, jailPort: 8000, proto: 'tcp' }]);
+    expect(p.runtime!.link!.publish).toEqual([{ hostIp: '127.0.0.1', hostPort: 8080, jailPort: 8000, proto: 'tcp' }]);
     expect(rules(p)).toContain('1500 v4 any p6 :25-25 unreachable');
     expect(rules(p)).toContain('2000 v4 10.0.0.0/8 unreachable');
   });
@@ -137,5 +137,81 @@ describe("nsjail's network fields", () => {
 
   it('-Me cannot have a link (no supervisor stays to run it)', () => {
     expect(thrown(() => plan(['-Me', '--net', 'internet'])).message).toMatch(/-Me \(execve mode\) leaves no supervisor/);
+  });
+});
+
+describe("nsjail's macvlan and iface_own (root only, no link, no blocklist)", () => {
+  const asRoot = (flags: string[]) => planNetwork(fromFlags([...flags, '--', '/bin/true']).loaded, () => HOSTS, 0);
+  const textAsRoot = (text: string) => planNetwork(parseConfigText(text, 'net.cfg'), () => HOSTS, 0);
+
+  it("macvlan with nsjail's defaults: vs in private mode, 192.168.0.2/24 via 192.168.0.1; the gate, no link, no rules", () => {
+    const p = asRoot(['-I', 'eth0']);
+    expect(p.runtime!.link).toBeNull();
+    expect(p.runtime!.ifaces).toEqual({ own: [], macvlan: { parent: 'eth0', mode: 'private', mac: '', address: { ip: '192.168.0.2', prefix: 24 }, gateway: '192.168.0.1' } });
+    expect(p.native).toEqual({ rules: [], gate: true });
+    expect(p.resolvConf).toBeNull();
+    expect(p.dropCaps).toEqual([]);
+  });
+
+  it('nsjail\'s apache.cfg fields; traffic_rule still applies, the blocklist does not', () => {
+    const p = textAsRoot('macvlan_iface: "enp0s31f6"\nmacvlan_vs_ip: "192.168.10.223"\nmacvlan_vs_nm: "255.255.255.0"\nmacvlan_vs_gw: "192.168.10.1"\ntraffic_rule { dst_ip: "192.168.10.5" action: REJECT }\n');
+    expect(p.runtime!.ifaces!.macvlan).toMatchObject({ parent: 'enp0s31f6', address: { ip: '192.168.10.223', prefix: 24 }, gateway: '192.168.10.1' });
+    expect(rules(p)).toEqual(['999 v4 192.168.10.5 unreachable']);
+  });
+
+  it('0.0.0.0 leaves vs unconfigured (address) or without a default route (gateway), as in nsjail', () => {
+    expect(asRoot(['-I', 'eth0', '--macvlan_vs_ip', '0.0.0.0', '--macvlan_vs_gw', 'nonsense']).runtime!.ifaces!.macvlan).toMatchObject({ address: null, gateway: null });
+    expect(asRoot(['-I', 'eth0', '--macvlan_vs_ip', '10.1.2.3', '--macvlan_vs_nm', '255.255.0.0', '--macvlan_vs_gw', '0.0.0.0', '--macvlan_vs_ma', '02:AA:bb:cc:dd:ee', '--macvlan_vs_mo', 'bridge']).runtime!.ifaces!.macvlan).toEqual({
+      parent: 'eth0',
+      mode: 'bridge',
+      mac: '02:aa:bb:cc:dd:ee',
+      address: { ip: '10.1.2.3', prefix: 16 },
+      gateway: null,
+    });
+  });
+
+  it('iface_own alone: moved interfaces, no MACVLAN', () => {
+    const p = asRoot(['--iface_own', 'eth1', '--iface_own', 'eth2']);
+    expect(p.runtime!.ifaces).toEqual({ own: ['eth1', 'eth2'], macvlan: null });
+    expect(p.native!.gate).toBe(true);
+  });
+
+  it('refuses values the kernel would refuse, naming the field', () => {
+    const cases: Array<[string[], RegExp]> = [
+      [['-I', 'eth0', '--macvlan_vs_ip', '192.168.0.300'], /--macvlan_vs_ip.*'192\.168\.0\.300' is not an IPv4 address/],
+      [['-I', 'eth0', '--macvlan_vs_nm', '255.0.255.0'], /--macvlan_vs_nm.*is not a netmask/],
+      [['-I', 'eth0', '--macvlan_vs_gw', '10.0.0.1'], /--macvlan_vs_gw.*not another address on 192\.168\.0\.2\/24/],
+      [['-I', 'eth0', '--macvlan_vs_gw', '192.168.0.2'], /not another address/],
+      [['-I', 'eth0', '--macvlan_vs_ma', '02:11:22:33:44'], /'02:11:22:33:44' is not a MAC address/],
+      [['-I', 'eth0', '--macvlan_vs_ma', '01:00:5e:00:00:01'], /is not a unicast address/],
+      [['-I', 'eth0/x'], /'eth0\/x' is not a network interface name/],
+      [['-I', 'averyveryverylongname'], /is not a network interface name/],
+      [['--iface_own', 'lo'], /loopback interface cannot move/],
+      [['--iface_own', 'eth1', '--iface_own', 'eth1'], /'eth1' is named twice/],
+      [['-I', 'eth1', '--iface_own', 'eth1'], /both moved into the jail \(iface_own\) and the host interface of its MACVLAN/],
+      [['-I', 'eth0', '--iface_own', 'vs'], /cannot be named 'vs'/],
+    ];
+    for (const [flags, re] of cases) expect(thrown(() => asRoot(flags)).message, flags.join(' ')).toMatch(re);
+    expect(thrown(() => textAsRoot('macvlan_iface: "eth0"\nmacvlan_vs_mo: "source"\n')).message).toMatch(/'source' is not a MACVLAN mode/);
+  });
+
+  it('refuses mixing with a preset, --allow, --publish or user_net, a shared namespace, -Me, and rootless', () => {
+    expect(thrown(() => asRoot(['-I', 'eth0', '--net', 'internet'])).message).toMatch(/cannot be combined with --net internet: the jail would have two ways out/);
+    expect(thrown(() => asRoot(['--iface_own', 'eth1', '--allow', '1.1.1.1'])).message).toMatch(/iface_own cannot be combined with --allow/);
+    expect(thrown(() => asRoot(['-I', 'eth0', '--publish', '8080:80'])).message).toMatch(/cannot be combined with --publish/);
+    expect(thrown(() => textAsRoot('macvlan_iface: "eth0"\nuser_net {}\n')).message).toMatch(/cannot be combined with user_net/);
+    expect(thrown(() => asRoot(['-I', 'eth0', '-N'])).message).toMatch(/the jail shares the host's \(-N \/ --net host\)/);
+    expect(thrown(() => asRoot(['-I', 'eth0', '--net', 'host'])).message).toMatch(/the jail shares the host's/);
+    expect(thrown(() => asRoot(['-Me', '-I', 'eth0'])).message).toMatch(/-Me \(execve mode\) leaves no supervisor to give the jail its interfaces/);
+    const rootless = thrown(() => planNetwork(fromFlags(['-I', 'eth0', '--', '/bin/true']).loaded, () => HOSTS, 1000));
+    expect(rootless.message).toMatch(/macvlan needs root \(CAP_NET_ADMIN on the host\)/);
+    expect(rootless.hint).toMatch(/run jail as root/);
+    expect(thrown(() => planNetwork(fromFlags(['--iface_own', 'eth1', '--', '/bin/true']).loaded, () => HOSTS, 1000)).message).toMatch(/iface_own needs root/);
+  });
+
+  it('keeps what caps the config asks for (nsjail does; there is no blocklist to protect)', () => {
+    const p = asRoot(['-I', 'eth0', '--keep_caps']);
+    expect(p.dropCaps).toEqual([]);
+    expect(p.warnings).toEqual([]);
   });
 });
