@@ -252,6 +252,18 @@ function nstunRules(loaded: LoadedConfig, list: NstunRule[], family: 4 | 6, fiel
   });
 }
 
+/** pasta's -T/-U text for nsjail's tcp_map_out/udp_map_out ("none", "53", "53:5353,2222:22"). */
+function pastaMapOut(loaded: LoadedConfig, text: string, field: string): string[] {
+  if (text === '' || text === 'none') return [];
+  return text.split(',').map((part) => {
+    const ports = part.split(':');
+    if (ports.length > 2 || ports.some((p) => !/^\d{1,5}$/.test(p) || Number(p) < 1 || Number(p) > 65535)) {
+      throw fieldProblem(loaded, [`user_net.pasta.${field}`], `'${part}' is not a port or JAILPORT:HOSTPORT`, 'write ports (1-65535) as 53 or 53:5353, separated by commas (ranges are not supported yet)');
+    }
+    return part;
+  });
+}
+
 /** nsjail's HOST_TO_GUEST REDIRECT rules: host port dport -> jail port redirect_port, on the host's loopback. */
 function nstunInbound(loaded: LoadedConfig, list: NstunRule[], field: string): PublishRule[] {
   return list.flatMap((r, i) => {
@@ -521,6 +533,9 @@ export function planNetwork(loaded: LoadedConfig, hostAddresses: () => string[] 
       link.publish.push(...nstunInbound(loaded, userNet.rule4, 'rule4'), ...nstunInbound(loaded, userNet.rule6, 'rule6'));
       if (userNet.pasta) {
         link.publish.push(...pastaMapIn(loaded, userNet.pasta.tcpMapIn, 'tcp', 'tcp_map_in'), ...pastaMapIn(loaded, userNet.pasta.udpMapIn, 'udp', 'udp_map_in'));
+        // Jail ports forwarded to the host's loopback: an opening the config names port by port.
+        link.tcpOut.push(...pastaMapOut(loaded, userNet.pasta.tcpMapOut, 'tcp_map_out'));
+        link.udpOut.push(...pastaMapOut(loaded, userNet.pasta.udpMapOut, 'udp_map_out'));
       }
     }
     rules.push(...blockRules(hosts));

@@ -366,6 +366,42 @@ describeIf('net: jail --net/--allow/--publish against the lab', labReason(), () 
       }
     });
 
+    /** A sandbox.cfg (nsjail's fields) in a file the jail's user can read; jail runs with --config FILE. */
+    const withConfig = (name: string, text: string): string[] => {
+      const file = path.join(writableDir(name), 'sandbox.cfg');
+      fs.writeFileSync(file, text, { mode: 0o644 });
+      return ['--config', file];
+    };
+
+    it("nsjail's user_net with traffic_rule: DROP fails at once (EINVAL, a blackhole route), REJECT is unreachable, a later ALLOW wins, as nsjail adds them", async () => {
+      const cfg = withConfig('traffic', [
+        'user_net { }',
+        'traffic_rule { proto: TCP dport: 80 action: DROP }',
+        'traffic_rule { proto: TCP dport: 443 action: REJECT }',
+        'traffic_rule { proto: TCP dport: 8080 action: REJECT }',
+        'traffic_rule { proto: TCP dport: 8080 action: ALLOW }',
+        'traffic_rule { ip_family: IPV6 proto: UDP action: DROP }',
+      ].join('\n'));
+      const [drop80, reject443, allowed8080, udp6, udp4] = await attempts(cfg, [tcp(HOSTS.public4, 80), tcp(HOSTS.public4, 443), tcp(HOSTS.public4, 8080), udp(HOSTS.public6), udp(HOSTS.public4)]);
+      expect(drop80).toMatchObject({ ok: false, errno: 'EINVAL' });
+      expect(drop80.ms).toBeLessThan(AT_ONCE_MS);
+      expect(reject443).toMatchObject({ ok: false, errno: 'ENETUNREACH' });
+      expectReached(allowed8080, worldBody(HOSTS.public4, 8080));
+      expect(udp6).toMatchObject({ ok: false, errno: 'EINVAL' });
+      expectReached(udp4);
+    });
+
+    it("nsjail's user_net keeps jail's blocklist and takes its addresses and IPv4/IPv6 switches", async () => {
+      const cfg = withConfig('usernet', ['user_net {', '  ip4: "10.200.0.2"', '  gw4: "10.200.0.1"', '  pasta { ip6_enabled: false }', '}'].join('\n'));
+      const [pub4, pub6, priv] = await attempts(cfg, [tcp(HOSTS.public4, 80), tcp(HOSTS.public6, 80), tcp(HOSTS.private10, 80)]);
+      expectReached(pub4, worldBody(HOSTS.public4, 80));
+      expectFailed(pub6);
+      expectRefusedAtOnce(priv);
+      const shown = await jail(cfg, ['/usr/sbin/ip', '-o', 'addr', 'show', 'eth0']);
+      expect(shown.stdout).toContain('inet 10.200.0.2/24');
+      expect(shown.stdout).not.toContain('inet6 fc00::2');
+    });
+
     it("a jail whose pasta dies is killed, and says why", async () => {
       const marker = mode === 'root' ? '71' : '72';
       const proc = L().spawn(jailArgv(['--net', 'internet'], ['/bin/sleep', marker]), { user: mode, as: who(), timeoutMs: 30_000 });
