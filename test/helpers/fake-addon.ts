@@ -262,8 +262,8 @@ export class FakeAddon implements NativeAddon {
   }
 
   /** Records the call; the callback gets the script's notifications. */
-  watchNotifications(fd: number, onNotification: (n: SeccompNotification) => void): void {
-    this.record('watchNotifications', [fd]);
+  watchNotifications(fd: number, onNotification: (n: SeccompNotification) => void, readPaths: boolean): void {
+    this.record('watchNotifications', [fd, readPaths]);
     if (this.fakeFds.get(fd) !== 'listener') throw new Error(`fake addon: watchNotifications on fd ${fd}, which is not an open listener`);
     this.listeners.set(fd, onNotification);
   }
