@@ -661,11 +661,16 @@ export const NSJAIL_CONFIG: MessageDef = message<Config>('NsJailConfig', {
     flags: [flag('--seccomp_string <policy>')],
   }),
   seccompLog: boolField('seccomp_log', false, 'SECCOMP_FILTER_FLAG_LOG: log every non-ALLOW action to the audit log', G.seccomp, [on('--seccomp_log')]),
-  seccompUnotify: boolField('seccomp_unotify', false, 'notify the supervisor of file and network syscalls (events, and counts in the exit report)', G.seccomp, [on('--seccomp_unotify')]),
+  seccompUnotify: boolField(
+    'seccomp_unotify',
+    false,
+    "notify the supervisor of file and network syscalls (events, counts in the exit report, and nsjail's unotify report at the end)",
+    G.seccomp,
+    [on('--seccomp_unotify')],
+  ),
   seccompUnotifyReport: field('seccomp_unotify_report', 'string', {
     group: G.seccomp,
-    supported: false,
-    help: 'also write the seccomp_unotify report to this file',
+    help: 'also write the seccomp_unotify report (protobuf text) to this file, created or truncated before the jail starts',
     flags: [flag('--seccomp_unotify_report <file>')],
   }),
 
