@@ -203,9 +203,9 @@ struct FilePaths {
 };
 
 // The NUL-terminated string at addr in pid's memory, PATH_MAX bytes at most with its NUL (the
-// kernel refuses longer paths). One page at a time: process_vm_readv fails a whole piece that
-// reaches an unmapped page, and a path may end just before one. Almost every path lies within
-// one page, so this is one process_vm_readv.
+// kernel refuses longer paths). One page at a time: process_vm_readv's man page lets a read that
+// reaches an unmapped page fail whole (partial transfers only at iovec granularity), and a path
+// may end just before one. Almost every path lies within one page: one process_vm_readv.
 bool ReadPathString(pid_t pid, uint64_t addr, std::string* out) {
   static const uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
   if (addr == 0) return false;
