@@ -162,7 +162,7 @@ export function realPipe(): [number, number] {
 }
 
 export class FakeAddon implements NativeAddon {
-  readonly abiVersion = 4;
+  readonly abiVersion = 5;
   readonly planVersion = 5;
 
   /** Every call, in order. */
