@@ -102,7 +102,10 @@ export const hostProbe: Probe = {
   },
   lstatType(p) {
     try {
-      return typeOfMode(fs.lstatSync(latin1(p)).mode);
+      // Not thrown for ENOENT, the common case (a search path probing for files): an exception
+      // costs more than the lstat.
+      const st = fs.lstatSync(latin1(p), { throwIfNoEntry: false });
+      return st ? typeOfMode(st.mode) : 'NONEXISTENT';
     } catch {
       return 'NONEXISTENT';
     }
