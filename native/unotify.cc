@@ -63,7 +63,6 @@
 #include <algorithm>
 #include <map>
 #include <string>
-#include <vector>
 
 namespace jail {
 
