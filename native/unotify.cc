@@ -33,11 +33,14 @@
 //
 // For connect and sendto (of this machine's architecture) the notification also carries, when
 // they can be read, the destination address from the target's memory and the socket's type: the
-// network events of src/net/watch.ts. They are a report, never a decision (the jail's routing
-// rules decide), and read before the answer, so the target is still stopped in that syscall;
-// SECCOMP_IOCTL_NOTIF_ID_VALID after the reads proves the pid still named it (else they are
-// dropped: the pid may have been reused). Another thread of the target may change the address
-// after it was read: the event can then be wrong, the rules still hold.
+// network events of src/net/watch.ts. When the watcher asks for paths (seccomp_unotify's report,
+// src/supervisor/unotify-report.ts), the file syscalls of kPathArgs also carry the path strings
+// they name and the directory fd each is relative to, and bind its address. All of it is a
+// report, never a decision (the jail's routing rules and the policy decide), and read before the
+// answer, so the target is still stopped in that syscall; SECCOMP_IOCTL_NOTIF_ID_VALID after the
+// reads proves the pid still named it (else they are dropped: the pid may have been reused).
+// Another thread of the target may change the memory after it was read: the report can then be
+// wrong, the rules still hold.
 #include "unotify.h"
 
 #include <linux/audit.h>
@@ -46,6 +49,7 @@
 #include <sys/uio.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <linux/seccomp.h>
 #include <poll.h>
 #include <sys/ioctl.h>
@@ -53,6 +57,10 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include <limits.h>
+#include <string.h>
+
+#include <algorithm>
 #include <map>
 #include <string>
 
@@ -66,6 +74,7 @@ struct NotifyWatch {
   Napi::FunctionReference callback;
   Napi::AsyncContext* context;
   int fd;
+  bool read_paths;
 };
 
 // Listener fd -> its watch. Main thread only.
@@ -126,11 +135,12 @@ int SocketType(pid_t tid, int target_fd) {
 
 // Reads what connect(fd, addr, len) or sendto(fd, .., addr, len) names; false when the syscall
 // is neither, has no address, or the notification went stale meanwhile.
-bool ReadSocketTarget(int listener, const struct seccomp_notif& req, SocketTarget* out) {
+bool ReadSocketTarget(int listener, const struct seccomp_notif& req, bool with_bind, SocketTarget* out) {
   if (req.data.arch != kHostAuditArch) return false;
   int addr_arg;
   if (req.data.nr == SYS_connect) addr_arg = 1;
   else if (req.data.nr == SYS_sendto) addr_arg = 4;
+  else if (req.data.nr == SYS_bind && with_bind) addr_arg = 1;
   else return false;
   uint64_t addr = req.data.args[addr_arg];
   uint64_t len = req.data.args[addr_arg + 1];
@@ -147,7 +157,98 @@ bool ReadSocketTarget(int listener, const struct seccomp_notif& req, SocketTarge
   return ioctl(listener, SECCOMP_IOCTL_NOTIF_ID_VALID, &id) == 0;
 }
 
-Napi::Object NotificationObject(Napi::Env env, const struct seccomp_notif& req, const SocketTarget* target) {
+// Where each file syscall of nsjail's seccomp_unotify list (unotify/syscall_defs.h) names a
+// path: the argument holding the string, and the one holding the directory fd it is relative to
+// (-1: the working directory). One table for both halves: what is read here, and so what the
+// report can show. openat2's flags are in its struct open_how, read apart (kOpenHowArg).
+struct PathArgs {
+  long nr;
+  int8_t path[2];   // -1: no second path
+  int8_t dirfd[2];  // -1: none (relative to the working directory)
+};
+
+constexpr PathArgs kPathArgs[] = {
+#ifdef SYS_open  // the syscalls aarch64 lacks (it has only the *at forms)
+    {SYS_open, {0, -1}, {-1, -1}},     {SYS_stat, {0, -1}, {-1, -1}},     {SYS_lstat, {0, -1}, {-1, -1}},
+    {SYS_access, {0, -1}, {-1, -1}},   {SYS_chmod, {0, -1}, {-1, -1}},    {SYS_chown, {0, -1}, {-1, -1}},
+    {SYS_lchown, {0, -1}, {-1, -1}},   {SYS_readlink, {0, -1}, {-1, -1}}, {SYS_mkdir, {0, -1}, {-1, -1}},
+    {SYS_mknod, {0, -1}, {-1, -1}},    {SYS_rmdir, {0, -1}, {-1, -1}},    {SYS_unlink, {0, -1}, {-1, -1}},
+    {SYS_rename, {0, 1}, {-1, -1}},    {SYS_link, {0, 1}, {-1, -1}},      {SYS_symlink, {0, 1}, {-1, -1}},
+#endif
+    {SYS_execve, {0, -1}, {-1, -1}},   {SYS_chdir, {0, -1}, {-1, -1}},    {SYS_chroot, {0, -1}, {-1, -1}},
+    {SYS_openat, {1, -1}, {0, -1}},    {SYS_openat2, {1, -1}, {0, -1}},   {SYS_newfstatat, {1, -1}, {0, -1}},
+    {SYS_faccessat, {1, -1}, {0, -1}}, {SYS_fchmodat, {1, -1}, {0, -1}},  {SYS_fchownat, {1, -1}, {0, -1}},
+    {SYS_readlinkat, {1, -1}, {0, -1}}, {SYS_mkdirat, {1, -1}, {0, -1}},  {SYS_mknodat, {1, -1}, {0, -1}},
+    {SYS_unlinkat, {1, -1}, {0, -1}},  {SYS_execveat, {1, -1}, {0, -1}},  {SYS_renameat2, {1, 3}, {0, 2}},
+    {SYS_linkat, {1, 3}, {0, 2}},      {SYS_symlinkat, {0, 2}, {-1, 1}},
+#ifdef SYS_renameat
+    {SYS_renameat, {1, 3}, {0, 2}},
+#endif
+};
+constexpr int kOpenHowArg = 2;
+
+// A path a file syscall names, as the target wrote it.
+struct NamedPath {
+  std::string bytes;
+  bool has_dirfd;  // an *at syscall: relative to dirfd (which may be AT_FDCWD), else to the cwd
+  int dirfd;
+};
+
+struct FilePaths {
+  NamedPath paths[2];
+  int count = 0;
+  bool has_open_how = false;
+  uint64_t open_how_flags = 0;
+};
+
+// The NUL-terminated string at addr in pid's memory, PATH_MAX bytes at most with its NUL (the
+// kernel refuses longer paths). One page at a time: process_vm_readv's man page lets a read that
+// reaches an unmapped page fail whole (partial transfers only at iovec granularity), and a path
+// may end just before one. Almost every path lies within one page: one process_vm_readv.
+bool ReadPathString(pid_t pid, uint64_t addr, std::string* out) {
+  static const uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
+  if (addr == 0) return false;
+  char buf[PATH_MAX];
+  size_t got = 0;
+  while (got < sizeof(buf)) {
+    uint64_t at = addr + got;
+    size_t chunk = std::min((size_t)(page - at % page), sizeof(buf) - got);
+    struct iovec local = {buf + got, chunk};
+    struct iovec remote = {reinterpret_cast<void*>(at), chunk};
+    ssize_t n = process_vm_readv(pid, &local, 1, &remote, 1, 0);
+    if (n <= 0) return false;
+    if (const char* nul = static_cast<const char*>(memchr(buf + got, 0, (size_t)n))) {
+      out->assign(buf, (size_t)(nul - buf));
+      return true;
+    }
+    got += (size_t)n;
+  }
+  return false;
+}
+
+// The paths a file syscall of kPathArgs names; false for other syscalls, an unreadable path (the
+// syscall then fails with EFAULT or ENAMETOOLONG and touches nothing) or a stale notification.
+bool ReadFilePaths(int listener, const struct seccomp_notif& req, FilePaths* out) {
+  if (req.data.arch != kHostAuditArch) return false;
+  const PathArgs* def = std::find_if(std::begin(kPathArgs), std::end(kPathArgs), [&](const PathArgs& d) { return d.nr == (long)req.data.nr; });
+  if (def == std::end(kPathArgs)) return false;
+  for (int i = 0; i < 2 && def->path[i] >= 0; i++) {
+    NamedPath& p = out->paths[out->count++];
+    if (!ReadPathString(req.pid, req.data.args[def->path[i]], &p.bytes)) return false;
+    p.has_dirfd = def->dirfd[i] >= 0;
+    p.dirfd = p.has_dirfd ? (int)req.data.args[def->dirfd[i]] : AT_FDCWD;
+  }
+  if (req.data.nr == SYS_openat2) {
+    uint64_t how = req.data.args[kOpenHowArg];
+    struct iovec local = {&out->open_how_flags, sizeof(out->open_how_flags)};
+    struct iovec remote = {reinterpret_cast<void*>(how), sizeof(out->open_how_flags)};
+    out->has_open_how = how != 0 && process_vm_readv(req.pid, &local, 1, &remote, 1, 0) == (ssize_t)sizeof(out->open_how_flags);
+  }
+  uint64_t id = req.id;
+  return ioctl(listener, SECCOMP_IOCTL_NOTIF_ID_VALID, &id) == 0;
+}
+
+Napi::Object NotificationObject(Napi::Env env, const struct seccomp_notif& req, const SocketTarget* target, const FilePaths* files) {
   Napi::Object o = Napi::Object::New(env);
   o.Set("pid", (double)req.pid);
   o.Set("nr", req.data.nr);
@@ -156,8 +257,20 @@ Napi::Object NotificationObject(Napi::Env env, const struct seccomp_notif& req, 
   for (uint32_t i = 0; i < 6; i++) args.Set(i, Napi::BigInt::New(env, (uint64_t)req.data.args[i]));
   o.Set("args", args);
   if (target) {
-    o.Set("sockaddr", Napi::Buffer<unsigned char>::Copy(env, target->addr, target->addr_len));
+    // bind's is the jail's own address, no destination: a field apart, so no reader takes it for one.
+    o.Set(req.data.nr == SYS_bind ? "bindAddr" : "sockaddr", Napi::Buffer<unsigned char>::Copy(env, target->addr, target->addr_len));
     o.Set("socketType", target->type);
+  }
+  if (files) {
+    Napi::Array paths = Napi::Array::New(env, files->count);
+    for (int i = 0; i < files->count; i++) {
+      Napi::Object p = Napi::Object::New(env);
+      p.Set("path", Napi::Buffer<char>::Copy(env, files->paths[i].bytes.data(), files->paths[i].bytes.size()));
+      if (files->paths[i].has_dirfd) p.Set("dirfd", files->paths[i].dirfd);
+      paths.Set(i, p);
+    }
+    o.Set("paths", paths);
+    if (files->has_open_how) o.Set("openHowFlags", Napi::BigInt::New(env, files->open_how_flags));
   }
   return o;
 }
@@ -175,12 +288,14 @@ void OnReadable(uv_poll_t* handle, int status, int) {
   // ENOENT: the target was killed after the poll; its notification is gone.
   if (ioctl(w->fd, SECCOMP_IOCTL_NOTIF_RECV, &req) < 0) return;
   SocketTarget target;
-  bool has_target = ReadSocketTarget(w->fd, req, &target);
+  bool has_target = ReadSocketTarget(w->fd, req, w->read_paths, &target);
+  FilePaths files;
+  bool has_files = w->read_paths && !has_target && ReadFilePaths(w->fd, req, &files);
   {
     Napi::Env env(w->env);
     Napi::HandleScope scope(env);
     // MakeCallback (not Call) so promise jobs queued by the callback run right after it.
-    w->callback.MakeCallback(env.Global(), {NotificationObject(env, req, has_target ? &target : nullptr)}, *w->context);
+    w->callback.MakeCallback(env.Global(), {NotificationObject(env, req, has_target ? &target : nullptr, has_files ? &files : nullptr)}, *w->context);
   }
   struct seccomp_notif_resp resp = {};
   resp.id = req.id;
@@ -192,13 +307,15 @@ void OnReadable(uv_poll_t* handle, int status, int) {
 
 }  // namespace
 
-// watchNotifications(fd, callback): takes over the listener fd (closed by unwatchNotifications;
-// still the caller's if this throws) and calls callback({pid, nr, arch, args: bigint[6]}) for each notification, before continuing
-// the syscall.
+// watchNotifications(fd, callback, readPaths): takes over the listener fd (closed by
+// unwatchNotifications; still the caller's if this throws) and calls callback({pid, nr, arch,
+// args: bigint[6], ...}) for each notification, before continuing the syscall. readPaths: also
+// read the paths of file syscalls and bind's address (the cost of a process_vm_readv or two, paid
+// only by watchers that report them).
 Napi::Value WatchNotifications(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (info.Length() != 2 || !info[0].IsNumber() || !info[1].IsFunction()) {
-    Napi::TypeError::New(env, "watchNotifications(fd: number, callback: function)").ThrowAsJavaScriptException();
+  if (info.Length() != 3 || !info[0].IsNumber() || !info[1].IsFunction() || !info[2].IsBoolean()) {
+    Napi::TypeError::New(env, "watchNotifications(fd: number, callback: function, readPaths: boolean)").ThrowAsJavaScriptException();
     return env.Undefined();
   }
   int fd = info[0].As<Napi::Number>().Int32Value();
@@ -214,6 +331,7 @@ Napi::Value WatchNotifications(const Napi::CallbackInfo& info) {
   NotifyWatch* w = new NotifyWatch();
   w->env = env;
   w->fd = fd;
+  w->read_paths = info[2].As<Napi::Boolean>().Value();
   w->callback = Napi::Persistent(info[1].As<Napi::Function>());
   w->context = new Napi::AsyncContext(env, "jail.notify");
   w->poll.data = w;

@@ -6,7 +6,6 @@
 import * as path from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { JailError } from './errors';
-import { assertSupported } from './config/supported';
 import { configFromObject, loadConfig } from './config/load';
 import { NET_PRESETS, type LoadedConfig, type Mode, type NetPreset } from './config/types';
 import { parseAllow, parsePublish } from './net/destination';
@@ -138,7 +137,6 @@ const MODE_ENTRY: Record<Mode, string> = { ONCE: 'run()', EXECVE: 'the jail comm
 export function jailPlanner(options: PlanJailOptions): { first: PlannedJail; next: () => PlannedJail } {
   const cwd = options.cwd ?? process.cwd();
   const loaded = resolveConfig(options.config, cwd);
-  assertSupported(loaded);
   const modes = options.modes ?? ['ONCE'];
   if (!modes.includes(loaded.config.mode)) {
     throw new JailError('config', `mode ${loaded.config.mode}: this runs jails in ${modes.join(' or ')} mode only`, {

@@ -22,7 +22,7 @@ export function flagDescription(f: FieldDef, d: FlagDef): string {
   const def = formatDefault(f);
   // Only the field's main flag shows it: `--memory` and `--cpus` are other spellings.
   if (d === f.flags[0] && d.apply.kind !== 'set' && def !== undefined && !/\(default/.test(text)) text += ` (default: ${def})`;
-  return f.supported ? text : `[not supported yet] ${text}`;
+  return text;
 }
 
 function typeText(f: FieldDef): string {
@@ -34,7 +34,7 @@ function typeText(f: FieldDef): string {
 export function renderFieldsHelp(): string {
   const out: string[] = [
     'Fields of nsjail\'s config.proto as jail reads them (sandbox.cfg text proto, or JSON with the camelCase names).',
-    'Command-line-only settings are marked; "not supported yet" fields are recognised but stop the launch.',
+    'Command-line-only settings and jail\'s own fields are marked.',
   ];
   for (const m of MESSAGES) {
     out.push('', `${m.name}:`);
@@ -48,8 +48,6 @@ export function renderFieldsHelp(): string {
       if (flags.length) facts.push(`flag ${flags.join(', ')}`);
       if (f.outside) facts.push('command line only');
       if (f.extension) facts.push('jail only, not in nsjail');
-      if (!f.supported) facts.push('NOT SUPPORTED YET');
-      if (f.unsupportedValues) facts.push(`${f.unsupportedValues.join(', ')} not supported yet`);
       out.push(`  ${f.name}  (${facts.join('; ')})`, `      ${f.help}`);
     }
   }

@@ -13,7 +13,6 @@ export type { ResolvedCommand } from './command';
 export { effectiveMounts } from './mounts';
 export { parseSize } from './size';
 export { CAPABILITY_NAMES, capabilityNumber, capabilityName } from './caps';
-export { assertSupported, unsupportedUses, supportStatus } from './supported';
 export { defineJailFlags, configFromFlags, jailFlagNames } from './flags';
 export type { FlagEvent, FlagRecorder, FlagOptions } from './flags';
 export { renderFieldsHelp } from './help';

@@ -1,15 +1,13 @@
 /**
  * nsjail's config.proto, declared once (docs/architecture.md §1). Every field of NsJailConfig and of its
  * messages IdMap, MountPt, Exe, TrafficRule, UserNet, NstunRule and Pasta is listed here with
- * its protobuf type, default, help text, unit, the command-line flags that set it and whether
- * jail implements it yet. The text-proto, JSON and object parsers, the flags, the defaults,
+ * its protobuf type, default, help text, unit and the command-line flags that set it. The text-proto, JSON and object parsers, the flags, the defaults,
  * `--help` and `jail config --help-fields` all read this table.
  *
  * Each message table is typed as `{ [K in keyof T]-?: FieldDef }` over the interface in
  * types.ts, so the compiler checks that the schema and the Config type name the same fields;
  * the key is the ProtoJSON (lowerCamelCase) name, `name` the proto (snake_case) name.
  *
- * To turn a feature on, delete its `supported: false` (one boolean per field).
  */
 import { isIP } from 'node:net';
 import type {
@@ -90,10 +88,6 @@ export interface FieldDef {
   /** Help section of the flags. */
   readonly group: string;
   readonly flags: readonly FlagDef[];
-  /** False while jail does not implement the field: using it stops the launch. */
-  readonly supported: boolean;
-  /** Enum values that are recognised but not implemented yet (mode LISTEN, RERUN). */
-  readonly unsupportedValues?: readonly string[];
   /** Command-line only: nsjail keeps it outside the proto, so config files cannot set it. */
   readonly outside: boolean;
   /** jail's own field, not in nsjail's config.proto (config files may set it; nsjail would refuse them). */
@@ -126,7 +120,6 @@ function field(name: string, type: ProtoType, opts: FieldOpts): FieldDef {
     repeated: false,
     default: undefined,
     group: G.process,
-    supported: true,
     outside: false,
     extension: false,
     required: false,
@@ -664,11 +657,16 @@ export const NSJAIL_CONFIG: MessageDef = message<Config>('NsJailConfig', {
     flags: [flag('--seccomp_string <policy>')],
   }),
   seccompLog: boolField('seccomp_log', false, 'SECCOMP_FILTER_FLAG_LOG: log every non-ALLOW action to the audit log', G.seccomp, [on('--seccomp_log')]),
-  seccompUnotify: boolField('seccomp_unotify', false, 'notify the supervisor of file and network syscalls (events, and counts in the exit report)', G.seccomp, [on('--seccomp_unotify')]),
+  seccompUnotify: boolField(
+    'seccomp_unotify',
+    false,
+    "notify the supervisor of file and network syscalls (events, counts in the exit report, and nsjail's unotify report at the end)",
+    G.seccomp,
+    [on('--seccomp_unotify')],
+  ),
   seccompUnotifyReport: field('seccomp_unotify_report', 'string', {
     group: G.seccomp,
-    supported: false,
-    help: 'also write the seccomp_unotify report to this file',
+    help: 'also write the seccomp_unotify report (protobuf text) to this file, created or truncated before the jail starts',
     flags: [flag('--seccomp_unotify_report <file>')],
   }),
 

@@ -77,6 +77,17 @@ export interface SeccompNotification {
    */
   sockaddr?: Buffer;
   socketType?: number;
+  /**
+   * With readPaths: the paths a file syscall of nsjail's seccomp_unotify list names (two for
+   * rename, link, ...), as the target wrote them, and for the *at syscalls the directory fd each
+   * is relative to (AT_FDCWD -100 for the working directory); absent when one could not be read.
+   * Read while the target waited, checked as sockaddr is.
+   */
+  paths?: { path: Buffer; dirfd?: number }[];
+  /** With readPaths: bind's address (struct sockaddr bytes), read as sockaddr is. */
+  bindAddr?: Buffer;
+  /** openat2: the flags of its struct open_how (the registers hold only its address). */
+  openHowFlags?: bigint;
 }
 
 export interface NativeAddon {
@@ -139,9 +150,10 @@ export interface NativeAddon {
   /**
    * Takes over a seccomp listener fd: for each notification, calls onNotification and then lets
    * the syscall continue (SECCOMP_USER_NOTIF_FLAG_CONTINUE). Throws if it cannot watch the fd
-   * (which then stays the caller's).
+   * (which then stays the caller's). readPaths: also read `paths` and `bindAddr` (costs a
+   * process_vm_readv per notified file syscall, so only for seccomp_unotify's report).
    */
-  watchNotifications(fd: number, onNotification: (n: SeccompNotification) => void): void;
+  watchNotifications(fd: number, onNotification: (n: SeccompNotification) => void, readPaths: boolean): void;
   /** Stops answering and closes the listener: notified syscalls made after this fail with ENOSYS. */
   unwatchNotifications(fd: number): void;
 }

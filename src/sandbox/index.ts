@@ -63,6 +63,8 @@ export interface PlannedJail {
   network: NetworkRuntime | null;
   /** The user asked for syscall notifications (seccomp_unotify, or USER_NOTIF in the policy): they become events. */
   notifiesSyscalls: boolean;
+  /** seccomp_unotify: the supervisor builds nsjail's unotify report, and writes it to `file` (absolute) when seccomp_unotify_report is set. */
+  unotifyReport: { file: string | null } | null;
 }
 
 /** The jail has a network namespace of its own (not -N, not --net host). */
@@ -213,6 +215,9 @@ export function buildPlan(loaded: LoadedConfig, options: PlanOptions): PlannedJa
       : lookupCommand(cmd.path, environment.envp, env, mounts.binds, host);
   }
   warnings.push(...ids.warnings, ...mounts.warnings, ...network.warnings);
+  if (config.seccompUnotifyReport && !config.seccompUnotify) {
+    warnings.push(`seccomp_unotify_report '${config.seccompUnotifyReport}' is set without seccomp_unotify: nothing is notified, so no report is written (add --seccomp_unotify, as in nsjail)`);
+  }
   checkLimits(loaded, mounts.ops.length, cmd.argv, environment.envp, passFds);
   const cgroup = planCgroup(loaded, host);
   if (!config.cloneNewpid && config.mode === 'EXECVE') {
@@ -275,5 +280,6 @@ export function buildPlan(loaded: LoadedConfig, options: PlanOptions): PlannedJa
     unsetEnv: environment.unset,
     network: network.runtime,
     notifiesSyscalls: config.seccompUnotify || options.filter?.usesUserNotif === true,
+    unotifyReport: config.seccompUnotify ? { file: config.seccompUnotifyReport ? path.resolve(options.cwd ?? process.cwd(), config.seccompUnotifyReport) : null } : null,
   };
 }

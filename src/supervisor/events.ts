@@ -9,6 +9,7 @@ import { JailError } from '../errors';
 import type { SeccompNotification } from '../native/types';
 import { describeViolation } from './violation';
 import type { NetEvent } from '../net/events';
+import type { UnotifyStat } from './unotify-report';
 
 export interface SyscallEvent {
   type: 'syscall';
@@ -30,6 +31,8 @@ export interface NotificationSummary {
   total: number;
   /** Count per syscall name ("#nr" when it has none). */
   bySyscall: Record<string, number>;
+  /** seccomp_unotify: the paths and endpoints the syscalls named (nsjail's unotify report). */
+  report?: UnotifyStat;
 }
 
 export function syscallEvent(n: SeccompNotification): SyscallEvent {

@@ -8,13 +8,14 @@
  */
 import { JailError } from '../errors';
 import { EXIT_OOM, EXIT_SECCOMP, EXIT_SETUP_FAILED, EXIT_TIMEOUT } from '../exit-codes';
-import type { ExitInfo, NativeAddon, SetupFailure, SetupResult } from '../native/types';
+import type { ExitInfo, NativeAddon, SeccompNotification, SetupFailure, SetupResult } from '../native/types';
 import type { PlannedJail } from '../sandbox';
 import { CLONE_NEWPID, SIGKILL } from '../sandbox/kernel';
 import { openCgroupSession, type CgroupSession } from '../cgroup';
 import type { Logger } from './log';
 import { type CgroupStats, type ExitReport, signalName } from './report';
 import { NotificationCounter, syscallEvent, type JailEvent } from './events';
+import { UnotifyReport } from './unotify-report';
 import { NetworkSession } from '../net/session';
 import { netEventOf } from '../net/watch';
 import { describeSetupFailure } from './setup-error';
@@ -77,6 +78,8 @@ class Held {
   listener = -1;
   /** The jail's network link and proxy, stopped at release. */
   network: NetworkSession | null = null;
+  /** seccomp_unotify's report; its file is closed at release. */
+  unotifyReport: UnotifyReport | null = null;
   stdioFinished = false;
   private readonly stops: Array<() => void> = [];
 
@@ -112,6 +115,8 @@ class Held {
     this.network?.stop();
     if (this.listener >= 0) this.addon.unwatchNotifications(this.listener);
     this.listener = -1;
+    this.unotifyReport?.close();
+    this.unotifyReport = null;
     if (this.pidfd >= 0) this.addon.close(this.pidfd);
     this.pidfd = -1;
     if (!this.stdioFinished) this.stdio.destroy();
@@ -133,6 +138,10 @@ function acquire(addon: NativeAddon, planned: PlannedJail, opts: SuperviseOption
   opts.log.debug(`namespaces: 0x${plan.cloneFlags.toString(16)}, uid ${plan.uid}, gid ${plan.gid}, hostname ${plan.hostname ?? '(host)'}, time limit ${opts.timeLimit} s`);
   if (plan.seccomp) held.violations = openViolationReader(addon);
   if (plan.cgroup) held.cgroup = openCgroupSession(addon, plan.cgroup, opts.log);
+  if (planned.unotifyReport) {
+    held.unotifyReport = new UnotifyReport(planned.unotifyReport.file);
+    held.unotifyReport.open();
+  }
 }
 
 /** A launched jail: its handle, its setup and exit as promises, and why it was killed. */
@@ -157,7 +166,8 @@ function launch(addon: NativeAddon, planned: PlannedJail, opts: SuperviseOptions
   // Called by the addon during the launch: answering must start before this returns.
   const onListener = (fd: number) => {
     try {
-      addon.watchNotifications(fd, (n) => {
+      const unotifyReport = held.unotifyReport;
+      const watch = (n: SeccompNotification) => {
         const netEvent = network ? netEventOf(n, planned.network!) : null;
         if (netEvent) network!.record(netEvent);
         if (notifications) {
@@ -165,7 +175,20 @@ function launch(addon: NativeAddon, planned: PlannedJail, opts: SuperviseOptions
           notifications.count(event);
           emit(opts, event);
         }
-      });
+        unotifyReport?.record(n);
+      };
+      addon.watchNotifications(
+        fd,
+        (n) => {
+          // Thrown into the addon, an error would leave the syscall unanswered: the jail would hang.
+          try {
+            watch(n);
+          } catch (e) {
+            opts.log.error(`pid=${n.pid} seccomp notification of syscall #${n.nr}: ${(e as Error).message} (answered anyway; please report this as a bug)`);
+          }
+        },
+        unotifyReport !== null,
+      );
       held.listener = fd;
       return true;
     } catch (e) {
@@ -331,6 +354,7 @@ export async function supervise(addon: NativeAddon, planned: PlannedJail, opts: 
     const report = await classify(info, jail, stats, held, opts, start);
     if (stats) Object.assign(report, stats);
     if (jail.notifications) report.notifications = jail.notifications.result();
+    if (report.notifications && held.unotifyReport) report.notifications.report = held.unotifyReport.finish(opts.log);
     if (held.network && planned.network?.link) report.network = held.network.counter.result();
     held.stdioFinished = true;
     if (startError !== undefined) {

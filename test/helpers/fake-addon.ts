@@ -162,7 +162,7 @@ export function realPipe(): [number, number] {
 }
 
 export class FakeAddon implements NativeAddon {
-  readonly abiVersion = 4;
+  readonly abiVersion = 5;
   readonly planVersion = 5;
 
   /** Every call, in order. */
@@ -262,8 +262,8 @@ export class FakeAddon implements NativeAddon {
   }
 
   /** Records the call; the callback gets the script's notifications. */
-  watchNotifications(fd: number, onNotification: (n: SeccompNotification) => void): void {
-    this.record('watchNotifications', [fd]);
+  watchNotifications(fd: number, onNotification: (n: SeccompNotification) => void, readPaths: boolean): void {
+    this.record('watchNotifications', [fd, readPaths]);
     if (this.fakeFds.get(fd) !== 'listener') throw new Error(`fake addon: watchNotifications on fd ${fd}, which is not an open listener`);
     this.listeners.set(fd, onNotification);
   }

@@ -71,10 +71,10 @@ const pick = <T,>(r: () => number, xs: readonly T[]): T => xs[Math.floor(r() * x
 function randomConfig(r: () => number, openFds: number[]): Record<string, unknown> {
   const c: Record<string, unknown> = {};
   for (const f of NSJAIL_CONFIG.fields) {
-    if (!f.supported || f.repeated || r() < 0.7) continue;
+    if (f.repeated || r() < 0.7) continue;
     if (f.type in TYPE_RANGE) c[f.name] = pick(r, acceptedInts(f, r));
     else if (f.type === 'bool') c[f.name] = r() < 0.5;
-    else if (f.type === 'enum') c[f.name] = pick(r, f.enum!.values.filter((v) => !f.unsupportedValues?.includes(v)));
+    else if (f.type === 'enum') c[f.name] = pick(r, [...f.enum!.values]);
   }
   // Settings that need something the generic pass cannot give.
   // Pairs the config stage refuses together, and net_cls, which needs cgroup v1.

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { formatConfigText, loadConfig, parseConfigText, unsupportedUses } from '../../../src/config';
+import { formatConfigText, loadConfig, parseConfigText } from '../../../src/config';
 import { configFromObject } from '../../../src/config';
 
 const EXAMPLES = join(__dirname, '../../../examples');
@@ -45,15 +45,6 @@ describe('examples', () => {
     expect(byDst.get('/lib64')).toMatchObject({ mandatory: false });
     for (const ro of ['/usr', '/lib', '/bin', '/etc/ld.so.cache', '/dev/urandom', '/dev/zero']) expect(byDst.get(ro), ro).toMatchObject({ isBind: true, rw: false });
     expect(byDst.get('/dev/null')).toMatchObject({ isBind: true, rw: true });
-  });
-
-  it('uses only supported fields', () => {
-    const uses = (name: string) => unsupportedUses(loadConfig(join(EXAMPLES, name))).map((e) => e.message);
-    expect(uses('python-playground.cfg')).toEqual([]);
-    expect(uses('python-playground.json')).toEqual([]);
-    expect(uses('static-binary.cfg')).toEqual([]);
-    expect(uses('interactive-shell.cfg')).toEqual([]);
-    expect(uses('pipeline-step.cfg')).toEqual([]);
   });
 });
 

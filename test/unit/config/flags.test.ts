@@ -1,17 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { Command, CommanderError } from 'commander';
-import { assertSupported, configFromFlags, defineJailFlags, jailFlagNames, parseSize } from '../../../src/config';
+import { configFromFlags, defineJailFlags, jailFlagNames, parseSize } from '../../../src/config';
 import type { Config } from '../../../src/config';
-import { NSJAIL_CONFIG } from '../../../src/config/schema';
 import { dir, file, idFiles, messages, thrown } from './helpers';
-
-/**
- * The top-level fields still marked `supported: false` that have a flag, with their long flag
- * (from the schema, so a field that becomes supported on another branch needs no edit here).
- */
-const UNSUPPORTED = NSJAIL_CONFIG.fields
-  .filter((f) => !f.supported && f.flags.length > 0)
-  .map((f) => ({ name: f.name, flag: /--[\w-]+/.exec(f.flags[0].flags)![0], syntax: f.flags[0].flags.replace(/^-\w, /, '') }));
 
 function command() {
   const cmd = new Command('jail').exitOverride().allowExcessArguments().configureOutput({ writeErr: () => {}, writeOut: () => {} });
@@ -56,7 +47,7 @@ describe('flag registration', () => {
     expect(shorts).toBe('BCDEGHILMNPQRTUcdegilmpqstuvx');
   });
 
-  it('groups the help like nsjail and shows defaults, units and what is not supported yet', () => {
+  it('groups the help like nsjail and shows defaults and units', () => {
     const { cmd } = command();
     const help = cmd.helpInformation();
     const headings = help.split('\n').filter((l) => /^\S.*:$/.test(l));
@@ -78,9 +69,7 @@ describe('flag registration', () => {
     ]);
     expect(help).toMatch(/-t, --time_limit <sec> +wall-clock time limit; .*\(default: 600 s\)/);
     expect(help).toMatch(/--rlimit_as <MiB\|soft\|hard\|inf> +RLIMIT_AS, address space in MiB; .*\(default: 4096 MiB\)/);
-    for (const u of UNSUPPORTED) expect(help).toMatch(new RegExp(`${u.syntax.replace(/[<>|]/g, '.')} +\\[not supported yet\\]`));
-    expect(help).not.toMatch(/--macvlan_iface <ifname> +\[not supported yet\]/);
-    if (UNSUPPORTED.length === 0) expect(help).not.toContain('[not supported yet]');
+    expect(help).not.toContain('not supported yet');
     expect(help).not.toContain('--clone_newtime ');
   });
 });
@@ -389,31 +378,5 @@ describe('bad flags', () => {
     const { cmd } = command();
     expect(() => cmd.parse(['--time_limt', '3'], { from: 'user' })).toThrow(CommanderError);
     expect(() => cmd.parse(['--time_limt', '3'], { from: 'user' })).toThrow("unknown option '--time_limt'\n(Did you mean --time_limit?)");
-  });
-});
-
-describe('not supported yet, from flags', () => {
-  // Whatever is still unsupported in this branch (seccomp_unotify_report at the time of writing).
-  const values: Record<string, string[]> = { seccomp_unotify_report: ['/tmp/r'] };
-  const args = UNSUPPORTED.flatMap((u) => [u.flag, ...(values[u.name] ?? ['x'])]);
-
-  it('names the flag that asked for it', () => {
-    expect(messages(() => assertSupported(load([...args, '--memory', '1G', '--cgroup_pids_max', '0'])))).toEqual(UNSUPPORTED.map((u) => `flag ${u.flag} is not supported yet`));
-    expect(() => assertSupported(load(['--seccomp_unotify']))).not.toThrow();
-    expect(() => assertSupported(load(['-Ml', '-p', '80', '--bindhost', '::1', '--max_conns', '2', '-i', '1', '-d', '-Mr']))).not.toThrow();
-    expect(() => assertSupported(load(['-Mo', '--cgroup_mem_max', '0', '-N', '--iface_no_lo']))).not.toThrow();
-    expect(() => assertSupported(load(['-I', 'eth0', '--macvlan_vs_ip', '10.0.0.2', '--macvlan_vs_nm', '255.0.0.0', '--macvlan_vs_gw', '10.0.0.1', '--macvlan_vs_ma', '02:00:00:00:00:01', '--macvlan_vs_mo', 'bridge', '--iface_own', 'eth1']))).not.toThrow();
-  });
-
-  it('points at the config line when the field came from a file', () => {
-    const lines = UNSUPPORTED.map((u) => `${u.name}: ${JSON.stringify(values[u.name]?.[0] ?? 'x')}\n`);
-    const f = file('unsup.cfg', 'mode: RERUN\nmacvlan_iface: "eth0"\ncgroup_mem_max: 0\n' + lines.join(''));
-    if (UNSUPPORTED.length === 0) {
-      expect(() => assertSupported(load(['-C', f]))).not.toThrow();
-      return;
-    }
-    const e = thrown(() => assertSupported(load(['-C', f])));
-    // One error is thrown as itself, several as one with the list.
-    expect((e.errors.length > 0 ? e.errors : [e]).map((x) => [x.message, x.span?.line])).toEqual(UNSUPPORTED.map((u, i) => [`field '${u.name}' is not supported yet`, 4 + i]));
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { defaultConfig, renderFieldsHelp, supportStatus } from '../../../src/config';
+import { defaultConfig, renderFieldsHelp } from '../../../src/config';
 import { MESSAGES, NSJAIL_CONFIG, toJsonName } from '../../../src/config/schema';
 
 // nsjail's config.proto field names, message by message. The compiler checks
@@ -103,17 +103,6 @@ describe('schema', () => {
     }
   });
 
-  it('marks what is not built yet', () => {
-    const { unsupported, supported } = supportStatus();
-    // Only seccomp_unotify_report is left (and may be built on another branch meanwhile).
-    expect(unsupported.filter((f) => f !== 'NsJailConfig.seccomp_unotify_report')).toEqual([]);
-    for (const f of ['iface_own', 'macvlan_iface', 'macvlan_vs_ip', 'macvlan_vs_nm', 'macvlan_vs_gw', 'macvlan_vs_ma', 'macvlan_vs_mo', 'traffic_rule', 'user_net']) {
-      expect(supported).toContain(`NsJailConfig.${f}`);
-    }
-    expect(supported).toContain('NsJailConfig.clone_newnet');
-    expect(supported).toContain('NsJailConfig.iface_no_lo');
-    expect(supported).toContain('MountPt.src_content');
-  });
 
   it('documents every field in --help-fields', () => {
     const help = renderFieldsHelp();
