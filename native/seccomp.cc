@@ -7,6 +7,8 @@
 #include <linux/seccomp.h>
 
 #include "child.h"
+#include <sys/prctl.h>
+
 #include "sys.h"
 
 namespace jail {
@@ -16,6 +18,13 @@ namespace jail {
 // comes once it holds its own copy of the listener. Both calls match the filter's prologue
 // exactly. The listener is close-on-exec (the kernel makes it so): the program never has it.
 int ChildInstallListener(const ChildSpec& spec) {
+  // The parent takes the listener with pidfd_getfd, a ptrace-mode access: after an id change the
+  // kernel made this process undumpable, and a supervisor without CAP_SYS_PTRACE (root in a
+  // container) would be refused. Dumpable gives nothing away that execve does not: the program
+  // it execs is dumpable anyway (its uid and euid are equal). Before the filter, which might
+  // notify prctl before anyone can answer.
+  int err = SysErr(Sys(SYS_prctl, PR_SET_DUMPABLE, 1));
+  if (err) return err;
   struct sock_fprog prog;
   prog.len = spec.listener_filter_len;
   prog.filter = (struct sock_filter*)spec.listener_filter;

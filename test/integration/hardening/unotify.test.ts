@@ -45,6 +45,15 @@ describeAsRoot('seccomp user notifications (root)', () => {
     expect(lastJson(r.stderr).notifications).toEqual({ total: 1, bySyscall: { [UNAME]: 1 } });
   });
 
+  it('a root supervisor without CAP_SYS_PTRACE (root in a container) takes the listener of a jail that runs as another host uid', async () => {
+    const { spawnSync } = await import('node:child_process');
+    const r = spawnSync('setpriv', ['--bounding-set', '-sys_ptrace', '--inh-caps', '-sys_ptrace', '--', process.execPath, path.join(__dirname, '../../../bin/jail'), '-q', '-u', '65534:65534', '-g', '65534:65534', '--chroot', '/', '--seccomp_unotify', '--', '/bin/echo', 'listened'], { encoding: 'utf8', timeout: 30_000 });
+    // Without the child's dumpable flag around the handshake: EPERM from pidfd_getfd.
+    expect(r.stderr).not.toMatch(/EPERM/);
+    expect(r.stdout).toBe('listened\n');
+    expect(r.status).toBe(0);
+  });
+
   it('a supervisor with many fds open: the listener still fits under the jail\'s RLIMIT_NOFILE of 32 (inherited fds are closed, not only marked)', async () => {
     const script = `
       const fs = require('fs');
