@@ -159,6 +159,14 @@ function stageHint(planned: PlannedJail, f: SetupFailure): string | undefined {
       return f.opIndex >= 0 && (f.errno === EINVAL || f.errno === EOPNOTSUPP)
         ? 'this kernel lacks a routing-rule feature jail needs (policy routing, CONFIG_IP_MULTIPLE_TABLES / CONFIG_IPV6_MULTIPLE_TABLES, ip rule ipproto/dport: Linux >= 4.17)'
         : undefined;
+    case 'seccomp':
+      // op 0, EPERM: the supervisor's pidfd_getfd of the child's listener was refused. The child's
+      // uid changed (uidmap to another host id), which makes it non-dumpable, so taking its fd needs
+      // CAP_SYS_PTRACE; root on a host has it, root in a container usually does not.
+      return f.opIndex === 0 && f.errno === EPERM
+        ? "taking the listener from the jail's child needs CAP_SYS_PTRACE when the jail runs as another uid (uidmap): in a container add " +
+            '--cap-add SYS_PTRACE (Docker, podman; Kubernetes: securityContext.capabilities.add: [SYS_PTRACE]); or map the jail to your own uid'
+        : undefined;
     case 'fds':
       return f.opIndex >= 0 ? 'the fd was closed before the launch cloned the jail: keep every fd passed to launch open until it returns' : undefined;
     default:
