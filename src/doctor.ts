@@ -31,7 +31,8 @@ const MIN_KERNEL: [number, number] = [5, 12];
 
 const CONTAINER_FIX =
   'Docker: --security-opt seccomp=unconfined --security-opt apparmor=unconfined --security-opt systempaths=unconfined --cgroupns=private; ' +
-  'podman: --security-opt seccomp=unconfined --security-opt unmask=ALL; ' +
+  'podman: --security-opt seccomp=unconfined --security-opt apparmor=unconfined --security-opt unmask=ALL; ' +
+  'net internet also needs --device /dev/net/tun; ' +
   'Kubernetes: securityContext.seccompProfile.type: Unconfined, procMount: Unmasked, and an AppArmor profile that allows user namespaces';
 
 function read(p: string): string | null {

@@ -163,7 +163,18 @@ export function startLink(pasta: string, link: LinkPlan, ns: JailNamespaces, pro
 }
 
 function hintFor(stderr: string): string {
-  if (/tun/i.test(stderr)) return '/dev/net/tun must be readable and writable by the user running jail (most distributions make it 0666: chmod 0666 /dev/net/tun)';
+  if (/tun/i.test(stderr)) {
+    return (
+      '/dev/net/tun must exist and be readable and writable by the user running jail (most distributions make it 0666: chmod 0666 /dev/net/tun); ' +
+      'in a container: docker/podman run --device /dev/net/tun'
+    );
+  }
+  if (/No external routable interface|External interface not usable/i.test(stderr)) {
+    return (
+      'this machine or container has no network interface with a route out, which the jail\'s link goes through ' +
+      '(a container started with --network=none has none): give it a network, or run the jail with --net none'
+    );
+  }
   if (/user namespace|Permission denied/i.test(stderr)) return 'pasta must be able to open the jail\'s namespaces: run jail and pasta as the same user';
-  return PASTA_MISSING_HINT;
+  return "see pasta's own words above; run with -v for its command line";
 }

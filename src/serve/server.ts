@@ -176,13 +176,17 @@ class Slots {
  * Web pages must not drive the server. A browser sends `Origin` with every POST (cross-origin
  * or not) and may reach a loopback server under another name by DNS rebinding, which shows in
  * `Host`. So a request with an Origin is refused, and over TCP the Host must be the address the
- * server listens on (or localhost). Programs (curl, requests, net/http) send no Origin.
+ * server listens on (or localhost), unless that is a wildcard address (which needs a token). Programs (curl, requests, net/http) send no Origin.
  */
 function browserGuard(req: http.IncomingMessage, where: Where | undefined): void {
   if (req.headers.origin !== undefined) {
     throw new RequestError(403, `requests from web pages are refused (Origin: ${req.headers.origin}); call the API from a program`);
   }
   if (where === undefined || where.socket) return;
+  // On a wildcard address the server is reached under whatever name routes to it (a container's
+  // published port, a Kubernetes service); such a server always has a token, which a page cannot
+  // send, so the Host check (against DNS rebinding of tokenless loopback servers) is not needed.
+  if (where.address === '0.0.0.0' || where.address === '::') return;
   const host = (req.headers.host ?? '').toLowerCase();
   const ok = [`${where.address}:${where.port}`, `[${where.address}]:${where.port}`, `localhost:${where.port}`];
   if (!ok.includes(host)) {
