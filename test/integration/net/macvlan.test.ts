@@ -11,11 +11,11 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { describeIf } from '../../helpers/env';
 import { REPO } from '../core/helpers';
-import { createLab, HOSTS, hostNetSnapshot, netnsList, PROBE_PY, PYTHON, UDP_PORT, worldBody, type Lab, type LabResult } from './lab';
-import { labReason, parseLast, type ProbeOut } from './net-helpers';
+import { HOSTS, PROBE_PY, PYTHON, UDP_PORT, worldBody, type LabResult } from './lab';
+import { labReason, parseLast, useLab, type ProbeOut } from './net-helpers';
 
 const JAIL = path.join(REPO, 'bin', 'jail');
 const VS_IP = '198.51.100.50';
@@ -36,12 +36,7 @@ function jsonLines(r: LabResult): unknown[] {
 type IpLink = Record<string, any>;
 
 describeIf('net: macvlan_iface and iface_own against the lab (root)', labReason(), () => {
-  let lab: Lab | undefined;
-  let hostBefore = '';
-  const L = () => {
-    if (!lab) throw new Error('the lab was not created (beforeAll failed?)');
-    return lab;
-  };
+  const { L } = useLab();
   const jailArgv = (flags: string[], command: string[]) => [process.execPath, JAIL, '-q', '--chroot', '/', '-t', '30', ...flags, '--', ...command];
   const jail = (flags: string[], command: string[]) => L().run(jailArgv(flags, command), { timeoutMs: 40_000 });
   /** The lab namespace's interface names. */
@@ -67,21 +62,6 @@ describeIf('net: macvlan_iface and iface_own against the lab (root)', labReason(
     }
   };
   const probe = (ops: Array<Array<string | number>>) => `${PYTHON} ${PROBE_PY} batch '${JSON.stringify(ops.map((o) => o.map(String)))}'`;
-
-  beforeAll(async () => {
-    hostBefore = hostNetSnapshot();
-    lab = await createLab();
-  });
-
-  afterAll(() => {
-    const l = lab;
-    lab = undefined;
-    if (!l) return;
-    l.destroy();
-    expect(l.leftovers()).toEqual([]);
-    expect(netnsList().filter((n) => n.startsWith(`jl${process.pid}x`))).toEqual([]);
-    expect(hostNetSnapshot()).toBe(hostBefore);
-  });
 
   it('macvlan: vs with the address, netmask, route, MAC and mode asked for; the gateway and the hosts behind it answer; private ranges too (no blocklist)', async () => {
     const before = await labLinks();
