@@ -1,12 +1,14 @@
 #!/usr/bin/env node
 // Nothing leaks, under abuse. Runs N jails of every kind — exited, timed out, OOM, seccomp-killed,
 // aborted, daemonizing (setsid double fork, with and without a PID namespace), setup failures
-// (missing bind source, bad execve) — a share of them under a supervisor that is SIGKILLed at a
+// (missing bind source, bad execve), networked (--net internet with pasta, when installed; the
+// program connects nowhere) — a share of them under a supervisor that is SIGKILLed at a
 // random moment (the CLI, or run() in a child node process), then 200 jails in flight at once
 // from this process; then one ordinary jail (which sweeps what dead supervisors left) and a look
 // from outside: no process carrying this soak's marker, no cgroup named for one of its
 // supervisors in any hierarchy, no new mount under jail's scratch directory, nothing in it, no
-// more fds in this process than after its first jail. Seeded, bounded in count and time.
+// pasta left, no more fds in this process than after its first jail. Seeded, bounded in count
+// and time.
 //
 // Usage (root for the cgroup, OOM and no-PID-namespace kinds; others run without):
 //   npm run build && node bench/soak.mjs [--jails 1000] [--kills 50] [--seed 1] [--in-flight 200]
@@ -27,7 +29,7 @@ const MARK_VAR = 'JAIL_SOAK_MARK';
 const CGROUP_NAME = /^(?:supervisor\.)?(\d+)\.\d+\.\d+(?:\.\d+)?$/;
 
 /** Each kind: a config (nsjail's field names, as a file for the CLI or an object for run()), its command, the outcome it must end in. */
-function kinds(probe, root) {
+function kinds(probe, root, networked) {
   const chroot = { mount: [{ src: '/', dst: '/', is_bind: true }], mount_proc: true };
   const all = {
     exited: [chroot, [probe, 'none'], 'exited'],
@@ -40,6 +42,8 @@ function kinds(probe, root) {
     'missing-bind': [{ ...chroot, mount: [...chroot.mount, { src: '/nonexistent-soak-source', dst: '/x', is_bind: true }] }, [probe, 'none'], 'refused'],
     'bad-execve': [chroot, ['/nonexistent-soak-binary'], 'setup-failed'],
   };
+  // A network link (pasta) and its rules; the program connects nowhere.
+  if (networked) all.networked = [{ ...chroot, net: 'internet' }, [probe, 'none'], 'exited'];
   if (root) {
     all.oom = [{ ...chroot, cgroup_mem_max: 32 << 20 }, [probe, 'alloc:256'], 'oom'];
     // Without a PID namespace only the jail's cgroup holds the daemon: root only.
@@ -135,6 +139,20 @@ async function settle(check, ms) {
 
 const fdCount = () => readdirSync('/proc/self/fd').length;
 
+/** Pids of live pasta processes (a networked jail's link; Debian's may run as pasta.avx2). */
+function pastaProcesses() {
+  return readdirSync('/proc')
+    .filter((p) => /^\d+$/.test(p))
+    .filter((pid) => {
+      try {
+        return /^\d+ \((pasta|passt)[^)]*\) [^ZX]/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+      } catch {
+        return false;
+      }
+    })
+    .map(Number);
+}
+
 function stats(samples) {
   const s = [...samples].sort((a, b) => a - b);
   const at = (q) => s[Math.min(s.length - 1, Math.floor(q * s.length))] ?? 0;
@@ -151,7 +169,8 @@ export async function soak({ jails = 1000, kills = 50, seed = 1, concurrency = 8
   const root = process.geteuid() === 0;
   const r = rng(seed);
   const probe = execFileSync(join(REPO, 'test/probe/build.sh'), { encoding: 'utf8' }).trim().split('\n').pop();
-  const table = kinds(probe, root);
+  const networked = require(join(REPO, 'dist/net/link.js')).findPasta() !== null;
+  const table = kinds(probe, root, networked);
   const names = Object.keys(table);
   const mark = `soak-${process.pid}-${seed}`;
   const dir = mkdtempSync(join(tmpdir(), 'jail-soak-'));
@@ -165,6 +184,7 @@ export async function soak({ jails = 1000, kills = 50, seed = 1, concurrency = 8
   await runHere(...table.exited.slice(0, 2), mark);
   const fdsBefore = fdCount();
   const mountsBefore = new Set(mountinfo());
+  const pastasBefore = pastaProcesses();
   const host = require(join(REPO, 'dist/sandbox/host.js'));
   const scratch = host.realHost().scratchDir();
 
@@ -202,6 +222,7 @@ export async function soak({ jails = 1000, kills = 50, seed = 1, concurrency = 8
     leaks.push(`process ${pid} (${readFileSync(`/proc/${pid}/cmdline`, 'latin1').replaceAll('\0', ' ').trim()}) still runs`);
   }
   for (const d of await settle(() => cgroupsOf(supervisors), 5000)) leaks.push(`cgroup ${d} is left`);
+  for (const pid of await settle(() => pastaProcesses().filter((p) => !pastasBefore.includes(p)), 5000)) leaks.push(`pasta ${pid} still runs`);
   for (const l of mountinfo().filter((l) => !mountsBefore.has(l) && l.includes(scratch))) leaks.push(`mount left: ${l}`);
   // Jail roots are only mount points inside each jail's mount namespace: on the host these stay empty.
   for (const d of Object.values(host.scratchLayout(scratch))) {
