@@ -23,8 +23,9 @@ die() { printf 'jail-vm image: ERROR: %s\n' "$*" >&2; exit 125; }
 # What the guest init needs: virtio-9p to mount the host, overlay to make it writable, and
 # virtio_console for the fast channel that carries the command's output (the emulated serial
 # port manages only ~35 KB/s under TCG). Their dependencies (virtio, virtio_ring, 9pnet, netfs,
-# fscache, ...) are found below.
-WANTED_MODULES=(virtio_pci virtio_console 9pnet_virtio 9p overlay)
+# fscache, ...) are found below. tun and dummy: a networked jail's link (pasta opens
+# /dev/net/tun) needs the tun device and a route out, which a dummy interface gives (init.sh).
+WANTED_MODULES=(virtio_pci virtio_console 9pnet_virtio 9p overlay tun dummy)
 
 mkdir -p "$cache"
 # Two runs at once (a developer and CI, or parallel lanes) must not build into the same place.

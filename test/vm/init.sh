@@ -140,6 +140,11 @@ stage2() {
   mount --make-rshared /
   hostname jail-vm
   ip link set lo up 2>/dev/null || say "warning: cannot bring up lo"
+  # A route out, to nowhere: pasta (a networked jail's link) wants an interface with a default
+  # route to take its addresses from. A dummy interface drops what is sent; the guest has no
+  # network and the tests send nothing out of it (their lab is test/integration/net, host only).
+  { ip link add uplink0 type dummy && ip addr add 192.0.2.1/24 dev uplink0 && ip link set uplink0 up &&
+    ip route add default via 192.0.2.254 dev uplink0; } 2>/dev/null || say "warning: cannot make the dummy uplink"
 
   cgroot=/sys/fs/cgroup
   controllers=$(cat $cgroot/cgroup.controllers)
