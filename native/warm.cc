@@ -83,6 +83,8 @@ class ReceiveWorker : public Napi::AsyncWorker {
         }
       }
       if (mh.msg_flags & MSG_CTRUNC) return Fail("the client sent more than 3 fds", 0);
+      // Closed before a byte: `jail warm` probing for a running server, not a failed client.
+      if (n == 0 && buf.empty()) return;
       if (n == 0) return Fail("the client closed the connection mid-request", 0);
       buf.append(chunk, (size_t)n);
       if (want == 8 && buf.size() >= 8) {
@@ -94,6 +96,7 @@ class ReceiveWorker : public Napi::AsyncWorker {
       }
     }
     if (fds_.size() != 3) return Fail("the request did not carry exactly 3 fds", 0);
+    complete_ = true;
     body_ = buf.substr(8);
   }
 
@@ -105,7 +108,7 @@ class ReceiveWorker : public Napi::AsyncWorker {
     r.Set("pid", Napi::Number::New(env, pid_));
     if (!error_.empty()) {
       r.Set("error", Napi::String::New(env, err_ ? error_ + ": " + strerror(err_) : error_));
-    } else if (uid_ == getuid()) {
+    } else if (complete_) {
       r.Set("body", Napi::Buffer<char>::Copy(env, body_.data(), body_.size()));
       Napi::Array a = Napi::Array::New(env, fds_.size());
       for (size_t i = 0; i < fds_.size(); i++) a.Set((uint32_t)i, fds_[i]);
@@ -130,13 +133,15 @@ class ReceiveWorker : public Napi::AsyncWorker {
   std::string error_;
   int err_ = 0;
   bool handed_ = false;
+  bool complete_ = false;
 };
 
 }  // namespace
 
 // warmReceive(fd, cb): reads one request from the accepted connection `fd` (not closed here)
 // and calls cb(null, { uid, gid, pid, body?, fds?, error? }). body and fds (O_CLOEXEC, owned by
-// the caller) are there only for a complete request from a peer of this process's uid.
+// the caller) are there only for a complete request from a peer of this process's uid; neither
+// they nor error for a peer of another uid (nothing is read) or one that sent nothing.
 Napi::Value WarmReceive(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (info.Length() != 2 || !info[0].IsNumber() || !info[1].IsFunction()) {

@@ -229,7 +229,8 @@ async function startWarmServer(socket: string, idleSeconds: number, log: Logger)
     }
     const fds = r.fds;
     if (r.error !== undefined || r.body === undefined || fds === undefined) {
-      log.warn(`dropped a request from pid ${r.pid}: ${r.error ?? 'no request'}`);
+      // No error: the peer closed without sending anything (another `jail warm` probing).
+      if (r.error !== undefined) log.warn(`dropped a request from pid ${r.pid}: ${r.error}`);
       conn.destroy();
       return;
     }
