@@ -165,7 +165,7 @@ int main(int argc, char** argv) {
   PutU32(&msg, (uint32_t)body.size());
   msg += body;
 
-  // Signals are caught from here on; until the server has the request, one is sent after it.
+  // From here on the fatal signals are caught and sent to the server, one byte each.
   g_sock = sock;
   struct sigaction sa = {};
   sa.sa_handler = ForwardSignal;
@@ -173,11 +173,16 @@ int main(int argc, char** argv) {
   sigset_t block, old;
   sigemptyset(&block);
   for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGQUIT}) sigaddset(&block, sig);
-  // Blocked while the request goes out, so no signal byte lands inside it.
+  // Blocked while the request goes out, so no signal byte lands inside it (they arrive after).
   sigprocmask(SIG_BLOCK, &block, &old);
-  for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGQUIT}) sigaction(sig, &sa, nullptr);
+  // Kept to be restored before a cold exec: the Node CLI must start with the dispositions we got.
+  struct sigaction saved[5];
+  const int caught[5] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGPIPE};
+  for (int i = 0; i < 4; i++) sigaction(caught[i], &sa, &saved[i]);
   // The server may exit with the write half-done; that is an EOF below, not a SIGPIPE death.
-  signal(SIGPIPE, SIG_IGN);
+  struct sigaction ign = {};
+  ign.sa_handler = SIG_IGN;
+  sigaction(SIGPIPE, &ign, &saved[4]);
 
   int fds[3] = {0, 1, 2};
   union {
@@ -213,7 +218,7 @@ int main(int argc, char** argv) {
   if (kind == 'C') {
     close(sock);
     g_sock = -1;
-    for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGQUIT}) signal(sig, SIG_DFL);
+    for (int i = 0; i < 5; i++) sigaction(caught[i], &saved[i], nullptr);
     RunCold(argv);
   }
   int32_t code = 0;
