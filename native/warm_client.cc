@@ -82,10 +82,16 @@ std::string SocketPath() {
 // "no server" case (silent); anything else unexpected says why before going cold.
 bool SocketIsOurs(const std::string& path) {
   struct stat st;
-  if (lstat(path.c_str(), &st) != 0) return false;
+  if (lstat(path.c_str(), &st) != 0) {
+    // EACCES and the like: a directory we cannot search, e.g. one another user made in /tmp.
+    if (errno != ENOENT)
+      fprintf(stderr, "jail: not using the warm server socket %s: %s (check that its directory is yours, mode 0700); running cold\n",
+              path.c_str(), strerror(errno));
+    return false;
+  }
   uid_t uid = getuid();
-  std::string dir = path.substr(0, path.rfind('/'));
-  if (dir.empty()) dir = "/";
+  size_t slash = path.rfind('/');
+  std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
   struct stat dst;
   if (!S_ISSOCK(st.st_mode) || st.st_uid != uid || lstat(dir.c_str(), &dst) != 0 || !S_ISDIR(dst.st_mode) ||
       dst.st_uid != uid || (dst.st_mode & 077) != 0) {
