@@ -106,7 +106,7 @@ function writeAll(fd: number, text: string): void {
 }
 
 /** argv, env and cwd from a jail_client request body; null when malformed. */
-function parseBody(body: Buffer): { argv: string[]; env: NodeJS.ProcessEnv; cwd: string } | null {
+export function parseBody(body: Buffer): { argv: string[]; env: NodeJS.ProcessEnv; cwd: string } | null {
   let at = 0;
   const str = (): string | null => {
     const end = body.indexOf(0, at);
