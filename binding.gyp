@@ -43,7 +43,8 @@
         "native/unotify.cc",
         "native/listener_filter.cc",
         "native/execve_mode.cc",
-        "native/blob.cc"
+        "native/blob.cc",
+        "native/warm.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NODE_ADDON_API_DISABLE_CPP_EXCEPTIONS", "_GNU_SOURCE"],
@@ -69,6 +70,15 @@
       ],
       "defines": ["_GNU_SOURCE"],
       "cflags_cc": ["-std=c++17", "-O2", "-Wall", "-Wextra", "-fno-exceptions"],
+      "ldflags": ["-static-libstdc++", "-Wl,-z,now", "-Wl,-z,relro"]
+    },
+    {
+      # The warm path's client (native/warm_client.cc): no Node, no addon code, only libc.
+      "target_name": "jail_client",
+      "type": "executable",
+      "sources": ["native/warm_client.cc"],
+      "defines": ["_GNU_SOURCE"],
+      "cflags_cc": ["-std=c++17", "-O2", "-Wall", "-Wextra", "-fno-exceptions", "-fno-rtti"],
       "ldflags": ["-static-libstdc++", "-Wl,-z,now", "-Wl,-z,relro"]
     }
   ]

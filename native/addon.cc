@@ -15,13 +15,14 @@
 #include "prepare.h"
 #include "unotify.h"
 #include "wait.h"
+#include "warm.h"
 
 namespace jail {
 
 namespace {
 
 // Bumped whenever an export changes shape; src/native/addon.ts refuses a mismatched build.
-constexpr int kAbiVersion = 5;
+constexpr int kAbiVersion = 6;
 
 // PrepareJail on (plan, resources) arguments; null with a TypeError thrown when they are not two
 // objects or the plan is refused.
@@ -107,6 +108,7 @@ Napi::Object Exports(Napi::Env env, Napi::Object exports) {
   exports.Set("auditOpen", Napi::Function::New(env, AuditOpen, "auditOpen"));
   exports.Set("auditRead", Napi::Function::New(env, AuditRead, "auditRead"));
   exports.Set("watchNotifications", Napi::Function::New(env, WatchNotifications, "watchNotifications"));
+  exports.Set("warmReceive", Napi::Function::New(env, WarmReceive, "warmReceive"));
   exports.Set("unwatchNotifications", Napi::Function::New(env, UnwatchNotifications, "unwatchNotifications"));
   return exports;
 }

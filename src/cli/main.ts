@@ -6,7 +6,7 @@
 import type { CommanderError } from 'commander';
 import { formatError } from '../errors';
 import { EXIT_BAD_INPUT } from '../exit-codes';
-import { processIO, type CliIO } from './io';
+import { processIO, requireProcess, RunCold, type CliIO } from './io';
 
 const SUBCOMMANDS = new Set(['plan', 'check', 'policy', 'config']);
 
@@ -14,7 +14,11 @@ function isCommanderError(e: unknown): e is CommanderError {
   return typeof e === 'object' && e !== null && typeof (e as CommanderError).code === 'string' && (e as CommanderError).code.startsWith('commander.');
 }
 
-/** Runs `jail` with `argv` (without node and the script) and returns the exit code. */
+/**
+ * Runs `jail` with `argv` (without node and the script) and returns the exit code. Throws
+ * RunCold, having printed nothing, when `io` is a warm run's and the command needs a process of
+ * its own.
+ */
 export async function main(argv: string[], io: CliIO = processIO()): Promise<number> {
   try {
     const sub = argv[0];
@@ -22,7 +26,13 @@ export async function main(argv: string[], io: CliIO = processIO()): Promise<num
       io.stdout(`jail ${(require('../../package.json') as { version: string }).version}\n`);
       return 0;
     }
+    if (sub === 'warm') {
+      requireProcess(io, 'jail warm');
+      return await (require('./warm-command') as typeof import('./warm-command')).warmCommand(argv.slice(1), io);
+    }
     if (sub === 'policy' || sub === 'config' || sub === 'doctor' || sub === 'serve') {
+      // Long-running (serve), reading stdin whole (policy -), or rare: not worth a warm path.
+      requireProcess(io, `jail ${sub}`);
       const { Command } = require('commander') as typeof import('commander');
       const program = new Command('jail').exitOverride().configureOutput({ writeOut: io.stdout, writeErr: io.stderr });
       let code = 0;
@@ -36,6 +46,7 @@ export async function main(argv: string[], io: CliIO = processIO()): Promise<num
     const { runJailCommand } = require('./run-command') as typeof import('./run-command');
     return await runJailCommand(SUBCOMMANDS.has(sub) ? (sub as 'plan' | 'check') : 'run', SUBCOMMANDS.has(sub) ? argv.slice(1) : argv, io);
   } catch (e) {
+    if (e instanceof RunCold) throw e;
     if (isCommanderError(e)) {
       // commander has already printed its message (or the help text).
       return e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.exitCode === 0 ? 0 : EXIT_BAD_INPUT;

@@ -3,6 +3,7 @@
  * flags (registered from the config schema) plus jail's report options, then the pipeline.
  */
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { Command, Option } from 'commander';
 import { JailError } from '../errors';
 import { EXIT_CODE_TABLE } from '../exit-codes';
@@ -12,7 +13,7 @@ import { isDaemonCopy } from './daemon';
 import { planJail } from '../run';
 import { formatLogLine, makeLogger, type LogEvent, type Logger, type LogLevel } from '../supervisor/log';
 import type { ExitReport } from '../supervisor/report';
-import type { CliIO } from './io';
+import { requireProcess, type CliIO } from './io';
 
 type Kind = 'run' | 'plan' | 'check';
 
@@ -33,7 +34,8 @@ function helpFooter(kind: Kind): string {
   const lines = ['', 'Commands:', '  jail [flags] -- command [args]      run command in a jail (default)',
     '  jail plan [flags] -- command [args] print the plan as JSON', '  jail check [flags]                  validate flags and config',
     '  jail policy compile|eval ...        compile or evaluate kafel seccomp policies', '  jail config --help-fields           list every sandbox.cfg field',
-    '  jail serve [--listen H:P|--socket P] run jails for HTTP requests (docs/serve.md)', '  jail doctor [--json]                what works on this machine, and the fixes',
+    '  jail serve [--listen H:P|--socket P] run jails for HTTP requests (docs/serve.md)',
+    '  jail warm [--socket P]              keep a supervisor running for build/Release/jail_client (README)', '  jail doctor [--json]                what works on this machine, and the fixes',
     '  jail --version                      print the version'];
   if (kind === 'run') {
     lines.push('', 'A command given by a bare name (python3) is looked up on your PATH before launch (nsjail needs an absolute path).',
@@ -76,7 +78,7 @@ function cliLogger(loaded: LoadedConfig, io: CliIO): Logger {
   if (file !== undefined) {
     let fd: number;
     try {
-      fd = fs.openSync(file, 'a', 0o640);
+      fd = fs.openSync(path.resolve(io.cwd, file), 'a', 0o640);
     } catch (e) {
       throw new JailError('flag', `--log: cannot open '${file}' for appending: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, {
         hint: c.logFile ? 'give --log a file in a directory you can write' : `-d logs to ${DAEMON_LOG_FILE} unless you give --log FILE or --log_fd N`,
@@ -84,7 +86,7 @@ function cliLogger(loaded: LoadedConfig, io: CliIO): Logger {
     }
     write = (line) => fs.writeSync(fd, line);
   } else if (c.logFd !== undefined && c.logFd !== 2) {
-    const fd = c.logFd;
+    const fd = io.fd(c.logFd);
     write = (line) => fs.writeSync(fd, line);
   }
   return makeLogger((e: LogEvent) => write(formatLogLine(e)), LEVELS[c.logLevel ?? 'INFO']);
@@ -99,12 +101,29 @@ function reportWriter(opts: ReportOptions, io: CliIO): (report: ExitReport) => v
   return (report) => {
     const json = JSON.stringify(report) + '\n';
     if (opts.report === 'json') io.stderr(json);
-    if (opts.reportFd !== undefined) fs.writeSync(Number(opts.reportFd), json);
+    if (opts.reportFd !== undefined) fs.writeSync(io.fd(Number(opts.reportFd)), json);
     if (opts.reportFile !== undefined) {
-      fs.writeFileSync(opts.reportFile, json, { flag: fileFlag });
+      fs.writeFileSync(path.resolve(io.cwd, opts.reportFile), json, { flag: fileFlag });
       fileFlag = 'a';
     }
   };
+}
+
+/**
+ * What in a run needs the `jail` process itself rather than a warm server's share of one
+ * (io.ts CliIO.ownsProcess), or null: -d detaches the process, -Me replaces it, -Ml and -Mr
+ * run until a signal to the process, and a descriptor above 2 exists only in the client.
+ */
+function processWideNeed(loaded: LoadedConfig, opts: ReportOptions): string | null {
+  const c = loaded.config;
+  if (c.daemon) return '-d';
+  if (c.mode !== 'ONCE') return `mode ${c.mode}`;
+  if (c.passFd.length > 0) return '--pass_fd';
+  if (c.logFd !== undefined && c.logFd > 2) return '--log_fd';
+  if (opts.reportFd !== undefined && Number(opts.reportFd) > 2) return '--report-fd';
+  const m = opts.events === undefined ? null : /^fd:(\d+)$/.exec(opts.events);
+  if (m && Number(m[1]) > 2) return '--events fd:N';
+  return null;
 }
 
 const ALL_MODES: Mode[] = ['ONCE', 'EXECVE', 'LISTEN', 'RERUN'];
@@ -134,8 +153,10 @@ export async function runJailCommand(kind: Kind, argv: string[], io: CliIO): Pro
     io.stdout(JSON.stringify(planned.plan, null, 2) + '\n');
     return 0;
   }
-  const log = cliLogger(loaded, io);
   const c = loaded.config;
+  const need = io.ownsProcess ? null : processWideNeed(loaded, options);
+  if (need !== null) requireProcess(io, need);
+  const log = cliLogger(loaded, io);
   if (c.daemon && !daemonCopy) {
     planJail({ command, config: loaded, env: io.env, cwd: io.cwd, modes: ALL_MODES });
     const keep = [...c.passFd, ...(c.logFd !== undefined ? [c.logFd] : []), ...(options.reportFd !== undefined ? [Number(options.reportFd)] : [])];

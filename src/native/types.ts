@@ -156,4 +156,21 @@ export interface NativeAddon {
   watchNotifications(fd: number, onNotification: (n: SeccompNotification) => void, readPaths: boolean): void;
   /** Stops answering and closes the listener: notified syscalls made after this fail with ENOSYS. */
   unwatchNotifications(fd: number): void;
+  /**
+   * The warm server's handshake (native/warm.cc): reads one jail_client request from the
+   * accepted unix connection `fd` (left open) on a thread-pool thread. body and fds (the
+   * client's 0, 1, 2, close-on-exec, the caller's to close) are set only for a complete request
+   * from a peer of this process's uid; error says what was wrong with a request. Neither is set
+   * for a peer of another uid (nothing is read from it) or one that closed without a byte.
+   */
+  warmReceive(fd: number, cb: (err: null, r: WarmRequest) => void): void;
+}
+
+export interface WarmRequest {
+  uid: number;
+  gid: number;
+  pid: number;
+  body?: Buffer;
+  fds?: number[];
+  error?: string;
 }

@@ -5,6 +5,7 @@
  * counted for the exit report (`notifications`), as nsjail's seccomp_unotify report does.
  */
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { JailError } from '../errors';
 import type { SeccompNotification } from '../native/types';
 import { describeViolation } from './violation';
@@ -64,11 +65,11 @@ export interface EventSink {
  * is a file, created or truncated. Each event is one synchronous write, so it is on disk before
  * the syscall it describes goes on.
  */
-export function openEventSink(target: string): EventSink {
+export function openEventSink(target: string, caller: { cwd: string; fd(n: number): number } = { cwd: process.cwd(), fd: (n) => n }): EventSink {
   const m = /^fd:(\d+)$/.exec(target);
   let fd: number;
   try {
-    fd = m ? Number(m[1]) : fs.openSync(target, 'w', 0o640);
+    fd = m ? caller.fd(Number(m[1])) : fs.openSync(path.resolve(caller.cwd, target), 'w', 0o640);
     if (m) fs.fstatSync(fd);
   } catch (e) {
     throw new JailError('flag', `--events ${target}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, { hint: 'a file path, or fd:N for an open file descriptor' });

@@ -162,7 +162,7 @@ export function realPipe(): [number, number] {
 }
 
 export class FakeAddon implements NativeAddon {
-  readonly abiVersion = 5;
+  readonly abiVersion = 6;
   readonly planVersion = 5;
 
   /** Every call, in order. */
@@ -271,6 +271,10 @@ export class FakeAddon implements NativeAddon {
   unwatchNotifications(fd: number): void {
     this.record('unwatchNotifications', [fd]);
     if (!this.listeners.delete(fd) || !this.fakeFds.delete(fd)) throw new Error(`fake addon: unwatchNotifications on fd ${fd}, which is not watched`);
+  }
+
+  warmReceive(): void {
+    throw new Error('fake addon: warmReceive is tested against the real addon (test/integration/core/warm.test.ts)');
   }
 
   /** Records the call; refuses nothing (the real addon's checks are tested against the real addon). */

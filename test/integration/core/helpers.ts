@@ -149,6 +149,8 @@ export interface CliOptions {
   asUser?: { uid: number; gid: number };
   /** bin/jail to run (default: this repo's). */
   jailBin?: string;
+  /** Run this executable with ARGS instead of node bin/jail (the warm path's jail_client). */
+  client?: string;
   /** Called once the CLI is spawned (to send it signals). */
   onSpawn?: (child: ChildProcess) => void;
 }
@@ -164,15 +166,15 @@ export interface CliResult {
   wallMs: number;
 }
 
-/** Runs `./bin/jail ARGS` with a hard timeout and collects everything it printed. */
+/** Runs `./bin/jail ARGS` (or opts.client ARGS) with a hard timeout and collects everything it printed. */
 export function cli(args: string[], opts: CliOptions = {}): Promise<CliResult> {
   const env = opts.env ?? { ...process.env, PATH: SYSTEM_PATH };
   const extra = (opts.extraStdio as unknown[] | undefined) ?? [];
-  let file = process.execPath;
-  let argv = [opts.jailBin ?? JAIL_BIN, ...args];
+  let file = opts.client ?? process.execPath;
+  let argv = opts.client !== undefined ? args : [opts.jailBin ?? JAIL_BIN, ...args];
   if (opts.asUser) {
+    argv = [`--reuid=${opts.asUser.uid}`, `--regid=${opts.asUser.gid}`, '--clear-groups', file, ...argv];
     file = 'setpriv';
-    argv = [`--reuid=${opts.asUser.uid}`, `--regid=${opts.asUser.gid}`, '--clear-groups', process.execPath, ...argv];
   }
   const child = spawn(file, argv, {
     cwd: opts.cwd ?? REPO,

@@ -24,7 +24,7 @@ const ENV = { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bi
 async function jail(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
   const out: string[] = [];
   const err: string[] = [];
-  const io: CliIO = { stdout: (t) => void out.push(t), stderr: (t) => void err.push(t), readStdin: async () => '', env: ENV, cwd: dir };
+  const io: CliIO = { stdout: (t) => void out.push(t), stderr: (t) => void err.push(t), fd: (n: number) => n, onFatalSignals: () => () => true, ownsProcess: true, readStdin: async () => '', env: ENV, cwd: dir };
   const code = await main(argv, io);
   return { code, out: out.join(''), err: err.join('') };
 }

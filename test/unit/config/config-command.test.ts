@@ -5,7 +5,7 @@ import { registerConfigCommand } from '../../../src/cli/config-command';
 async function cli(args: string[]) {
   const out: string[] = [];
   const program = new Command('jail').exitOverride().configureOutput({ writeOut: (t) => out.push(t), writeErr: (t) => out.push(t) });
-  registerConfigCommand(program, { stdout: (t) => out.push(t), stderr: (t) => out.push(t), readStdin: async () => '', env: {}, cwd: '/' });
+  registerConfigCommand(program, { stdout: (t) => out.push(t), stderr: (t) => out.push(t), fd: (n: number) => n, onFatalSignals: () => () => true, ownsProcess: true, readStdin: async () => '', env: {}, cwd: '/' });
   await program.parseAsync(['node', 'jail', ...args]);
   return out.join('');
 }

@@ -16,7 +16,7 @@ const ENV = { PATH: '/usr/bin:/bin' };
 async function jail(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
   const out: string[] = [];
   const err: string[] = [];
-  const io: CliIO = { stdout: (t) => void out.push(t), stderr: (t) => void err.push(t), readStdin: async () => '', env: { ...ENV }, cwd: '/' };
+  const io: CliIO = { stdout: (t) => void out.push(t), stderr: (t) => void err.push(t), fd: (n: number) => n, onFatalSignals: () => () => true, ownsProcess: true, readStdin: async () => '', env: { ...ENV }, cwd: '/' };
   const code = await main(argv, io);
   return { code, out: out.join(''), err: err.join('') };
 }

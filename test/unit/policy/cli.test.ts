@@ -16,7 +16,7 @@ async function cli(args: string[], stdin = '') {
   const out: string[] = [];
   const err: string[] = [];
   const program = new Command().exitOverride().configureOutput({ writeOut: (t) => out.push(t), writeErr: (t) => err.push(t) });
-  registerPolicyCommand(program, { stdout: (t) => out.push(t), stderr: (t) => err.push(t), readStdin: async () => stdin, env: {}, cwd: dir });
+  registerPolicyCommand(program, { stdout: (t) => out.push(t), stderr: (t) => err.push(t), fd: (n: number) => n, onFatalSignals: () => () => true, ownsProcess: true, readStdin: async () => stdin, env: {}, cwd: dir });
   let error: unknown;
   try {
     await program.parseAsync(['node', 'jail', ...args]);
