@@ -69,10 +69,18 @@ def op_tcp(host: str, port: str) -> dict:
 def op_udp(host: str, port: str) -> dict:
     family, kind, proto, _, addr = resolve(host, int(port), socket.SOCK_DGRAM)
     with socket.socket(family, kind, proto) as s:
-        s.settimeout(TIMEOUT)
         s.connect(addr)
-        s.send(b'ping')
-        data = s.recv(4096)
+        # UDP may lose a datagram (a busy machine): send up to three times within the timeout.
+        tries = 3
+        s.settimeout(TIMEOUT / tries)
+        for attempt in range(tries):
+            s.send(b'ping')
+            try:
+                data = s.recv(4096)
+                break
+            except socket.timeout:
+                if attempt == tries - 1:
+                    raise
     return {'ok': True, 'addr': addr[0], 'body': data.decode('utf8', 'replace').strip()}
 
 
