@@ -34,7 +34,21 @@ export function requireProcess(io: CliIO, what: string): void {
   if (!io.ownsProcess) throw new RunCold(what);
 }
 
+let stdioErrorsIgnored = false;
+
+/**
+ * A reader that went away (`jail ... 2>&1 | head -1`: EPIPE) must not kill the supervisor before
+ * it has cleaned up after its jail (cgroups, the network link): what it would have printed is
+ * dropped instead. Node reports such a failed write as an 'error' event, fatal when unhandled.
+ */
+function ignoreStdioErrors(): void {
+  if (stdioErrorsIgnored) return;
+  stdioErrorsIgnored = true;
+  for (const stream of [process.stdout, process.stderr]) stream.on('error', () => {});
+}
+
 export function processIO(): CliIO {
+  ignoreStdioErrors();
   return {
     stdout: (t) => void process.stdout.write(t),
     stderr: (t) => void process.stderr.write(t),

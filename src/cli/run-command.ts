@@ -89,7 +89,15 @@ function cliLogger(loaded: LoadedConfig, io: CliIO): Logger {
     const fd = io.fd(c.logFd);
     write = (line) => fs.writeSync(fd, line);
   }
-  return makeLogger((e: LogEvent) => write(formatLogLine(e)), LEVELS[c.logLevel ?? 'INFO']);
+  // A log target that fails (a closed --log_fd, a full disk) loses the line, never the cleanup.
+  const writeOrDrop = (line: string) => {
+    try {
+      write(line);
+    } catch {
+      // dropped
+    }
+  };
+  return makeLogger((e: LogEvent) => writeOrDrop(formatLogLine(e)), LEVELS[c.logLevel ?? 'INFO']);
 }
 
 /**

@@ -9,6 +9,7 @@ import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 import { describeAsRoot } from '../../helpers/env';
 import {
   cli,
+  JAIL_BIN,
   killNamed,
   killSpawned,
   liveProcessesNamed,
@@ -18,6 +19,7 @@ import {
   runFlags,
   sleep,
   survivorsNamed,
+  SYSTEM_PATH,
   waitFor,
 } from '../core/helpers';
 import { cgroupsNamed, cgroupsOfSupervisor, cgroupVersion, processesInCgroupsOf, removeEmptyCgroups } from './helpers';
@@ -90,6 +92,16 @@ describeAsRoot('cgroup cleanup', () => {
     expect(result.code).toBe(143);
     expect(cgroupsOfSupervisor(cliPid)).toEqual([]);
     expect(processesInCgroupsOf(cliPid)).toEqual([]);
+  });
+
+  it('a jail CLI whose stderr reader went away (jail ... 2>&1 | head -1) still removes its cgroups, and exits with the jail\'s status', async () => {
+    const { spawn } = await import('node:child_process');
+    const child = spawn(process.execPath, [JAIL_BIN, '--chroot', '/', '--', probePath(), 'sleep:0.3'], { stdio: ['ignore', 'ignore', 'pipe'], env: { PATH: SYSTEM_PATH } });
+    // Gone before the CLI's first log line: every write to stderr then fails with EPIPE.
+    child.stderr!.destroy();
+    const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
+    expect(code).toBe(0);
+    expect(cgroupsOfSupervisor(child.pid!)).toEqual([]);
   });
 
   it('cgroups of a SIGKILLed jail CLI stay with what ran in them, until the next run kills it and removes them', async () => {
