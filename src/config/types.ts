@@ -251,7 +251,7 @@ export type SpanMap = Map<string, SourceSpan>;
 export interface LoadedConfig {
   config: Config;
   spans: SpanMap;
-  /** Fields that were explicitly set (snake_case paths), for precedence and "not supported yet". */
+  /** Fields that were explicitly set (snake_case paths), for precedence. */
   setFields: Set<string>;
   /**
    * Field path -> the command-line flag that set it ("--time_limit"), for values that came from
