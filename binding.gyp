@@ -44,7 +44,8 @@
         "native/listener_filter.cc",
         "native/execve_mode.cc",
         "native/blob.cc",
-        "native/warm.cc"
+        "native/warm.cc",
+        "native/box.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NODE_ADDON_API_DISABLE_CPP_EXCEPTIONS", "_GNU_SOURCE"],
@@ -71,6 +72,16 @@
       "defines": ["_GNU_SOURCE"],
       "cflags_cc": ["-std=c++17", "-O2", "-Wall", "-Wextra", "-fno-exceptions"],
       "ldflags": ["-static-libstdc++", "-Wl,-z,now", "-Wl,-z,relro"]
+    },
+    {
+      # PID 1 of a box (native/box_init.cc): static, because it runs inside images whose libc
+      # may differ from the host's, or be missing.
+      "target_name": "jail_box_init",
+      "type": "executable",
+      "sources": ["native/box_init.cc"],
+      "defines": ["_GNU_SOURCE"],
+      "cflags_cc": ["-std=c++17", "-O2", "-Wall", "-Wextra", "-fno-exceptions", "-fno-rtti"],
+      "ldflags": ["-static", "-Wl,-z,now", "-Wl,-z,relro"]
     },
     {
       # The warm path's client (native/warm_client.cc): no Node, no addon code, only libc.

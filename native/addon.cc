@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "audit.h"
+#include "box.h"
 #include "cgroup.h"
 #include "execve_mode.h"
 #include "launch_session.h"
@@ -19,10 +20,17 @@
 
 namespace jail {
 
+Napi::Value ThrowErrno(Napi::Env env, const std::string& what, int err) {
+  Napi::Error e = Napi::Error::New(env, what + ": " + strerror(err));
+  e.Set("errno", Napi::Number::New(env, err));
+  e.ThrowAsJavaScriptException();
+  return env.Undefined();
+}
+
 namespace {
 
 // Bumped whenever an export changes shape; src/native/addon.ts refuses a mismatched build.
-constexpr int kAbiVersion = 6;
+constexpr int kAbiVersion = 7;
 
 // PrepareJail on (plan, resources) arguments; null with a TypeError thrown when they are not two
 // objects or the plan is refused.
@@ -41,13 +49,6 @@ std::unique_ptr<PreparedJail> PrepareArgs(const Napi::CallbackInfo& info, const 
 Napi::Value ValidatePlanJs(const Napi::CallbackInfo& info) {
   PrepareArgs(info, "validatePlan");
   return info.Env().Undefined();
-}
-
-Napi::Value ThrowErrno(Napi::Env env, const std::string& what, int err) {
-  Napi::Error e = Napi::Error::New(env, what + ": " + strerror(err));
-  e.Set("errno", Napi::Number::New(env, err));
-  e.ThrowAsJavaScriptException();
-  return env.Undefined();
 }
 
 // pipe(): [readFd, writeFd], both O_CLOEXEC, owned by the caller.
@@ -109,6 +110,11 @@ Napi::Object Exports(Napi::Env env, Napi::Object exports) {
   exports.Set("auditRead", Napi::Function::New(env, AuditRead, "auditRead"));
   exports.Set("watchNotifications", Napi::Function::New(env, WatchNotifications, "watchNotifications"));
   exports.Set("warmReceive", Napi::Function::New(env, WarmReceive, "warmReceive"));
+  exports.Set("boxListen", Napi::Function::New(env, BoxListen, "boxListen"));
+  exports.Set("boxConnect", Napi::Function::New(env, BoxConnect, "boxConnect"));
+  exports.Set("openInRoot", Napi::Function::New(env, OpenInRoot, "openInRoot"));
+  exports.Set("openPty", Napi::Function::New(env, OpenPty, "openPty"));
+  exports.Set("setWindowSize", Napi::Function::New(env, SetWindowSize, "setWindowSize"));
   exports.Set("unwatchNotifications", Napi::Function::New(env, UnwatchNotifications, "unwatchNotifications"));
   return exports;
 }

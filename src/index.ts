@@ -33,3 +33,4 @@ export type { ServeOptions, Server } from './serve';
 export type { ExitReport, Outcome, SetupError, SeccompViolation } from './supervisor/report';
 export type { LogEvent, LogLevel } from './supervisor/log';
 export type { JailEvent, SyscallEvent, NotificationSummary } from './supervisor/events';
+export * as box from './box';

@@ -30,7 +30,7 @@ export async function main(argv: string[], io: CliIO = processIO()): Promise<num
       requireProcess(io, 'jail warm');
       return await (require('./warm-command') as typeof import('./warm-command')).warmCommand(argv.slice(1), io);
     }
-    if (sub === 'policy' || sub === 'config' || sub === 'doctor' || sub === 'serve') {
+    if (sub === 'policy' || sub === 'config' || sub === 'doctor' || sub === 'serve' || sub === 'box') {
       // Long-running (serve), reading stdin whole (policy -), or rare: not worth a warm path.
       requireProcess(io, `jail ${sub}`);
       const { Command } = require('commander') as typeof import('commander');
@@ -38,6 +38,7 @@ export async function main(argv: string[], io: CliIO = processIO()): Promise<num
       let code = 0;
       if (sub === 'policy') (require('./policy-command') as typeof import('./policy-command')).registerPolicyCommand(program, io);
       else if (sub === 'config') (require('./config-command') as typeof import('./config-command')).registerConfigCommand(program, io);
+      else if (sub === 'box') (require('./box-command') as typeof import('./box-command')).registerBoxCommand(program, io, (c) => (code = c));
       else if (sub === 'serve') (require('./serve-command') as typeof import('./serve-command')).registerServeCommand(program, io, (c) => (code = c));
       else (require('./doctor-command') as typeof import('./doctor-command')).registerDoctorCommand(program, io, (c) => (code = c));
       await program.parseAsync(argv, { from: 'user' });

@@ -8,7 +8,7 @@ import { PLAN_VERSION } from '../sandbox/plan';
 import type { NativeAddon } from './types';
 
 /** The ABI this TypeScript was written against (native/addon.cc kAbiVersion). */
-const ABI_VERSION = 6;
+const ABI_VERSION = 7;
 
 let cached: NativeAddon | undefined;
 let cachedDir: string | undefined;
@@ -38,8 +38,8 @@ export function loadAddon(): NativeAddon {
   return addon;
 }
 
-/** The -Me launcher executable, built next to the addon (binding.gyp target jail_exec). */
-export function launcherPath(): string {
+/** A program built next to the addon (binding.gyp): the -Me launcher, or the boxes' init. */
+export function builtProgram(name: 'jail_exec' | 'jail_box_init'): string {
   loadAddon();
-  return path.join(cachedDir!, 'jail_exec');
+  return path.join(cachedDir!, name);
 }

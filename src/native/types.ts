@@ -119,6 +119,16 @@ export interface NativeAddon {
   close(fd: number): number;
   /** An O_PATH fd (file) or O_RDONLY|O_DIRECTORY fd (directory), CLOEXEC. Throws with .errno. */
   openPath(path: string, directory: boolean): number;
+  /** A listening AF_UNIX stream socket at path (mode 0600), CLOEXEC: a box's control socket. Throws with .errno. */
+  boxListen(path: string): number;
+  /** Connects to a box's control socket and sends request, its first byte carrying fds (stdin, stdout, stderr); the connected fd (CLOEXEC). Throws with .errno. */
+  boxConnect(path: string, request: Buffer, fds: [number, number, number]): number;
+  /** open(2) of path resolved inside root (openat2 RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS), CLOEXEC. Throws with .errno. */
+  openInRoot(root: string, path: string, flags: number, mode: number): number;
+  /** A new pseudo-terminal: [master (non-blocking), slave], both CLOEXEC. Throws with .errno. */
+  openPty(): [number, number];
+  /** TIOCSWINSZ; 0 or an errno. */
+  setWindowSize(fd: number, columns: number, rows: number): number;
   /** mkdir 0755; 0 or an errno (EEXIST included). */
   cgroupMkdir(path: string): number;
   /** rmdir; 0 or an errno (EBUSY while processes remain). */

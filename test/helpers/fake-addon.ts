@@ -162,7 +162,7 @@ export function realPipe(): [number, number] {
 }
 
 export class FakeAddon implements NativeAddon {
-  readonly abiVersion = 6;
+  readonly abiVersion = 7;
   readonly planVersion = 5;
 
   /** Every call, in order. */
@@ -271,6 +271,26 @@ export class FakeAddon implements NativeAddon {
   unwatchNotifications(fd: number): void {
     this.record('unwatchNotifications', [fd]);
     if (!this.listeners.delete(fd) || !this.fakeFds.delete(fd)) throw new Error(`fake addon: unwatchNotifications on fd ${fd}, which is not watched`);
+  }
+
+  boxListen(): number {
+    throw new Error('fake addon: boxes are tested against the real addon (test/integration/box/)');
+  }
+
+  boxConnect(): number {
+    throw new Error('fake addon: boxes are tested against the real addon (test/integration/box/)');
+  }
+
+  openInRoot(): number {
+    throw new Error('fake addon: boxes are tested against the real addon (test/integration/box/)');
+  }
+
+  openPty(): [number, number] {
+    throw new Error('fake addon: boxes are tested against the real addon (test/integration/box/)');
+  }
+
+  setWindowSize(): number {
+    throw new Error('fake addon: boxes are tested against the real addon (test/integration/box/)');
   }
 
   warmReceive(): void {

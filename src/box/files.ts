@@ -1,0 +1,87 @@
+/**
+ * Files of a running box, moved without starting a process (agent tools read and write files far
+ * more often than they run programs). Paths are the box's own: every component, symbolic links
+ * included, is resolved inside the box's root as its programs see it (mounts and all), through
+ * the init's /proc/PID/root and openat2(RESOLVE_IN_ROOT); a link planted in the box cannot make
+ * these calls touch a host file. Files created here belong to the box's user.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { JailError } from '../errors';
+import { loadAddon } from '../native/addon';
+import { errnoName } from '../supervisor/errno';
+import { BOX_HOME, WORKSPACE } from './jail-config';
+import { BoxPaths, boxState, readRecord, type BoxRecord } from './store';
+
+const { O_RDONLY, O_WRONLY, O_CREAT, O_TRUNC, O_DIRECTORY, O_NOFOLLOW } = fs.constants;
+
+export interface BoxDirEntry {
+  name: string;
+  type: 'file' | 'dir' | 'symlink' | 'other';
+  size: number;
+}
+
+function running(name: string, env: NodeJS.ProcessEnv): { record: BoxRecord; root: string } {
+  const paths = new BoxPaths(name, env);
+  const record = readRecord(paths);
+  const { state, runtime } = boxState(paths);
+  if (state !== 'running' || !runtime) throw new JailError('usage', `box '${name}' is ${state}, not running`, { hint: `jail box start ${name}` });
+  return { record, root: `/proc/${runtime.initPid}/root` };
+}
+
+function inBox(record: BoxRecord, p: string): string {
+  if (p.includes('\0')) throw new JailError('usage', `path ${JSON.stringify(p)} contains a NUL byte`);
+  return path.posix.resolve(record.workspace ? WORKSPACE : BOX_HOME, p);
+}
+
+function open(name: string, p: string, flags: number, env: NodeJS.ProcessEnv): { fd: number; record: BoxRecord; where: string } {
+  const { record, root } = running(name, env);
+  const where = inBox(record, p);
+  try {
+    return { fd: loadAddon().openInRoot(root, where, flags, 0o644), record, where };
+  } catch (e) {
+    const errno = (e as { errno?: number }).errno;
+    const code = errno === undefined ? (e as Error).message : errnoName(errno);
+    throw new JailError('usage', `box '${name}': cannot open ${where}: ${code}`, { hint: code === 'ENOENT' ? 'no such file or directory in the box' : 'check the path and its permissions in the box' });
+  }
+}
+
+export function readBoxFile(name: string, p: string, env: NodeJS.ProcessEnv = process.env): Buffer {
+  const { fd } = open(name, p, O_RDONLY, env);
+  try {
+    return fs.readFileSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+export function writeBoxFile(name: string, p: string, data: string | Uint8Array, env: NodeJS.ProcessEnv = process.env): void {
+  // O_NOFOLLOW: the last component is replaced as a file, never written through a link.
+  const { fd, record } = open(name, p, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW, env);
+  try {
+    const st = fs.fstatSync(fd);
+    if (!st.isFile()) throw new JailError('usage', `box '${name}': ${p} is not a regular file`);
+    // Root writes as root: the file must still be the box user's, as if the box had written it.
+    if (process.getuid!() === 0 && st.uid !== record.hostUid) fs.fchownSync(fd, record.hostUid, record.hostGid);
+    fs.writeFileSync(fd, data);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+export function listBoxDir(name: string, p: string, env: NodeJS.ProcessEnv = process.env): BoxDirEntry[] {
+  const { fd } = open(name, p, O_RDONLY | O_DIRECTORY, env);
+  try {
+    // Through our own descriptor: the directory opened above, then one name at a time, unfollowed.
+    const dir = `/proc/self/fd/${fd}`;
+    return fs
+      .readdirSync(dir)
+      .sort()
+      .map((entry) => {
+        const st = fs.lstatSync(path.join(dir, entry));
+        return { name: entry, type: st.isFile() ? 'file' : st.isDirectory() ? 'dir' : st.isSymbolicLink() ? 'symlink' : 'other', size: st.size };
+      });
+  } finally {
+    fs.closeSync(fd);
+  }
+}

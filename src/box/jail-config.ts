@@ -1,0 +1,131 @@
+/**
+ * A box as one jail: the nsjail-field config its supervisor runs (README "Boxes" lists what a box
+ * looks like inside). The init (native/box_init.cc) is the jail's program, executed from a
+ * descriptor (exec_fd) so that it needs no place in the box's root.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { builtProgram } from '../native/addon';
+import { POLICY_DIR } from '../run';
+import { CACHE_DIRS } from './profiles';
+import type { BoxPaths, BoxRecord } from './store';
+import { stateRoot } from './state-dir';
+
+/** The box's user inside: uid/gid 1000, mapped to the record's host ids. */
+export const BOX_UID = 1000;
+export const BOX_HOME = '/home/user';
+export const WORKSPACE = '/workspace';
+export const DEFAULT_SECCOMP_POLICY = path.join(POLICY_DIR, 'default-deny.policy');
+
+/** The host's system directories a box without an image sees, read-only. */
+const HOST_SYSTEM = ['/usr', '/bin', '/sbin', '/lib', '/lib32', '/lib64', '/libx32', '/etc'];
+/** Mount points a box's root needs, made in its base layer so that they are not "changes". */
+const MOUNT_POINTS = ['proc', 'dev', 'tmp', 'workspace', 'home/user', ...HOST_SYSTEM.map((d) => d.slice(1))];
+
+export function cacheDir(record: BoxRecord, cache: string, env: NodeJS.ProcessEnv = process.env): string {
+  return path.join(stateRoot(env), 'caches', record.profile ?? 'default', cache);
+}
+
+/** Makes the directories the box's mounts need on the host, owned by the box's user where it writes. */
+export function prepareLayers(record: BoxRecord, paths: BoxPaths, env: NodeJS.ProcessEnv = process.env): void {
+  const { upper, work } = paths.layer(record.persistent);
+  // The overlay is mounted with the box user's host id (it may not be ours, as root): it must be
+  // able to pass through run/ (0711: not list it) and own its layers; box.json stays ours alone.
+  fs.mkdirSync(paths.run, { recursive: true, mode: 0o711 });
+  for (const d of [upper, work]) ownedDir(d, record);
+  if (record.image === null) {
+    for (const d of MOUNT_POINTS) fs.mkdirSync(path.join(paths.base, d), { recursive: true, mode: 0o755 });
+  }
+  // The user's home is part of the root's writes (so `diff` shows what the box put there).
+  const home = path.join(upper, BOX_HOME);
+  if (!fs.existsSync(home)) {
+    fs.mkdirSync(home, { recursive: true, mode: 0o755 });
+    fs.chownSync(home, record.hostUid, record.hostGid);
+  }
+  for (const c of record.caches) {
+    const dir = cacheDir(record, c, env);
+    fs.mkdirSync(path.dirname(path.dirname(dir)), { recursive: true, mode: 0o711 });
+    fs.mkdirSync(path.dirname(dir), { recursive: true, mode: 0o711 });
+    ownedDir(dir, record);
+  }
+}
+
+/** A directory of the box user's (0700), made if missing. */
+function ownedDir(dir: string, record: BoxRecord): void {
+  if (fs.existsSync(dir)) return;
+  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+  fs.chownSync(dir, record.hostUid, record.hostGid);
+}
+
+interface MountSpec {
+  [field: string]: unknown;
+}
+
+function bind(src: string, dst: string, rw: boolean, extra: MountSpec = {}): MountSpec {
+  return { src, dst, is_bind: true, rw, nosuid: true, nodev: true, ...extra };
+}
+
+function protectMounts(record: BoxRecord): MountSpec[] {
+  const ws = record.workspace;
+  if (!ws) return [];
+  const out: MountSpec[] = [];
+  for (const rel of record.protect.readOnly) out.push(bind(path.join(ws.path, rel), path.join(WORKSPACE, rel), false, { mandatory: false }));
+  for (const rel of record.protect.hidden) {
+    let isDir = false;
+    try {
+      isDir = fs.lstatSync(path.join(ws.path, rel)).isDirectory();
+    } catch {
+      continue; // nothing there to hide
+    }
+    out.push(isDir ? { dst: path.join(WORKSPACE, rel), fstype: 'tmpfs', options: 'size=4096,mode=0555', is_dir: true } : bind('/dev/null', path.join(WORKSPACE, rel), false));
+  }
+  return out;
+}
+
+/** The jail config (nsjail field names) of a box, its init serving the control socket at `controlFd`. */
+export function boxJailConfig(record: BoxRecord, paths: BoxPaths, lowerDir: string, controlFd: number, env: NodeJS.ProcessEnv = process.env): Record<string, unknown> {
+  const { upper, work } = paths.layer(record.persistent);
+  // A user namespace mounts overlayfs with user.* xattrs only (userxattr); root's layers use trusted.*.
+  const userxattr = process.getuid?.() === 0 ? '' : ',userxattr';
+  const mount: MountSpec[] = [{ src: 'overlay', dst: '/', fstype: 'overlay', options: `lowerdir=${lowerDir},upperdir=${upper},workdir=${work}${userxattr}`, rw: true }];
+  // Only what this host has (/lib32, /libx32 and /lib64 vary by architecture and distribution).
+  if (record.image === null) for (const d of HOST_SYSTEM) if (fs.existsSync(d)) mount.push(bind(d, d, false));
+  mount.push(
+    { dst: '/dev', fstype: 'tmpfs', options: 'size=65536,mode=0755', rw: true, is_dir: true, nosuid: true, noexec: true },
+    ...['null', 'zero', 'full', 'random', 'urandom'].map((d) => ({ src: `/dev/${d}`, dst: `/dev/${d}`, is_bind: true, rw: true })),
+    { dst: '/dev/shm', fstype: 'tmpfs', options: 'size=268435456,mode=1777', rw: true, is_dir: true, nosuid: true, nodev: true },
+    { dst: '/tmp', fstype: 'tmpfs', options: 'size=1073741824,mode=1777', rw: true, is_dir: true, nosuid: true, nodev: true },
+  );
+  if (record.workspace) mount.push(bind(record.workspace.path, WORKSPACE, !record.workspace.readOnly), ...protectMounts(record));
+  for (const c of record.caches) mount.push(bind(cacheDir(record, c, env), path.join(BOX_HOME, CACHE_DIRS[c]), true));
+
+  const { memoryBytes, cpus, pids } = record.resources;
+  const id = (host: number) => [{ inside_id: String(BOX_UID), outside_id: String(host), count: 1 }];
+  return {
+    name: `box-${record.name}`,
+    mode: 'ONCE',
+    hostname: record.name,
+    cwd: record.workspace ? WORKSPACE : BOX_HOME,
+    time_limit: 0,
+    uidmap: id(record.hostUid),
+    gidmap: id(record.hostGid),
+    mount,
+    mount_proc: true,
+    keep_env: false,
+    envar: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', `HOME=${BOX_HOME}`],
+    rlimit_as_type: 'INF',
+    rlimit_fsize_type: 'INF',
+    rlimit_cpu_type: 'INF',
+    rlimit_nofile: 4096,
+    rlimit_nproc_type: 'SOFT',
+    net: record.network === 'full' ? 'internet' : record.network,
+    allow: record.allow,
+    publish: record.publish,
+    ...(memoryBytes !== null ? { cgroup_mem_max: memoryBytes } : {}),
+    ...(pids !== null ? { cgroup_pids_max: pids } : {}),
+    ...(cpus !== null ? { cgroup_cpu_ms_per_sec: Math.round(cpus * 1000) } : {}),
+    seccomp_policy_file: record.seccompPolicy,
+    pass_fd: [controlFd],
+    exec_bin: { path: builtProgram('jail_box_init'), arg: ['--control', String(controlFd), '--idle', String(record.idleSeconds)], exec_fd: true },
+  };
+}
