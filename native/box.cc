@@ -116,23 +116,35 @@ Napi::Value BoxConnect(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, fd);
 }
 
-// openInRoot(root, path, flags, mode): open(2) of path inside root, resolved there.
+// openInRoot(root, path, flags, mode, fsuid, fsgid): open(2) of path inside root, resolved
+// there, as fsuid:fsgid (-1: as we are). Root opens as the box's user: a box's own filesystems
+// (its overlay root) cannot even hold a file of host root's, and the user's permissions apply.
+// setfsuid/setfsgid change only the calling thread's ids (the raw system calls; no other Node
+// thread is affected) and are restored before returning.
 Napi::Value OpenInRoot(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (info.Length() != 4 || !info[0].IsString() || !info[1].IsString() || !info[2].IsNumber() || !info[3].IsNumber()) {
-    Napi::TypeError::New(env, "openInRoot(root: string, path: string, flags: number, mode: number)").ThrowAsJavaScriptException();
+  if (info.Length() != 6 || !info[0].IsString() || !info[1].IsString() || !info[2].IsNumber() || !info[3].IsNumber() || !info[4].IsNumber() || !info[5].IsNumber()) {
+    Napi::TypeError::New(env, "openInRoot(root: string, path: string, flags: number, mode: number, fsuid: number, fsgid: number)").ThrowAsJavaScriptException();
     return env.Undefined();
   }
+  int fsuid = info[4].As<Napi::Number>().Int32Value();
+  int fsgid = info[5].As<Napi::Number>().Int32Value();
   std::string root = info[0].As<Napi::String>().Utf8Value();
   std::string path = info[1].As<Napi::String>().Utf8Value();
   int root_fd = open(root.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
   if (root_fd < 0) return ThrowErrno(env, "open " + root, errno);
   struct open_how how = {};
   how.flags = (uint64_t)(info[2].As<Napi::Number>().Int64Value() | O_CLOEXEC);
-  how.mode = (how.flags & (O_CREAT | O_TMPFILE)) ? (uint64_t)info[3].As<Napi::Number>().Int64Value() : 0;
+  // openat2 refuses a mode unless the file may be created (O_TMPFILE contains O_DIRECTORY's bit).
+  bool creates = (how.flags & O_CREAT) || (how.flags & O_TMPFILE) == O_TMPFILE;
+  how.mode = creates ? (uint64_t)info[3].As<Napi::Number>().Int64Value() : 0;
   how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
+  long old_gid = fsgid >= 0 ? syscall(SYS_setfsgid, fsgid) : -1;
+  long old_uid = fsuid >= 0 ? syscall(SYS_setfsuid, fsuid) : -1;
   int fd = (int)syscall(SYS_openat2, root_fd, path.c_str(), &how, sizeof how);
   int err = errno;
+  if (old_uid >= 0) syscall(SYS_setfsuid, old_uid);
+  if (old_gid >= 0) syscall(SYS_setfsgid, old_gid);
   close(root_fd);
   if (fd < 0) return ThrowErrno(env, "open " + path, err);
   return Napi::Number::New(env, fd);

@@ -10,7 +10,8 @@
 // close-on-exec here). Protocol, native-endian (src/box/exec-protocol.ts has the client side):
 //   request, one message whose first byte carries SCM_RIGHTS with 3 fds (stdin, stdout, stderr):
 //     "JBX1" u32 length, then length bytes: u32 flags; cwd \0; u32 argc; argv \0...; u32 envc; env \0...
-//   replies: 'P' i32 pid (started) or 'E' i32 errno (could not start: chdir or execve failed),
+//   replies: 'P' i32 pid (started), or 'C' i32 errno (chdir to cwd failed) or 'E' i32 errno (the
+//            program could not be started),
 //            then 'X' i32 wait status when it ends.
 //   the client may send 'K' i32 signal: delivered to the program's process group.
 //   client hangup: the program's process group is killed (SIGKILL): nothing outlives its exec.
@@ -143,14 +144,17 @@ bool take_u32(char** p, char* end, uint32_t* v) {
   // A terminal (the client's pty, never the host's own terminal) becomes the controlling one, so
   // job control and ^C work in a shell.
   if (flags & kFlagTty) ioctl(0, TIOCSCTTY, 0);
-  int err = 0;
-  if (chdir(cwd) != 0) err = errno;
-  if (!err) {
+  // {reply tag, errno}: 'C' the working directory, 'E' the program.
+  int failure[2] = {'C', 0};
+  if (chdir(cwd) != 0) {
+    failure[1] = errno;
+  } else {
     environ = envp;  // execvp searches the program's PATH, not the init's
     execvp(argv[0], argv);
-    err = errno;
+    failure[0] = 'E';
+    failure[1] = errno;
   }
-  (void)!write(err_fd, &err, sizeof err);
+  (void)!write(err_fd, failure, sizeof failure);
   _exit(127);
 }
 
@@ -190,14 +194,14 @@ void start_program(Session& s, const int fds[3], char* body, uint32_t length) {
     put(s.fd, 'E', fork_errno);
     return end_session(s);
   }
-  int err = 0;
-  // EOF (exec succeeded, the pipe closed on exec) or the errno the child could not exec with.
-  while (read(err_pipe[0], &err, sizeof err) < 0 && errno == EINTR) {
+  int failure[2] = {0, 0};
+  // EOF (exec succeeded, the pipe closed on exec) or why the child could not start the program.
+  while (read(err_pipe[0], failure, sizeof failure) < 0 && errno == EINTR) {
   }
   close(err_pipe[0]);
-  if (err) {
+  if (failure[1]) {
     waitpid(pid, nullptr, 0);
-    put(s.fd, 'E', err);
+    put(s.fd, (char)failure[0], failure[1]);
     return end_session(s);
   }
   s.pid = pid;

@@ -129,10 +129,10 @@ export async function execInBox(name: string, argv: string[], options: BoxExecOp
   const stdio = openStdio(addon, { stdin: options.stdin ?? 'ignore', stdout: options.stdout ?? 'capture', stderr: options.stderr ?? 'capture', maxOutputBytes: options.maxOutputBytes ?? 10 << 20 });
   let devNull = -1;
   const started = process.hrtime.bigint();
+  const cwd = options.cwd ?? (record.workspace ? WORKSPACE : BOX_HOME);
   let fd: number;
   try {
     const fds = stdio.fds.map((f) => (f >= 0 ? f : devNull >= 0 ? devNull : (devNull = fs.openSync('/dev/null', 'r+')))) as [number, number, number];
-    const cwd = options.cwd ?? (record.workspace ? WORKSPACE : BOX_HOME);
     fd = addon.boxConnect(paths.socket, encodeRequest(argv, { ...baseEnv(env.TERM), ...options.env }, cwd, options.tty === true), fds);
   } catch (e) {
     stdio.destroy();
@@ -157,10 +157,13 @@ export async function execInBox(name: string, argv: string[], options: BoxExecOp
   try {
     const first = await replies.next();
     if (first === null) throw new JailError('setup', `box '${name}': its init closed the connection before starting ${argv[0]}`, { hint: `jail box status ${name}; its log: jail box logs ${name}` });
+    if (first.tag === 'C') {
+      throw new JailError('usage', `box '${name}': cannot use ${JSON.stringify(cwd)} as the working directory: ${errnoName(first.value)}`, { hint: 'give a directory that exists in the box (-w, cwd)' });
+    }
     if (first.tag === 'E') {
       const what = errnoName(first.value);
       throw new JailError('usage', `box '${name}': cannot run ${JSON.stringify(argv[0])}: ${what}`, {
-        hint: first.value === ENOENT ? `no such program or working directory in the box (PATH is searched; jail box exec ${name} -- ls /usr/bin)` : 'check the program and working directory exist in the box',
+        hint: first.value === ENOENT ? `no such program in the box (PATH is searched; jail box exec ${name} -- ls /usr/bin)` : 'check the program and working directory exist in the box',
       });
     }
     options.signal?.addEventListener('abort', onAbort, { once: true });

@@ -3,7 +3,7 @@
  * more often than they run programs). Paths are the box's own: every component, symbolic links
  * included, is resolved inside the box's root as its programs see it (mounts and all), through
  * the init's /proc/PID/root and openat2(RESOLVE_IN_ROOT); a link planted in the box cannot make
- * these calls touch a host file. Files created here belong to the box's user.
+ * these calls touch a host file. They act as the box's user: its permissions, its files.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -38,7 +38,9 @@ function open(name: string, p: string, flags: number, env: NodeJS.ProcessEnv): {
   const { record, root } = running(name, env);
   const where = inBox(record, p);
   try {
-    return { fd: loadAddon().openInRoot(root, where, flags, 0o644), record, where };
+    // As root, as the box's user (see native/box.cc); otherwise we are that user already.
+    const [uid, gid] = process.getuid!() === 0 ? [record.hostUid, record.hostGid] : [-1, -1];
+    return { fd: loadAddon().openInRoot(root, where, flags, 0o644, uid, gid), record, where };
   } catch (e) {
     const errno = (e as { errno?: number }).errno;
     const code = errno === undefined ? (e as Error).message : errnoName(errno);
@@ -57,12 +59,9 @@ export function readBoxFile(name: string, p: string, env: NodeJS.ProcessEnv = pr
 
 export function writeBoxFile(name: string, p: string, data: string | Uint8Array, env: NodeJS.ProcessEnv = process.env): void {
   // O_NOFOLLOW: the last component is replaced as a file, never written through a link.
-  const { fd, record } = open(name, p, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW, env);
+  const { fd } = open(name, p, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW, env);
   try {
-    const st = fs.fstatSync(fd);
-    if (!st.isFile()) throw new JailError('usage', `box '${name}': ${p} is not a regular file`);
-    // Root writes as root: the file must still be the box user's, as if the box had written it.
-    if (process.getuid!() === 0 && st.uid !== record.hostUid) fs.fchownSync(fd, record.hostUid, record.hostGid);
+    if (!fs.fstatSync(fd).isFile()) throw new JailError('usage', `box '${name}': ${p} is not a regular file`);
     fs.writeFileSync(fd, data);
   } finally {
     fs.closeSync(fd);

@@ -32,7 +32,9 @@ export function prepareLayers(record: BoxRecord, paths: BoxPaths, env: NodeJS.Pr
   // The overlay is mounted with the box user's host id (it may not be ours, as root): it must be
   // able to pass through run/ (0711: not list it) and own its layers; box.json stays ours alone.
   fs.mkdirSync(paths.run, { recursive: true, mode: 0o711 });
-  for (const d of [upper, work]) ownedDir(d, record);
+  // upper is the root directory the box sees: the user's, 0755 (as root, an image's own files stay root's).
+  ownedDir(upper, record, 0o755);
+  ownedDir(work, record, 0o700);
   if (record.image === null) {
     for (const d of MOUNT_POINTS) fs.mkdirSync(path.join(paths.base, d), { recursive: true, mode: 0o755 });
   }
@@ -46,14 +48,14 @@ export function prepareLayers(record: BoxRecord, paths: BoxPaths, env: NodeJS.Pr
     const dir = cacheDir(record, c, env);
     fs.mkdirSync(path.dirname(path.dirname(dir)), { recursive: true, mode: 0o711 });
     fs.mkdirSync(path.dirname(dir), { recursive: true, mode: 0o711 });
-    ownedDir(dir, record);
+    ownedDir(dir, record, 0o700);
   }
 }
 
-/** A directory of the box user's (0700), made if missing. */
-function ownedDir(dir: string, record: BoxRecord): void {
+/** A directory of the box user's, made if missing. */
+function ownedDir(dir: string, record: BoxRecord, mode: number): void {
   if (fs.existsSync(dir)) return;
-  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+  fs.mkdirSync(dir, { recursive: true, mode });
   fs.chownSync(dir, record.hostUid, record.hostGid);
 }
 

@@ -123,8 +123,8 @@ export interface NativeAddon {
   boxListen(path: string): number;
   /** Connects to a box's control socket and sends request, its first byte carrying fds (stdin, stdout, stderr); the connected fd (CLOEXEC). Throws with .errno. */
   boxConnect(path: string, request: Buffer, fds: [number, number, number]): number;
-  /** open(2) of path resolved inside root (openat2 RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS), CLOEXEC. Throws with .errno. */
-  openInRoot(root: string, path: string, flags: number, mode: number): number;
+  /** open(2) of path resolved inside root (openat2 RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS), CLOEXEC, as fsuid:fsgid (-1: unchanged; this thread only). Throws with .errno. */
+  openInRoot(root: string, path: string, flags: number, mode: number, fsuid: number, fsgid: number): number;
   /** A new pseudo-terminal: [master (non-blocking), slave], both CLOEXEC. Throws with .errno. */
   openPty(): [number, number];
   /** TIOCSWINSZ; 0 or an errno. */

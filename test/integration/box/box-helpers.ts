@@ -1,0 +1,91 @@
+/**
+ * Fixtures for box tests: a state directory of the test's own (JAIL_STATE_DIR), a workspace owned
+ * by an unprivileged uid, the CLI with that environment, and a sweep that removes every box the
+ * test made and checks nothing of them is left running.
+ */
+import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { afterAll, afterEach, beforeAll, expect } from 'vitest';
+import { assertBuilt, cli, killSpawned, SYSTEM_PATH, tempDir, type CliOptions, type CliResult } from '../core/helpers';
+
+export interface BoxFixture {
+  /** The test's state directory. */
+  state: string;
+  /** A scratch directory (0755). */
+  dir: string;
+  env: NodeJS.ProcessEnv;
+  jail(args: string[], opts?: CliOptions): Promise<CliResult>;
+  /** A new workspace directory owned by uid:gid. */
+  workspace(name: string, uid?: number, gid?: number): string;
+}
+
+/** Host pids of box inits (comm jail_box_init) whose state directory is `state`, or orphaned. */
+export function initsOf(state: string): number[] {
+  const out: number[] = [];
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (fs.readFileSync(`/proc/${entry}/comm`, 'utf8').trim() !== 'jail_box_init') continue;
+      // The init's environment is the jail's own; its supervisor's names the state directory.
+      const ppid = Number(fs.readFileSync(`/proc/${entry}/stat`, 'utf8').split(') ')[1].split(' ')[1]);
+      // An orphan (parent 1) is nobody's box: counted too, it must never exist.
+      if (ppid === 1 || fs.readFileSync(`/proc/${ppid}/environ`, 'utf8').split('\0').includes(`JAIL_STATE_DIR=${state}`)) out.push(Number(entry));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return out;
+}
+
+export function boxFixture(opts: { owner?: { uid: number; gid: number } } = {}): () => BoxFixture {
+  let tmp: ReturnType<typeof tempDir> | undefined;
+  let fixture: BoxFixture | undefined;
+  beforeAll(() => {
+    assertBuilt();
+    tmp = tempDir('jail-box-');
+    const state = path.join(tmp.dir, 'state');
+    const env = { PATH: SYSTEM_PATH, HOME: path.join(tmp.dir, 'home'), JAIL_STATE_DIR: state, XDG_CONFIG_HOME: path.join(tmp.dir, 'config') };
+    fs.mkdirSync(env.HOME, { mode: 0o755 });
+    let n = 0;
+    fixture = {
+      state,
+      dir: tmp.dir,
+      env,
+      jail: (args, o = {}) => cli(args, { ...o, env: { ...env, ...o.env }, asUser: o.asUser ?? opts.owner }),
+      workspace: (name, uid = opts.owner?.uid ?? 1000, gid = opts.owner?.gid ?? 1000) => {
+        const ws = path.join(tmp!.dir, `ws-${name}-${n++}`);
+        fs.mkdirSync(ws, { mode: 0o755 });
+        fs.chownSync(ws, uid, gid);
+        return ws;
+      },
+    };
+  });
+  afterEach(async () => {
+    killSpawned();
+    if (!fixture) return;
+    const boxes = path.join(fixture.state, 'boxes');
+    for (const name of fs.existsSync(boxes) ? fs.readdirSync(boxes) : []) {
+      const r = await fixture.jail(['box', 'rm', '--force', name]);
+      expect(r.code, r.stderr).toBe(0);
+    }
+    // Every init is gone with its box.
+    expect(initsOf(fixture.state)).toEqual([]);
+  });
+  afterAll(() => {
+    killSpawned();
+    if (tmp) execFileSync('rm', ['-rf', tmp.dir]);
+  });
+  return () => fixture!;
+}
+
+/** The namespaces of a host pid, as inode links. */
+export function namespacesOf(pid: number): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const ns of ['cgroup', 'ipc', 'mnt', 'net', 'pid', 'user', 'uts']) out[ns] = fs.readlinkSync(`/proc/${pid}/ns/${ns}`);
+  return out;
+}
+
+export function runtimeOf(state: string, name: string): { supervisorPid: number; initPid: number } {
+  return JSON.parse(fs.readFileSync(path.join(state, 'boxes', name, 'run', 'state.json'), 'utf8'));
+}
