@@ -249,7 +249,8 @@ void client_readable(Session& s) {
   }
 }
 
-void reap() {
+// Reaps every child that ended; a program's client gets its status. Returns whether children remain.
+bool reap() {
   int status;
   pid_t pid;
   while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
@@ -261,18 +262,15 @@ void reap() {
         s.fd = -1;
       }
   }
+  return !(pid < 0 && errno == ECHILD);
 }
 
-// SIGTERM from outside: every process of the box gets it, then the box ends (the kernel kills
-// what is left when the PID namespace's init exits).
+// SIGTERM from outside: every process of the box gets it (each exec's client is told how its
+// program ended), then the box ends; the kernel kills what is left when the PID namespace's init
+// exits.
 [[noreturn]] void shut_down() {
   kill(-1, SIGTERM);
-  for (int i = 0; i < 20; i++) {
-    while (waitpid(-1, nullptr, WNOHANG) > 0) {
-    }
-    if (kill(-1, 0) != 0) break;
-    usleep(100000);
-  }
+  for (int i = 0; i < 20 && reap(); i++) usleep(100000);
   _exit(0);
 }
 

@@ -1,0 +1,79 @@
+/**
+ * Boxes without root: an ordinary user creates, starts, enters and removes a box, its workspace
+ * files are that user's, exec has the init's namespaces, the overlay root works (userxattr), and
+ * a limit the host does not delegate is refused with the reason.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { rootlessReason, unprivilegedUser } from '../unprivileged-user';
+import { initsOf, namespacesOf } from './box-helpers';
+
+const reason = process.getuid!() !== 0 ? 'needs root to create the test user' : rootlessReason();
+
+describe.skipIf(reason !== null)('boxes (rootless)', () => {
+  const fx = unprivilegedUser('jailboxuser');
+
+  function setup(): { state: string; ws: string; jail: (args: string[]) => ReturnType<ReturnType<typeof fx>['jail']> } {
+    const { user, dir } = fx();
+    const base = fs.mkdtempSync(path.join(dir, 'box-'));
+    fs.chmodSync(base, 0o755);
+    const ws = path.join(base, 'ws');
+    const home = path.join(base, 'home');
+    for (const d of [ws, home]) {
+      fs.mkdirSync(d);
+      fs.chownSync(d, user.uid, user.gid);
+    }
+    fs.chownSync(base, user.uid, user.gid);
+    const state = path.join(base, 'state');
+    const env = { PATH: '/usr/local/bin:/usr/bin:/bin', HOME: home, JAIL_STATE_DIR: state };
+    return { state, ws, jail: (args) => fx().jail(args, { env, cwd: base }) };
+  }
+
+  it('create, start, exec, diff, stop, rm as an ordinary user', async () => {
+    const { user } = fx();
+    const { state, ws, jail } = setup();
+    try {
+      const created = await jail(['box', 'create', 'mine', '--workspace', ws]);
+      expect(created.code, created.stderr).toBe(0);
+      const started = await jail(['box', 'start', 'mine']);
+      expect(started.code, started.stderr).toBe(0);
+      const r = await jail(['box', 'exec', 'mine', '--', 'sh', '-c', 'id -u; echo made > /workspace/f; mkdir -p /srv/x; cat /proc/self/status | grep -E "^(CapEff|NoNewPrivs|Seccomp):"']);
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout).toMatch(/^1000\nCapEff:\s+0+\nNoNewPrivs:\s+1\nSeccomp:\s+2\n$/);
+      expect(fs.statSync(path.join(ws, 'f'))).toMatchObject({ uid: user.uid, gid: user.gid });
+      expect(JSON.parse((await jail(['box', 'diff', 'mine', '--json'])).stdout)).toEqual({ added: ['/srv', '/srv/x'], changed: [], deleted: [] });
+
+      const [init] = initsOf(state);
+      expect(init).toBeGreaterThan(0);
+      // Owned by the user, in a user namespace of its own.
+      expect(fs.statSync(`/proc/${init}`).uid).toBe(user.uid);
+      expect(namespacesOf(init).user).not.toBe(namespacesOf(process.pid).user);
+
+      expect((await jail(['box', 'stop', 'mine'])).code).toBe(0);
+      expect(initsOf(state)).toEqual([]);
+      expect((await jail(['box', 'rm', 'mine'])).code).toBe(0);
+      expect(fs.existsSync(path.join(state, 'boxes', 'mine'))).toBe(false);
+    } finally {
+      await jail(['box', 'rm', '--force', 'mine']);
+    }
+  });
+
+  it('a memory limit the host does not delegate stops the start with the reason', async () => {
+    const { state, jail } = setup();
+    try {
+      await jail(['box', 'create', 'limited', '--memory', '100M']);
+      const r = await jail(['box', 'start', 'limited']);
+      if (r.code === 0) {
+        // A host that delegates cgroups to this user: the limit must then be in force.
+        const limit = (await jail(['box', 'exec', 'limited', '--', 'sh', '-c', 'cat /sys/fs/cgroup/memory.max 2>/dev/null || echo none'])).stdout.trim();
+        expect(limit).toBe(String(100 << 20));
+      } else {
+        expect(r.stderr).toContain('cgroup_mem_max: cannot create cgroups');
+        expect(initsOf(state)).toEqual([]);
+      }
+    } finally {
+      await jail(['box', 'rm', '--force', 'limited']);
+    }
+  });
+});
