@@ -17,6 +17,9 @@
 //   client hangup: the program's process group is killed (SIGKILL): nothing outlives its exec.
 // SIGTERM from outside the box (the supervisor, `jail box stop`) ends the box; from inside it is
 // ignored. `--idle SECONDS`: the box ends after that long with no exec running.
+// `--ready FD`: a pipe to `jail box start`, told `{"ok":true}` once the init serves (and closed).
+// `--note FD`: a file of the box's run directory, where a clean end is written ("stopped" or
+// "idle"), so that the host can tell a box that ended from one whose init was killed.
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -50,6 +53,7 @@ struct Session {
 Session sessions[kMaxSessions];
 int listen_fd = -1;
 int signal_fd = -1;
+int note_fd = -1;
 long idle_seconds = 0;
 
 void put(int fd, char tag, int32_t value) {
@@ -268,25 +272,30 @@ bool reap() {
 // SIGTERM from outside: every process of the box gets it (each exec's client is told how its
 // program ended), then the box ends; the kernel kills what is left when the PID namespace's init
 // exits.
-[[noreturn]] void shut_down() {
+[[noreturn]] void shut_down(const char* why) {
   kill(-1, SIGTERM);
   for (int i = 0; i < 20 && reap(); i++) usleep(100000);
+  if (note_fd >= 0) (void)!write(note_fd, why, strlen(why));
   _exit(0);
 }
 
 int usage(const char* why) {
-  fprintf(stderr, "jail_box_init: %s\nusage: jail_box_init --control FD [--idle SECONDS]\n(it is started by `jail box start`, not by hand)\n", why);
+  fprintf(stderr, "jail_box_init: %s\nusage: jail_box_init --control FD [--idle SECONDS] [--ready FD] [--note FD]\n(it is started by `jail box start`, not by hand)\n", why);
   return 2;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
+  int ready_fd = -1;
   for (int i = 1; i + 1 < argc; i += 2) {
     if (strcmp(argv[i], "--control") == 0) listen_fd = atoi(argv[i + 1]);
     else if (strcmp(argv[i], "--idle") == 0) idle_seconds = atol(argv[i + 1]);
+    else if (strcmp(argv[i], "--ready") == 0) ready_fd = atoi(argv[i + 1]);
+    else if (strcmp(argv[i], "--note") == 0) note_fd = atoi(argv[i + 1]);
     else return usage("unknown argument");
   }
+  if (note_fd >= 0) fcntl(note_fd, F_SETFD, FD_CLOEXEC);
   int type = 0;
   socklen_t len = sizeof type;
   if (listen_fd < 3 || getsockopt(listen_fd, SOL_SOCKET, SO_TYPE, &type, &len) != 0 || type != SOCK_STREAM) return usage("--control must name an inherited stream socket");
@@ -302,6 +311,11 @@ int main(int argc, char** argv) {
   signal_fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
   if (signal_fd < 0) return usage("signalfd failed");
 
+  if (ready_fd >= 0) {
+    static const char kReady[] = "{\"ok\":true}\n";
+    (void)!write(ready_fd, kReady, sizeof kReady - 1);
+    close(ready_fd);
+  }
   time_t idle_since = time(nullptr);
   struct pollfd polls[kMaxSessions + 2];
   int index_of[kMaxSessions + 2];
@@ -320,7 +334,7 @@ int main(int argc, char** argv) {
     int timeout = -1;
     if (idle_seconds > 0 && !busy) {
       long left = idle_seconds - (long)(time(nullptr) - idle_since);
-      if (left <= 0) shut_down();
+      if (left <= 0) shut_down("idle\n");
       timeout = (int)(left * 1000);
     }
     int r = poll(polls, n, timeout);
@@ -330,7 +344,7 @@ int main(int argc, char** argv) {
       struct signalfd_siginfo si;
       while (read(signal_fd, &si, sizeof si) == sizeof si) {
         // ssi_pid 0: sent from outside the box's PID namespace (its supervisor).
-        if (si.ssi_signo != SIGCHLD && si.ssi_pid == 0) shut_down();
+        if (si.ssi_signo != SIGCHLD && si.ssi_pid == 0) shut_down("stopped\n");
       }
       reap();
     }

@@ -11,7 +11,7 @@ import { JailError } from '../errors';
 import { loadAddon } from '../native/addon';
 import { errnoName } from '../supervisor/errno';
 import { BOX_HOME, WORKSPACE } from './jail-config';
-import { BoxPaths, boxState, readRecord, type BoxRecord } from './store';
+import { BoxPaths, boxState, initPidOf, readRecord, type BoxRecord } from './store';
 
 const { O_RDONLY, O_WRONLY, O_CREAT, O_TRUNC, O_DIRECTORY, O_NOFOLLOW } = fs.constants;
 
@@ -25,8 +25,9 @@ function running(name: string, env: NodeJS.ProcessEnv): { record: BoxRecord; roo
   const paths = new BoxPaths(name, env);
   const record = readRecord(paths);
   const { state, runtime } = boxState(paths);
-  if (state !== 'running' || !runtime) throw new JailError('usage', `box '${name}' is ${state}, not running`, { hint: `jail box start ${name}` });
-  return { record, root: `/proc/${runtime.initPid}/root` };
+  const init = runtime && initPidOf(runtime);
+  if (state !== 'running' || !init) throw new JailError('usage', `box '${name}' is ${state === 'running' ? 'starting or stopping' : state}, not running`, { hint: `jail box start ${name}` });
+  return { record, root: `/proc/${init}/root` };
 }
 
 function inBox(record: BoxRecord, p: string): string {

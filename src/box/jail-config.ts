@@ -84,8 +84,15 @@ function protectMounts(record: BoxRecord): MountSpec[] {
   return out;
 }
 
-/** The jail config (nsjail field names) of a box, its init serving the control socket at `controlFd`. */
-export function boxJailConfig(record: BoxRecord, paths: BoxPaths, lowerDir: string, controlFd: number, env: NodeJS.ProcessEnv = process.env): Record<string, unknown> {
+/** The host fds a box's init is given: its control socket, its note file, the starter's pipe (-1: none). */
+export interface InitFds {
+  control: number;
+  note: number;
+  ready: number;
+}
+
+/** The jail config (nsjail field names) of a box whose init gets `fds`. */
+export function boxJailConfig(record: BoxRecord, paths: BoxPaths, lowerDir: string, fds: InitFds, mode: 'ONCE' | 'EXECVE', env: NodeJS.ProcessEnv = process.env): Record<string, unknown> {
   const { upper, work } = paths.layer(record.persistent);
   // A user namespace mounts overlayfs with user.* xattrs only (userxattr); root's layers use trusted.*.
   const userxattr = process.getuid?.() === 0 ? '' : ',userxattr';
@@ -105,7 +112,7 @@ export function boxJailConfig(record: BoxRecord, paths: BoxPaths, lowerDir: stri
   const id = (host: number) => [{ inside_id: String(BOX_UID), outside_id: String(host), count: 1 }];
   return {
     name: `box-${record.name}`,
-    mode: 'ONCE',
+    mode,
     hostname: record.name,
     cwd: record.workspace ? WORKSPACE : BOX_HOME,
     time_limit: 0,
@@ -127,7 +134,11 @@ export function boxJailConfig(record: BoxRecord, paths: BoxPaths, lowerDir: stri
     ...(pids !== null ? { cgroup_pids_max: pids } : {}),
     ...(cpus !== null ? { cgroup_cpu_ms_per_sec: Math.round(cpus * 1000) } : {}),
     seccomp_policy_file: record.seccompPolicy,
-    pass_fd: [controlFd],
-    exec_bin: { path: builtProgram('jail_box_init'), arg: ['--control', String(controlFd), '--idle', String(record.idleSeconds)], exec_fd: true },
+    pass_fd: [fds.control, fds.note, ...(fds.ready >= 0 ? [fds.ready] : [])],
+    exec_bin: {
+      path: builtProgram('jail_box_init'),
+      arg: ['--control', String(fds.control), '--note', String(fds.note), '--idle', String(record.idleSeconds), ...(fds.ready >= 0 ? ['--ready', String(fds.ready)] : [])],
+      exec_fd: true,
+    },
   };
 }

@@ -18,7 +18,7 @@ import { DEFAULT_SECCOMP_POLICY } from './jail-config';
 import { CACHE_DIRS, parseSettings, resolveProfile, settingsFiles, type BoxNetwork, type ProfileSettings } from './profiles';
 import { lowerDir } from './root';
 import { clearRunState, type ReadyMessage } from './supervisor';
-import { BoxPaths, boxState, listBoxNames, readRecord, supervisorAlive, withLock, writeJson, type BoxRecord, type BoxRuntime, type BoxState } from './store';
+import { BoxPaths, boxState, initPidOf, listBoxNames, readRecord, supervisorAlive, withLock, writeJson, type BoxRecord, type BoxRuntime, type BoxState } from './store';
 import { resolveWorkspace } from './workspace';
 
 export interface BoxCreateOptions extends ProfileSettings {
@@ -47,6 +47,7 @@ export interface BoxInfo {
   uptimeSeconds: number | null;
   /** The box's current memory use (its cgroup), when running and known. */
   memoryBytes: number | null;
+  /** Its init's pid on the host, when running. */
   initPid: number | null;
 }
 
@@ -131,7 +132,6 @@ const jailBin = () => path.join(packageRoot(), 'bin', 'jail');
 
 export interface StartResult {
   record: BoxRecord;
-  initPid: number;
   /** The setup script's output, when it ran (first start). */
   setupOutput?: string;
 }
@@ -142,9 +142,9 @@ export async function startBox(name: string, options: { onSetupOutput?: (chunk: 
     const record = readRecord(paths);
     const { state, runtime } = boxState(paths);
     if (state === 'running') throw new JailError('usage', `box '${name}' is already running (supervisor pid ${runtime!.supervisorPid})`, { hint: `jail box exec ${name} -- cmd, or jail box stop ${name}` });
-    if (state === 'broken') clearRunState(paths);
-    const initPid = await spawnSupervisor(paths, env);
-    return { record, initPid };
+    await clearRunState(paths);
+    await spawnSupervisor(paths, env);
+    return { record };
   });
   if (result.record.setup === null || result.record.setupDone) return result;
   // The setup script runs once, inside, as the box's user, at the first start.
@@ -161,7 +161,7 @@ export async function startBox(name: string, options: { onSetupOutput?: (chunk: 
   return { ...result, setupOutput: output };
 }
 
-async function spawnSupervisor(paths: BoxPaths, env: NodeJS.ProcessEnv): Promise<number> {
+async function spawnSupervisor(paths: BoxPaths, env: NodeJS.ProcessEnv): Promise<void> {
   const log = fs.openSync(paths.log, 'a', 0o600);
   const [readEnd, writeEnd] = loadAddon().pipe();
   let child;
@@ -177,11 +177,23 @@ async function spawnSupervisor(paths: BoxPaths, env: NodeJS.ProcessEnv): Promise
   }
   child.unref();
   const message = await readReady(readEnd, child.pid!);
-  if (!message.ok) throw new JailError('setup', message.error?.message ?? `box '${paths.name}' could not start`, { hint: message.error?.hint ?? `jail box logs ${paths.name}` });
-  return message.initPid!;
+  if (!message.ok) {
+    // The launcher says why on its stderr, the log, and exits: the line before nothing.
+    const why = message.error?.message ?? lastLogLine(paths) ?? `box '${paths.name}' could not start`;
+    throw new JailError('setup', why, { hint: message.error?.hint ?? `jail box logs ${paths.name} has the whole log` });
+  }
 }
 
-/** The supervisor's one line on fd 3; EOF without one means it died. */
+function lastLogLine(paths: BoxPaths): string | null {
+  try {
+    const lines = fs.readFileSync(paths.log, 'utf8').trimEnd().split('\n');
+    return `box '${paths.name}' could not start: ${lines[lines.length - 1].replace(/^\[E\] /, '')}`;
+  } catch {
+    return null;
+  }
+}
+
+/** The supervisor's one line on fd 3 (or its init's); EOF without one means the start failed. */
 function readReady(fd: number, pid: number): Promise<ReadyMessage> {
   const { Socket } = require('node:net') as typeof import('node:net');
   const sock = new Socket({ fd, readable: true, writable: false });
@@ -198,25 +210,23 @@ function readReady(fd: number, pid: number): Promise<ReadyMessage> {
       const nl = text.indexOf('\n');
       if (nl >= 0) finish(JSON.parse(text.slice(0, nl)) as ReadyMessage);
     });
-    sock.on('close', () => finish({ ok: false, error: { message: `the box's supervisor (pid ${pid}) exited before the box started` } }));
+    sock.on('close', () => finish({ ok: false }));
     sock.on('error', () => undefined);
   });
 }
 
-/** Stops a running box: SIGTERM to its supervisor, which ends the init and cleans up; waits for it. */
+/**
+ * Stops a running box (SIGTERM to its supervisor, which ends the init; waits for it) and cleans
+ * up after it, or after a box that ended by itself or broke. True if it was running or broken.
+ */
 export async function stopBox(name: string, env: NodeJS.ProcessEnv = process.env): Promise<boolean> {
   const paths = new BoxPaths(name, env);
   return withLock(paths, async () => {
     readRecord(paths);
     const { state, runtime } = boxState(paths);
-    if (state === 'stopped') return false;
-    if (state === 'broken') {
-      clearRunState(paths);
-      return true;
-    }
-    await killSupervisor(runtime!);
-    clearRunState(paths);
-    return true;
+    if (state === 'running') await killSupervisor(runtime!);
+    await clearRunState(paths);
+    return state !== 'stopped';
   });
 }
 
@@ -265,6 +275,7 @@ export function boxInfo(name: string, env: NodeJS.ProcessEnv = process.env): Box
   const record = readRecord(paths);
   const { state, runtime } = boxState(paths);
   const running = state === 'running' && runtime !== null;
+  const init = running ? initPidOf(runtime) : null;
   return {
     name,
     state,
@@ -276,19 +287,19 @@ export function boxInfo(name: string, env: NodeJS.ProcessEnv = process.env): Box
     created: record.created,
     started: running ? runtime.started : null,
     uptimeSeconds: running ? Math.round((Date.now() - Date.parse(runtime.started)) / 1000) : null,
-    memoryBytes: running ? memoryOf(runtime.initPid) : null,
-    initPid: running ? runtime.initPid : null,
+    memoryBytes: running && init !== null ? memoryOf(init) : null,
+    initPid: running ? init : null,
   };
 }
 
-/** Every box, with broken ones (supervisor gone) cleaned up as they are found. */
+/** Every box; what stopped or broken ones left (run/, cgroups) is cleaned up as they are found. */
 export async function listBoxes(env: NodeJS.ProcessEnv = process.env): Promise<BoxInfo[]> {
   const out: BoxInfo[] = [];
   for (const name of listBoxNames(env)) {
     const info = boxInfo(name, env);
-    if (info.state === 'broken') {
+    if (info.state !== 'running') {
       await stopBox(name, env);
-      out.push({ ...boxInfo(name, env), state: 'broken' });
+      out.push({ ...boxInfo(name, env), state: info.state });
     } else out.push(info);
   }
   return out;

@@ -6,7 +6,8 @@
  *   base/       the lower layer of its root when it has no image (mount points only)
  *   upper/ work/  the root's writes, kept across stops (--persistent)
  *   run/        exists while it runs: state.json (BoxRuntime), ctl.sock (its init's control
- *               socket), and the root's writes of an ephemeral box (upper/, work/)
+ *               socket), note (where its init writes a clean end), and the root's writes of an
+ *               ephemeral box (upper/, work/)
  * No daemon: whether a box runs is whether the supervisor named in run/state.json is alive.
  */
 import * as fs from 'node:fs';
@@ -41,12 +42,13 @@ export interface BoxRecord {
 }
 
 export interface BoxRuntime {
+  /** The supervisor: `jail box _supervise` (Node), or the native launcher it became (execve mode). */
   supervisorPid: number;
   /** /proc/PID/stat start time of the supervisor, so a reused pid is never taken for it. */
   supervisorStart: string;
-  /** The init's pid on the host. */
-  initPid: number;
   started: string;
+  /** The box's cgroups when its supervisor is the native launcher, which cannot remove them. */
+  cgroups: string[];
 }
 
 export type BoxState = 'running' | 'stopped' | 'broken';
@@ -82,6 +84,9 @@ export class BoxPaths {
   }
   get socket(): string {
     return path.join(this.run, 'ctl.sock');
+  }
+  get note(): string {
+    return path.join(this.run, 'note');
   }
   /** Where the root's writes go: kept (persistent) or under run/ (gone at stop). */
   layer(persistent: boolean): { upper: string; work: string } {
@@ -138,10 +143,32 @@ export function supervisorAlive(rt: BoxRuntime): boolean {
   return processStart(rt.supervisorPid) === rt.supervisorStart;
 }
 
+/**
+ * running: its supervisor lives. stopped: no run/ left, or its init wrote a clean end (idle, or
+ * stopped) and the supervisor that could not clean up (the native launcher) is gone. broken: the
+ * supervisor is gone and the init never said why (killed, out of memory, the supervisor killed).
+ */
 export function boxState(p: BoxPaths): { state: BoxState; runtime: BoxRuntime | null } {
   const runtime = readRuntime(p);
-  if (runtime === null) return { state: fs.existsSync(p.run) ? 'broken' : 'stopped', runtime };
-  return { state: supervisorAlive(runtime) ? 'running' : 'broken', runtime };
+  if (runtime !== null && supervisorAlive(runtime)) return { state: 'running', runtime };
+  if (!fs.existsSync(p.run)) return { state: 'stopped', runtime: null };
+  let note = '';
+  try {
+    note = fs.readFileSync(p.note, 'utf8');
+  } catch {
+    // none: not a clean end
+  }
+  return { state: note === '' ? 'broken' : 'stopped', runtime: null };
+}
+
+/** The box's init on the host: the supervisor's child running jail_box_init. */
+export function initPidOf(rt: BoxRuntime): number | null {
+  try {
+    const children = fs.readFileSync(`/proc/${rt.supervisorPid}/task/${rt.supervisorPid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+    return children.find((c) => fs.readFileSync(`/proc/${c}/comm`, 'utf8').trim() === 'jail_box_init') ?? null;
+  } catch {
+    return null;
+  }
 }
 
 export function listBoxNames(env: NodeJS.ProcessEnv = process.env): string[] {

@@ -1,30 +1,37 @@
 /**
  * A running box's supervisor: the detached `jail box _supervise NAME` process that `box start`
- * leaves behind (with the box's init, the only processes a box keeps running; no daemon). It runs
- * the box as one jail through run(), like any other jail: the jail dies with it, and it cleans up
- * (cgroups, the network link, the control socket, an ephemeral root's writes) when the init ends.
+ * leaves behind (with the box's init, the only processes a box keeps running; no daemon). The jail
+ * dies with it.
  *
- * It tells the starter how the launch went on fd 3 (one JSON line), then closes it.
+ * A box without a network needs nothing from Node while it runs, so the supervisor hands the box
+ * to the native launcher in execve mode (src/supervisor/execve.ts): a few hundred KiB instead of
+ * a Node process (measured in bench/box.mjs). The init then tells the starter it serves (its
+ * --ready fd) and writes a clean end to run/note; `box stop` and the next command clean run/ up.
+ * A networked box keeps the Node supervisor, which runs the link (pasta) and cleans up itself.
+ *
+ * The starter reads one JSON line on fd 3: {"ok":true} or {"ok":false,"error":{...}}.
  */
 import * as fs from 'node:fs';
+import { configFromObject } from '../config/load';
 import { formatError, JailError } from '../errors';
 import { loadAddon } from '../native/addon';
-import { run } from '../run';
+import { planJail, run } from '../run';
+import { execveJail } from '../supervisor/execve';
+import { formatLogLine, makeLogger } from '../supervisor/log';
 import { boxJailConfig, prepareLayers } from './jail-config';
 import { lowerDir } from './root';
-import { BoxPaths, processStart, readRecord, writeJson, type BoxRuntime } from './store';
+import { removeCgroupTreeWithin } from '../cgroup/fs';
+import { BoxPaths, processStart, readRecord, readRuntime, writeJson, type BoxRecord, type BoxRuntime } from './store';
 
 /** How long the init gets to end its programs after SIGTERM before everything is killed. */
 const STOP_GRACE_MS = 3000;
 
 export interface ReadyMessage {
   ok: boolean;
-  initPid?: number;
   error?: { message: string; hint?: string };
 }
 
 function tell(readyFd: number, message: ReadyMessage): void {
-  if (readyFd < 0) return;
   try {
     fs.writeSync(readyFd, JSON.stringify(message) + '\n');
     fs.closeSync(readyFd);
@@ -33,29 +40,67 @@ function tell(readyFd: number, message: ReadyMessage): void {
   }
 }
 
-/** Removes what only a running box has: run/ (state, socket, an ephemeral root's writes). */
-export function clearRunState(paths: BoxPaths): void {
+/**
+ * Removes what only a running box has, once its supervisor is gone: the cgroups the native
+ * launcher could not remove, and run/ (state, socket, note, an ephemeral root's writes).
+ */
+export async function clearRunState(paths: BoxPaths): Promise<void> {
+  const addon = loadAddon();
+  const left: string[] = [];
+  for (const dir of readRuntime(paths)?.cgroups ?? []) {
+    // Empty within moments: the init is dead, so is everything in its PID namespace.
+    if ((await removeCgroupTreeWithin(addon, dir, 2000)) !== 0) left.push(dir);
+  }
+  if (left.length > 0) process.stderr.write(`jail: cannot remove ${left.join(', ')}; the next jail started with the same cgroup parent removes it\n`);
   fs.rmSync(paths.run, { recursive: true, force: true, maxRetries: 2 });
+}
+
+/** Whether the box runs under the native launcher (nothing of Node stays). */
+export function launcherSupervised(record: BoxRecord): boolean {
+  return record.network === 'none';
 }
 
 export async function superviseBox(name: string, readyFd: number, env: NodeJS.ProcessEnv = process.env): Promise<number> {
   const paths = new BoxPaths(name, env);
+  const log = makeLogger((e) => process.stderr.write(`${formatLogLine(e)}\n`), 'info');
   let told = false;
+  try {
+    const record = readRecord(paths);
+    await clearRunState(paths);
+    prepareLayers(record, paths, env);
+    const launcher = launcherSupervised(record);
+    const fds = { control: loadAddon().boxListen(paths.socket), note: fs.openSync(paths.note, 'a', 0o600), ready: launcher ? readyFd : -1 };
+    const config = configFromObject(boxJailConfig(record, paths, lowerDir(record, paths, env), fds, launcher ? 'EXECVE' : 'ONCE', env), `box ${name}`);
+    const runtime: BoxRuntime = { supervisorPid: process.pid, supervisorStart: processStart(process.pid)!, started: new Date().toISOString(), cgroups: [] };
+    if (launcher) {
+      const planned = planJail({ config, env, cwd: paths.dir, modes: ['EXECVE'] });
+      for (const w of planned.warnings) log.warn(w);
+      writeJson(paths.runtime, { ...runtime, cgroups: planned.plan.cgroup?.dirs ?? [] });
+      execveJail(planned, 0, log);
+    }
+    writeJson(paths.runtime, runtime);
+    return await superviseInNode(name, paths, config, env, () => {
+      told = true;
+      tell(readyFd, { ok: true });
+    });
+  } catch (e) {
+    process.stderr.write(`${formatError(e)}\n`);
+    if (!told) tell(readyFd, { ok: false, error: { message: (e as Error).message, hint: e instanceof JailError ? e.hint : undefined } });
+    await clearRunState(paths);
+    return 1;
+  }
+}
+
+async function superviseInNode(name: string, paths: BoxPaths, config: ReturnType<typeof configFromObject>, env: NodeJS.ProcessEnv, onReady: () => void): Promise<number> {
   const controller = new AbortController();
   let initKill: ((sig: NodeJS.Signals) => void) | null = null;
   const stop = () => {
-    if (initKill) initKill('SIGTERM');
+    initKill?.('SIGTERM');
     setTimeout(() => controller.abort(), STOP_GRACE_MS).unref();
   };
-  process.on('SIGTERM', stop);
-  process.on('SIGINT', stop);
-  process.on('SIGHUP', stop);
+  for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.on(sig, stop);
+  let ready = false;
   try {
-    const record = readRecord(paths);
-    clearRunState(paths);
-    prepareLayers(record, paths, env);
-    const controlFd = loadAddon().boxListen(paths.socket);
-    const config = boxJailConfig(record, paths, lowerDir(record, paths, env), controlFd, env);
     const report = await run({
       config,
       env,
@@ -64,26 +109,20 @@ export async function superviseBox(name: string, readyFd: number, env: NodeJS.Pr
       stderr: 'inherit',
       signal: controller.signal,
       logLevel: 'info',
-      onLog: (e) => process.stderr.write(`${e.time.toISOString()} ${e.level} ${e.message}\n`),
+      onLog: (e) => process.stderr.write(`${formatLogLine(e)}\n`),
       onStart: (jail) => {
         initKill = (sig) => jail.kill(sig);
-        const runtime: BoxRuntime = { supervisorPid: process.pid, supervisorStart: processStart(process.pid)!, initPid: jail.pid, started: new Date().toISOString() };
-        writeJson(paths.runtime, runtime);
-        told = true;
-        tell(readyFd, { ok: true, initPid: jail.pid });
+        ready = true;
+        onReady();
       },
     });
     process.stderr.write(`box ${name} ended: ${JSON.stringify({ outcome: report.outcome, exitCode: report.exitCode, signal: report.signal, error: report.error })}\n`);
-    if (!told) {
+    if (!ready) {
       const why = report.error ? `${report.error.stage}: ${report.error.message}` : `the init ended before it ran (${report.outcome})`;
-      tell(readyFd, { ok: false, error: { message: `box '${name}' could not start: ${why}`, hint: `jail box logs ${name} has the whole log` } });
+      throw new JailError('setup', `box '${name}' could not start: ${why}`, { hint: `jail box logs ${name} has the whole log` });
     }
     return report.exitCode;
-  } catch (e) {
-    process.stderr.write(`${formatError(e)}\n`);
-    if (!told) tell(readyFd, { ok: false, error: { message: (e as Error).message, hint: e instanceof JailError ? e.hint : undefined } });
-    return 1;
   } finally {
-    clearRunState(paths);
+    if (ready) await clearRunState(paths);
   }
 }

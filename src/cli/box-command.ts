@@ -141,8 +141,8 @@ export function registerBoxCommand(program: Command, io: CliIO, setCode: (code: 
   });
 
   cmd.command('start <name>').description('start a box (its init, in the background)').action(async (name: string) => {
-    const r = await box.start(name, { onSetupOutput: (t) => io.stderr(t) });
-    print(`started box ${name} (init pid ${r.initPid})\n`);
+    await box.start(name, { onSetupOutput: (t) => io.stderr(t) });
+    print(`started box ${name}\n`);
   });
 
   cmd.command('stop <name>').description('stop a box: its programs get SIGTERM, then SIGKILL after 3 s').action(async (name: string) => {

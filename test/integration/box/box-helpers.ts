@@ -7,6 +7,7 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, afterEach, beforeAll, expect } from 'vitest';
+import { initPidOf, type BoxRuntime } from '../../../src/box/store';
 import { assertBuilt, cli, killSpawned, SYSTEM_PATH, tempDir, type CliOptions, type CliResult } from '../core/helpers';
 
 export interface BoxFixture {
@@ -86,6 +87,10 @@ export function namespacesOf(pid: number): Record<string, string> {
   return out;
 }
 
+/** A running box's supervisor and init, host pids. */
 export function runtimeOf(state: string, name: string): { supervisorPid: number; initPid: number } {
-  return JSON.parse(fs.readFileSync(path.join(state, 'boxes', name, 'run', 'state.json'), 'utf8'));
+  const rt = JSON.parse(fs.readFileSync(path.join(state, 'boxes', name, 'run', 'state.json'), 'utf8')) as BoxRuntime;
+  const initPid = initPidOf(rt);
+  expect(initPid).not.toBeNull();
+  return { supervisorPid: rt.supervisorPid, initPid: initPid! };
 }
