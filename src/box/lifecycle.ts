@@ -164,19 +164,13 @@ export async function startBox(name: string, options: { onSetupOutput?: (chunk: 
 async function spawnSupervisor(paths: BoxPaths, env: NodeJS.ProcessEnv): Promise<void> {
   const log = fs.openSync(paths.log, 'a', 0o600);
   const [readEnd, writeEnd] = loadAddon().pipe();
-  let child;
   try {
-    child = spawn(process.execPath, [jailBin(), 'box', '_supervise', paths.name], {
-      detached: true,
-      stdio: ['ignore', log, log, writeEnd],
-      env: { ...env },
-    });
+    spawn(process.execPath, [jailBin(), 'box', '_supervise', paths.name], { detached: true, stdio: ['ignore', log, log, writeEnd], env: { ...env } }).unref();
   } finally {
     fs.closeSync(log);
     fs.closeSync(writeEnd);
   }
-  child.unref();
-  const message = await readReady(readEnd, child.pid!);
+  const message = await readReady(readEnd);
   if (!message.ok) {
     // The launcher says why on its stderr, the log, and exits: the line before nothing.
     const why = message.error?.message ?? lastLogLine(paths) ?? `box '${paths.name}' could not start`;
@@ -194,12 +188,12 @@ function lastLogLine(paths: BoxPaths): string | null {
 }
 
 /** The supervisor's one line on fd 3 (or its init's); EOF without one means the start failed. */
-function readReady(fd: number, pid: number): Promise<ReadyMessage> {
+function readReady(fd: number): Promise<ReadyMessage> {
   const { Socket } = require('node:net') as typeof import('node:net');
   const sock = new Socket({ fd, readable: true, writable: false });
   return new Promise((resolve) => {
     let text = '';
-    const timer = setTimeout(() => finish({ ok: false, error: { message: `the box's supervisor (pid ${pid}) said nothing within ${START_TIMEOUT_MS / 1000} s` } }), START_TIMEOUT_MS);
+    const timer = setTimeout(() => finish({ ok: false, error: { message: `the box's supervisor said nothing within ${START_TIMEOUT_MS / 1000} s` } }), START_TIMEOUT_MS);
     const finish = (m: ReadyMessage) => {
       clearTimeout(timer);
       sock.destroy();

@@ -3,11 +3,12 @@
  * leaves behind (with the box's init, the only processes a box keeps running; no daemon). The jail
  * dies with it.
  *
- * A box without a network needs nothing from Node while it runs, so the supervisor hands the box
- * to the native launcher in execve mode (src/supervisor/execve.ts): a few hundred KiB instead of
- * a Node process (measured in bench/box.mjs). The init then tells the starter it serves (its
- * --ready fd) and writes a clean end to run/note; `box stop` and the next command clean run/ up.
- * A networked box keeps the Node supervisor, which runs the link (pasta) and cleans up itself.
+ * A box without a network needs nothing from Node while it runs, so the supervisor plans the
+ * jail and then execs the native launcher in its own place (src/supervisor/execve.ts): a few
+ * hundred KiB instead of a Node process (bench/box.mjs). The init then tells the starter it
+ * serves (its --ready fd) and writes a clean end to run/note; `box stop` and the next command
+ * clean run/ up. A networked box keeps the Node supervisor, which runs the link (pasta) and
+ * cleans up after itself.
  *
  * The starter reads one JSON line on fd 3: {"ok":true} or {"ok":false,"error":{...}}.
  */
@@ -16,6 +17,7 @@ import { configFromObject } from '../config/load';
 import { formatError, JailError } from '../errors';
 import { loadAddon } from '../native/addon';
 import { planJail, run } from '../run';
+import type { LoadedConfig } from '../config/types';
 import { execveJail } from '../supervisor/execve';
 import { formatLogLine, makeLogger } from '../supervisor/log';
 import { boxJailConfig, prepareLayers } from './jail-config';
@@ -60,25 +62,36 @@ export function launcherSupervised(record: BoxRecord): boolean {
   return record.network === 'none';
 }
 
+/** Everything before the launch: run/ fresh, the layers, the init's fds, the jail's config. */
+async function prepareBox(paths: BoxPaths, record: BoxRecord, readyFd: number, mode: 'ONCE' | 'EXECVE', env: NodeJS.ProcessEnv): Promise<LoadedConfig> {
+  await clearRunState(paths);
+  prepareLayers(record, paths, env);
+  const fds = { control: loadAddon().boxListen(paths.socket), note: fs.openSync(paths.note, 'a', 0o600), ready: readyFd };
+  return configFromObject(boxJailConfig(record, paths, lowerDir(record, paths, env), fds, mode, env), `box ${record.name}`);
+}
+
+function runtimeFor(pid: number, cgroups: string[]): BoxRuntime {
+  return { supervisorPid: pid, supervisorStart: processStart(pid) ?? '', started: new Date().toISOString(), cgroups };
+}
+
+/** `jail box _supervise NAME`: a box's supervisor process. */
 export async function superviseBox(name: string, readyFd: number, env: NodeJS.ProcessEnv = process.env): Promise<number> {
   const paths = new BoxPaths(name, env);
   const log = makeLogger((e) => process.stderr.write(`${formatLogLine(e)}\n`), 'info');
   let told = false;
   try {
     const record = readRecord(paths);
-    await clearRunState(paths);
-    prepareLayers(record, paths, env);
     const launcher = launcherSupervised(record);
-    const fds = { control: loadAddon().boxListen(paths.socket), note: fs.openSync(paths.note, 'a', 0o600), ready: launcher ? readyFd : -1 };
-    const config = configFromObject(boxJailConfig(record, paths, lowerDir(record, paths, env), fds, launcher ? 'EXECVE' : 'ONCE', env), `box ${name}`);
-    const runtime: BoxRuntime = { supervisorPid: process.pid, supervisorStart: processStart(process.pid)!, started: new Date().toISOString(), cgroups: [] };
+    const config = await prepareBox(paths, record, launcher ? readyFd : -1, launcher ? 'EXECVE' : 'ONCE', env);
     if (launcher) {
+      // This process planned the jail's cgroups, which carry its name (src/cgroup/name.ts): it
+      // stays, as the launcher (execve keeps pid and start time).
       const planned = planJail({ config, env, cwd: paths.dir, modes: ['EXECVE'] });
       for (const w of planned.warnings) log.warn(w);
-      writeJson(paths.runtime, { ...runtime, cgroups: planned.plan.cgroup?.dirs ?? [] });
+      writeJson(paths.runtime, runtimeFor(process.pid, planned.plan.cgroup?.dirs ?? []));
       execveJail(planned, 0, log);
     }
-    writeJson(paths.runtime, runtime);
+    writeJson(paths.runtime, runtimeFor(process.pid, []));
     return await superviseInNode(name, paths, config, env, () => {
       told = true;
       tell(readyFd, { ok: true });
@@ -91,7 +104,7 @@ export async function superviseBox(name: string, readyFd: number, env: NodeJS.Pr
   }
 }
 
-async function superviseInNode(name: string, paths: BoxPaths, config: ReturnType<typeof configFromObject>, env: NodeJS.ProcessEnv, onReady: () => void): Promise<number> {
+async function superviseInNode(name: string, paths: BoxPaths, config: LoadedConfig, env: NodeJS.ProcessEnv, onReady: () => void): Promise<number> {
   const controller = new AbortController();
   let initKill: ((sig: NodeJS.Signals) => void) | null = null;
   const stop = () => {
