@@ -8,7 +8,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { JailError } from '../errors';
-import { BOX_HOME } from './jail-config';
+import { BOX_HOME } from './layout';
 import { lowerDir } from './root';
 import { BoxPaths, boxState, readRecord } from './store';
 

@@ -11,7 +11,7 @@ import { loadAddon } from '../native/addon';
 import { openStdio, type InputOption, type OutputOption } from '../supervisor/stdio';
 import { errnoName, ENOENT } from '../supervisor/errno';
 import { signalName, signalNumber } from '../supervisor/report';
-import { BOX_HOME, WORKSPACE } from './jail-config';
+import { BOX_HOME, WORKSPACE } from './layout';
 import { BoxPaths, boxState, readRecord } from './store';
 
 const FLAG_TTY = 1;

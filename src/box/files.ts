@@ -10,7 +10,7 @@ import * as path from 'node:path';
 import { JailError } from '../errors';
 import { loadAddon } from '../native/addon';
 import { errnoName } from '../supervisor/errno';
-import { BOX_HOME, WORKSPACE } from './jail-config';
+import { BOX_HOME, WORKSPACE } from './layout';
 import { BoxPaths, boxState, initPidOf, readRecord, type BoxRecord } from './store';
 
 const { O_RDONLY, O_WRONLY, O_CREAT, O_TRUNC, O_DIRECTORY, O_NOFOLLOW } = fs.constants;

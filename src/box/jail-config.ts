@@ -7,14 +7,11 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { builtProgram } from '../native/addon';
 import { POLICY_DIR } from '../run';
+import { BOX_HOME, BOX_UID, WORKSPACE } from './layout';
 import { CACHE_DIRS } from './profiles';
 import type { BoxPaths, BoxRecord } from './store';
 import { stateRoot } from './state-dir';
 
-/** The box's user inside: uid/gid 1000, mapped to the record's host ids. */
-export const BOX_UID = 1000;
-export const BOX_HOME = '/home/user';
-export const WORKSPACE = '/workspace';
 export const DEFAULT_SECCOMP_POLICY = path.join(POLICY_DIR, 'default-deny.policy');
 
 /** The host's system directories a box without an image sees, read-only. */

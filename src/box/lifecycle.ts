@@ -11,7 +11,6 @@ import { packageRoot } from '../package-root';
 import { NET_PRESETS } from '../config/types';
 import { parseAllow, parsePublish } from '../net/destination';
 import { loadAddon } from '../native/addon';
-import { compilePolicyFile } from '../policy';
 import { POLICY_DIR } from '../run';
 import { execInBox } from './exec';
 import { DEFAULT_SECCOMP_POLICY } from './jail-config';
@@ -89,8 +88,9 @@ export async function createBox(name: string, options: BoxCreateOptions = {}, en
   const s: ProfileSettings = { ...fromFiles, ...flags };
   checkSettings(s);
   const seccompPolicy = s.seccompPolicy !== undefined ? path.resolve(cwd, s.seccompPolicy) : DEFAULT_SECCOMP_POLICY;
-  // Compiled now, so a bad policy is an error at create, not a box that cannot start.
-  compilePolicyFile(seccompPolicy, { includePaths: [POLICY_DIR] });
+  // Compiled now, so a bad policy is an error at create, not a box that cannot start. (Loaded
+  // here: the compiler and its tables are most of jail's code.)
+  (require('../policy') as typeof import('../policy')).compilePolicyFile(seccompPolicy, { includePaths: [POLICY_DIR] });
   const ids = hostIds(options, workspace?.path ?? null);
   const record: BoxRecord = {
     version: 1,

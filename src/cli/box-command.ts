@@ -6,14 +6,16 @@
 import type { Command } from 'commander';
 import { JailError } from '../errors';
 import { formatSize, parseSize } from '../config/size';
-import * as box from '../box';
 import type { BoxCreateOptions } from '../box/lifecycle';
-import { superviseBox } from '../box/supervisor';
 import { BoxPaths } from '../box/store';
+import { execInBox } from '../box/exec';
 import { loadAddon } from '../native/addon';
 import type { CliIO } from './io';
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
+
+// Loaded when a subcommand needs them: `box exec`, the one run most often, needs none of them.
+const lifecycle = () => require('../box/lifecycle') as typeof import('../box/lifecycle');
 
 function positiveNumber(flag: string, integer: boolean) {
   return (v: string): number => {
@@ -98,7 +100,7 @@ async function interactiveExec(name: string, argv: string[], o: { env?: string[]
     const handlers = forward.map((s) => [s, () => kill?.(s)] as const);
     for (const [s, h] of handlers) process.on(s, h);
     try {
-      const r = await box.exec(name, argv, { ...base, stdin: 'inherit', stdout: 'inherit', stderr: 'inherit', onStart: (p) => (kill = p.kill) });
+      const r = await execInBox(name, argv, { ...base, stdin: 'inherit', stdout: 'inherit', stderr: 'inherit', onStart: (p) => (kill = p.kill) });
       return r.exitCode;
     } finally {
       for (const [s, h] of handlers) process.off(s, h);
@@ -117,7 +119,7 @@ async function interactiveExec(name: string, argv: string[], o: { env?: string[]
   process.stdin.on('data', onInput);
   process.stdout.on('resize', resize);
   try {
-    const r = await box.exec(name, argv, { ...base, stdin: slave, stdout: slave, stderr: slave, tty: true, onStart: () => addon.close(slave) });
+    const r = await execInBox(name, argv, { ...base, stdin: slave, stdout: slave, stderr: slave, tty: true, onStart: () => addon.close(slave) });
     return r.exitCode;
   } finally {
     process.stdin.off('data', onInput);
@@ -136,17 +138,17 @@ export function registerBoxCommand(program: Command, io: CliIO, setCode: (code: 
   const print = (text: string) => io.stdout(text);
 
   addCreateOptions(cmd.command('create <name>').description('create a box (stopped)')).action(async (name: string, o: Record<string, unknown>) => {
-    const r = await box.create(name, createOptions(o));
+    const r = await lifecycle().createBox(name, createOptions(o));
     print(`created box ${r.name}${r.workspace ? ` with workspace ${r.workspace.path}` : ''}\n`);
   });
 
   cmd.command('start <name>').description('start a box (its init, in the background)').action(async (name: string) => {
-    await box.start(name, { onSetupOutput: (t) => io.stderr(t) });
+    await lifecycle().startBox(name, { onSetupOutput: (t) => io.stderr(t) });
     print(`started box ${name}\n`);
   });
 
   cmd.command('stop <name>').description('stop a box: its programs get SIGTERM, then SIGKILL after 3 s').action(async (name: string) => {
-    print((await box.stop(name)) ? `stopped box ${name}\n` : `box ${name} was not running\n`);
+    print((await lifecycle().stopBox(name)) ? `stopped box ${name}\n` : `box ${name} was not running\n`);
   });
 
   cmd
@@ -166,8 +168,8 @@ export function registerBoxCommand(program: Command, io: CliIO, setCode: (code: 
 
   addCreateOptions(cmd.command('up <name> [command...]').description('create the box if missing, start it if stopped, then run command (or a shell)')).action(
     async (name: string, command: string[], o: Record<string, unknown>) => {
-      if (!new BoxPaths(name).exists()) await box.create(name, createOptions(o));
-      if (box.status(name).state !== 'running') await box.start(name, { onSetupOutput: (t) => io.stderr(t) });
+      if (!new BoxPaths(name).exists()) await lifecycle().createBox(name, createOptions(o));
+      if (lifecycle().boxInfo(name).state !== 'running') await lifecycle().startBox(name, { onSetupOutput: (t) => io.stderr(t) });
       const argv = command.length > 0 ? command : ['/bin/sh', '-c', 'exec "$(command -v bash || echo /bin/sh)" -l'];
       setCode(await interactiveExec(name, argv, {}));
     },
@@ -178,7 +180,7 @@ export function registerBoxCommand(program: Command, io: CliIO, setCode: (code: 
     .description('list boxes: name, state, image, uptime, memory, workspace')
     .option('--json', 'JSON array')
     .action(async (o: { json?: boolean }) => {
-      const list = await box.list();
+      const list = await lifecycle().listBoxes();
       if (o.json) return print(JSON.stringify(list, null, 2) + '\n');
       const rows = [['NAME', 'STATE', 'IMAGE', 'UPTIME', 'MEMORY', 'WORKSPACE']];
       for (const b of list) rows.push([b.name, b.state, b.image ?? '(host)', since(b.uptimeSeconds), b.memoryBytes === null ? '-' : formatSize(b.memoryBytes), b.workspace ?? '-']);
@@ -190,7 +192,7 @@ export function registerBoxCommand(program: Command, io: CliIO, setCode: (code: 
     .description('one box\'s state and settings')
     .option('--json', 'JSON')
     .action((name: string, o: { json?: boolean }) => {
-      const s = box.status(name);
+      const s = lifecycle().boxInfo(name);
       if (o.json) return print(JSON.stringify(s, null, 2) + '\n');
       print(Object.entries(s).map(([k, v]) => `${k}: ${v === null ? '-' : String(v)}`).join('\n') + '\n');
       if (s.state !== 'running') setCode(3);
@@ -201,7 +203,7 @@ export function registerBoxCommand(program: Command, io: CliIO, setCode: (code: 
     .description('what changed in the box\'s root: A added, C changed, D deleted')
     .option('--json', 'JSON {added, changed, deleted}')
     .action((name: string, o: { json?: boolean }) => {
-      const d = box.diff(name);
+      const d = (require('../box/diff') as typeof import('../box/diff')).diffBox(name);
       if (o.json) return print(JSON.stringify(d, null, 2) + '\n');
       const lines = [...d.added.map((p) => ['A', p]), ...d.changed.map((p) => ['C', p]), ...d.deleted.map((p) => ['D', p])].sort((a, b) => a[1].localeCompare(b[1]));
       print(lines.map(([k, p]) => `${k} ${p}\n`).join(''));
@@ -212,7 +214,7 @@ export function registerBoxCommand(program: Command, io: CliIO, setCode: (code: 
     .description('remove a box and its state (its workspace is yours and stays)')
     .option('-f, --force', 'stop it first if it runs')
     .action(async (name: string, o: { force?: boolean }) => {
-      await box.rm(name, { force: o.force });
+      await lifecycle().removeBox(name, { force: o.force });
       print(`removed box ${name}\n`);
     });
 
@@ -234,6 +236,6 @@ export function registerBoxCommand(program: Command, io: CliIO, setCode: (code: 
 
   // The background process `box start` leaves running (not for users).
   cmd.command('_supervise <name>', { hidden: true }).action(async (name: string) => {
-    setCode(await superviseBox(name, 3));
+    setCode(await (require('../box/supervisor') as typeof import('../box/supervisor')).superviseBox(name, 3));
   });
 }
