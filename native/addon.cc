@@ -19,10 +19,15 @@
 
 namespace jail {
 
+Napi::Value OpenNetnsSocketsJs(const Napi::CallbackInfo& info);
+Napi::Value OriginalDestinationJs(const Napi::CallbackInfo& info);
+Napi::Value ConntrackOriginalDestinationJs(const Napi::CallbackInfo& info);
+Napi::Value SpawnInNetnsJs(const Napi::CallbackInfo& info);
+
 namespace {
 
 // Bumped whenever an export changes shape; src/native/addon.ts refuses a mismatched build.
-constexpr int kAbiVersion = 6;
+constexpr int kAbiVersion = 7;
 
 // PrepareJail on (plan, resources) arguments; null with a TypeError thrown when they are not two
 // objects or the plan is refused.
@@ -109,6 +114,10 @@ Napi::Object Exports(Napi::Env env, Napi::Object exports) {
   exports.Set("auditRead", Napi::Function::New(env, AuditRead, "auditRead"));
   exports.Set("watchNotifications", Napi::Function::New(env, WatchNotifications, "watchNotifications"));
   exports.Set("warmReceive", Napi::Function::New(env, WarmReceive, "warmReceive"));
+  exports.Set("openNetnsSockets", Napi::Function::New(env, OpenNetnsSocketsJs, "openNetnsSockets"));
+  exports.Set("originalDestination", Napi::Function::New(env, OriginalDestinationJs, "originalDestination"));
+  exports.Set("conntrackOriginalDestination", Napi::Function::New(env, ConntrackOriginalDestinationJs, "conntrackOriginalDestination"));
+  exports.Set("spawnInNetns", Napi::Function::New(env, SpawnInNetnsJs, "spawnInNetns"));
   exports.Set("unwatchNotifications", Napi::Function::New(env, UnwatchNotifications, "unwatchNotifications"));
   return exports;
 }

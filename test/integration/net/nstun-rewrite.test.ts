@@ -1,0 +1,157 @@
+/**
+ * nsjail's user_net REDIRECT, ENCAP_CONNECT and ENCAP_SOCKS5 rules (outbound), against the lab
+ * (lab.ts): a jail connects to a world address and the connection lands on a REDIRECT target on
+ * the lab's loopback (the supervisor's host side), or goes through an HTTP CONNECT proxy or a
+ * SOCKS5 server there (nstun-proxies.py), which log the original destination they were asked
+ * for. Root and rootless (an unprivileged test user, through the lab's tun wrapper). Also: the
+ * program cannot remove the nat table, blocked ranges stay blocked, nft missing stops the jail
+ * before the program runs, and nothing is left behind.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describeIf } from '../../helpers/env';
+import { unprivilegedUser } from '../unprivileged-user';
+import { REPO } from '../core/helpers';
+import { HOSTS, NET_DIR, PROBE_PY, PYTHON, UDP_PORT, worldBody, type LabProcess } from './lab';
+import { labReason, parseLast, useLab, type ProbeOut } from './net-helpers';
+
+const PROXIES_PY = path.join(NET_DIR, 'nstun-proxies.py');
+
+type Op = (string | number)[];
+
+describeIf('net: nsjail user_net REDIRECT / ENCAP_CONNECT / ENCAP_SOCKS5 in the lab', labReason(), () => {
+  const fixture = unprivilegedUser('jail-it-nstun');
+  const { L } = useLab();
+  let probePy = PROBE_PY;
+  let proxies: LabProcess;
+  let target: LabProcess;
+  const REDIRECT_PORT = 18300;
+  const HTTP_PROXY_PORT = 18301;
+  const SOCKS_PORT = 18302;
+
+  beforeAll(async () => {
+    // The probe where every jail user can read it (the checkout may be under /root).
+    probePy = path.join(fixture().dir, 'probe.py');
+    fs.copyFileSync(PROBE_PY, probePy);
+    fs.chmodSync(probePy, 0o644);
+    target = await L().startServer('redirect', ['127.0.0.1', '::1'], [REDIRECT_PORT], [REDIRECT_PORT], 'lab');
+    proxies = L().spawn([PYTHON, PROXIES_PY, String(HTTP_PROXY_PORT), String(SOCKS_PORT)], { timeoutMs: 600_000 });
+    await proxies.waitForOutput(/^ready$/m, 10_000);
+  });
+  afterAll(() => {
+    proxies?.kill();
+    target?.kill();
+  });
+
+  const config = `
+user_net {
+  rule4 { proto: TCP dst_ip: "${HOSTS.public4}" dport: 80 action: REDIRECT redirect_ip: "127.0.0.1" redirect_port: ${REDIRECT_PORT} }
+  rule4 { proto: UDP dst_ip: "${HOSTS.public4}" action: REDIRECT redirect_ip: "127.0.0.1" redirect_port: ${REDIRECT_PORT} }
+  rule6 { proto: TCP dst_ip: "${HOSTS.public6}" dport: 80 action: REDIRECT redirect_ip: "::1" redirect_port: ${REDIRECT_PORT} }
+  rule4 { proto: TCP dport: 443 action: ENCAP_CONNECT redirect_ip: "127.0.0.1" redirect_port: ${HTTP_PROXY_PORT} }
+  rule6 { proto: TCP dport: 443 action: ENCAP_CONNECT redirect_ip: "127.0.0.1" redirect_port: ${HTTP_PROXY_PORT} }
+  rule4 { proto: TCP dst_ip: "${HOSTS.other4}" action: DROP }
+  rule4 { proto: TCP dport: 8080 action: ENCAP_SOCKS5 redirect_ip: "127.0.0.1" redirect_port: ${SOCKS_PORT} }
+  rule4 { proto: UDP dst_ip: "${HOSTS.other4}" action: ENCAP_SOCKS5 redirect_ip: "127.0.0.1" redirect_port: ${SOCKS_PORT} }
+  rule4 { proto: TCP dport: 81 action: REDIRECT redirect_ip: "127.0.0.1" redirect_port: ${REDIRECT_PORT} }
+}
+`;
+
+  describe.each(['root', 'rootless'] as const)('as %s', (mode) => {
+    const who = () => ({ uid: fixture().user.uid, gid: fixture().user.gid });
+    const jailBin = () => (mode === 'root' ? path.join(REPO, 'bin', 'jail') : path.join(fixture().jailRoot, 'bin', 'jail'));
+    const writableDir = (name: string) => {
+      const d = path.join(L().dir, `${mode}-${name}-${Date.now()}`);
+      fs.mkdirSync(d, { mode: 0o755 });
+      if (mode === 'rootless') fs.chownSync(d, who().uid, who().gid);
+      return d;
+    };
+    const configFile = (dir: string, text = config) => {
+      const f = path.join(dir, 'nstun.cfg');
+      fs.writeFileSync(f, text, { mode: 0o644 });
+      return f;
+    };
+    const jail = (flags: string[], command: string[], env?: NodeJS.ProcessEnv) =>
+      L().run([process.execPath, jailBin(), '-q', '--chroot', '/', '-t', '30', ...flags, '--', ...command], { user: mode, as: who(), timeoutMs: 40_000, env });
+    const attempts = async (flags: string[], ops: Op[]): Promise<ProbeOut[]> => {
+      const out = parseLast(await jail(flags, [PYTHON, probePy, 'batch', JSON.stringify(ops.map((o) => o.map(String)))]));
+      expect(out.results, JSON.stringify(out)).toHaveLength(ops.length);
+      return out.results as ProbeOut[];
+    };
+    const body = (r: ProbeOut) => `${r.body ?? ''}`;
+
+    it('connections land on the REDIRECT target, the HTTP CONNECT proxy and the SOCKS5 server, which are asked for the original destination; blocked ranges stay blocked; each is an event', async () => {
+      const dir = writableDir('rewrite');
+      const events = path.join(dir, 'events.jsonl');
+      const report = path.join(dir, 'report.json');
+      const logBefore = proxies.stdout().length;
+      const res = await attempts(['--config', configFile(dir), '--events', events, '--report-file', report], [
+        ['tcp', HOSTS.public4, 80],
+        ['udp', HOSTS.public4, UDP_PORT],
+        ['tcp', HOSTS.public6, 80],
+        ['tcp', HOSTS.public4, 443],
+        ['tcp', HOSTS.public6, 443],
+        ['tcp', HOSTS.other4, 8080], // DROP comes first: first match wins
+        ['tcp', HOSTS.public4, 8080],
+        ['udp', HOSTS.other4, UDP_PORT],
+        ['tcp', HOSTS.private10, 81], // the rule matches, but 10/8 is blocked before any rewrite
+        ['tcp', HOSTS.public4, 8081], // no rule: straight out
+      ]);
+      const [redirect4, redirectUdp, redirect6, connect4, connect6, dropped, socks, socksUdp, blocked, plain] = res;
+      expect(body(redirect4), JSON.stringify(redirect4)).toContain(`hello from redirect 127.0.0.1:${REDIRECT_PORT}`);
+      expect(body(redirectUdp), JSON.stringify(redirectUdp)).toContain(`hello from redirect 127.0.0.1:${REDIRECT_PORT}`);
+      expect(body(redirect6), JSON.stringify(redirect6)).toContain(`hello from redirect [::1]:${REDIRECT_PORT}`);
+      expect(body(connect4), JSON.stringify(connect4)).toContain(worldBody(HOSTS.public4, 443));
+      expect(body(connect6), JSON.stringify(connect6)).toContain(worldBody(HOSTS.public6, 443));
+      expect(dropped.ok, JSON.stringify(dropped)).toBe(false);
+      expect(body(socks), JSON.stringify(socks)).toContain(worldBody(HOSTS.public4, 8080));
+      expect(body(socksUdp), JSON.stringify(socksUdp)).toContain(worldBody(HOSTS.other4, UDP_PORT));
+      expect(blocked, JSON.stringify(blocked)).toMatchObject({ ok: false, errno: 'ENETUNREACH' });
+      expect(plain.ok, JSON.stringify(plain)).toBe(false); // the world has nothing on 8081: refused by it, not rewritten
+      const log = proxies.stdout().slice(logBefore);
+      expect(log).toContain(`CONNECT ${HOSTS.public4}:443 HTTP/1.1`);
+      expect(log).toContain(`CONNECT [${HOSTS.public6}]:443 HTTP/1.1`);
+      expect(log).toContain(`SOCKS5 CONNECT ${HOSTS.public4} 8080`);
+      expect(log).toContain(`SOCKS5 UDP ${HOSTS.other4} ${UDP_PORT}`);
+      expect(log).not.toContain(HOSTS.private10);
+      const net = fs.readFileSync(events, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as ProbeOut).filter((e) => e.type === 'net' && e.action === 'allow');
+      const seen = net.map((e) => `${e.rule} ${e.proto} ${e.dst}:${e.port}`).sort();
+      for (const want of [
+        `user_net.rule4[0] tcp ${HOSTS.public4}:80`,
+        `user_net.rule4[1] udp ${HOSTS.public4}:${UDP_PORT}`,
+        `user_net.rule6[0] tcp ${HOSTS.public6}:80`,
+        `user_net.rule4[2] tcp ${HOSTS.public4}:443`,
+        `user_net.rule6[1] tcp ${HOSTS.public6}:443`,
+        `user_net.rule4[4] tcp ${HOSTS.public4}:8080`,
+        `user_net.rule4[5] udp ${HOSTS.other4}:${UDP_PORT}`,
+      ]) {
+        expect(seen).toContain(want);
+      }
+      expect(JSON.parse(fs.readFileSync(report, 'utf8')).network.allowed).toBeGreaterThanOrEqual(7);
+    });
+
+    it('the program cannot remove or change the nat table (no CAP_NET_ADMIN): nft fails, and the rules still apply after', async () => {
+      const dir = writableDir('nft');
+      const script = [
+        '/usr/sbin/nft flush ruleset; echo "flush=$?"',
+        '/usr/sbin/nft delete table inet jail_user_net; echo "delete=$?"',
+        `${PYTHON} ${probePy} tcp ${HOSTS.public4} 80`,
+      ].join('; ');
+      const r = await jail(['--config', configFile(dir)], ['/bin/sh', '-c', script]);
+      expect(r.stdout).toMatch(/flush=[1-9]/);
+      expect(r.stdout).toMatch(/delete=[1-9]/);
+      expect(body(parseLast(r))).toContain(`hello from redirect 127.0.0.1:${REDIRECT_PORT}`);
+    });
+
+    it('nft missing: the jail stops before the program runs, with an error naming nftables', async () => {
+      const dir = writableDir('no-nft');
+      const marker = path.join(dir, 'ran');
+      const r = await jail(['--config', configFile(dir)], ['/bin/sh', '-c', `touch ${marker}`], { PATH: '/usr/bin:/bin', HOME: '/', JAIL_NFT: '/nonexistent/nft' });
+      expect(r.code, r.stderr).not.toBe(0);
+      expect(r.stderr).toMatch(/nft/);
+      expect(r.stderr).toMatch(/install nftables/);
+      expect(fs.existsSync(marker)).toBe(false);
+    });
+  });
+});
