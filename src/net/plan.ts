@@ -280,8 +280,11 @@ interface NstunPlan {
 function nstunRules(loaded: LoadedConfig, list: NstunRule[], family: 4 | 6, field: string, hosts: string[]): NstunPlan {
   const out: NstunPlan = { routing: [], nat: [], warnings: [] };
   const keeps: NatRule[] = [];
+  let position = 0;
   list.forEach((r, index) => {
     if (r.direction !== 'GUEST_TO_HOST') return;
+    // Priorities count outbound rules only; names keep the rule's place in the config.
+    const at = BAND.nstun + Math.min(position++, 499);
     const name = `user_net.${field}[${index}]`;
     const path = [`user_net.${field}.${index}`];
     const selectors = { src: r.srcIp, sport: portRange(r.sport, r.sportEnd), dport: portRange(r.dport, r.dportEnd) };
@@ -289,11 +292,10 @@ function nstunRules(loaded: LoadedConfig, list: NstunRule[], family: 4 | 6, fiel
     const action = NSTUN_REWRITE[r.action];
     if (!action) {
       const proto = r.proto === 'ICMP' ? icmp : NSTUN_PROTO[r.proto];
-      out.routing.push(rule(name, family, r.dstIp, TRAFFIC_ACTION[r.action], BAND.nstun + Math.min(index, 499), { ...selectors, proto }));
+      out.routing.push(rule(name, family, r.dstIp, TRAFFIC_ACTION[r.action], at, { ...selectors, proto }));
       keeps.push({ name, family, action: 'keep', protos: r.proto === 'ANY' ? [] : [r.proto.toLowerCase() as 'tcp'], dst: r.dstIp, ...selectors, target: null });
       return;
     }
-    const at = BAND.nstun + Math.min(index, 499);
     const target = rewriteTarget(loaded, r, path, field, action);
     if (action !== 'redirect' && r.proto === 'ICMP') {
       throw fieldProblem(loaded, path, `user_net ${field} action ${r.action} cannot carry ICMP (a proxy tunnels TCP${action === 'socks5' ? ' and UDP' : ''} only), as in nsjail`, 'use proto TCP (or UDP for ENCAP_SOCKS5), or action REDIRECT for ICMP');

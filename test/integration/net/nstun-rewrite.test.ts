@@ -12,7 +12,7 @@ import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { describeIf } from '../../helpers/env';
 import { unprivilegedUser } from '../unprivileged-user';
-import { REPO } from '../core/helpers';
+import { hostProcesses, REPO } from '../core/helpers';
 import { HOSTS, NET_DIR, PROBE_PY, PYTHON, UDP_PORT, worldBody, type LabProcess } from './lab';
 import { labReason, parseLast, useLab, type ProbeOut } from './net-helpers';
 
@@ -96,7 +96,7 @@ user_net {
         ['tcp', HOSTS.public4, 8080],
         ['udp', HOSTS.other4, UDP_PORT],
         ['tcp', HOSTS.private10, 81], // the rule matches, but 10/8 is blocked before any rewrite
-        ['tcp', HOSTS.public4, 8081], // no rule: straight out
+        ['tcp', HOSTS.public6, 8080], // no rule: straight out
       ]);
       const [redirect4, redirectUdp, redirect6, connect4, connect6, dropped, socks, socksUdp, blocked, plain] = res;
       expect(body(redirect4), JSON.stringify(redirect4)).toContain(`hello from redirect 127.0.0.1:${REDIRECT_PORT}`);
@@ -108,7 +108,7 @@ user_net {
       expect(body(socks), JSON.stringify(socks)).toContain(worldBody(HOSTS.public4, 8080));
       expect(body(socksUdp), JSON.stringify(socksUdp)).toContain(worldBody(HOSTS.other4, UDP_PORT));
       expect(blocked, JSON.stringify(blocked)).toMatchObject({ ok: false, errno: 'ENETUNREACH' });
-      expect(plain.ok, JSON.stringify(plain)).toBe(false); // the world has nothing on 8081: refused by it, not rewritten
+      expect(body(plain), JSON.stringify(plain)).toContain(worldBody(HOSTS.public6, 8080));
       const log = proxies.stdout().slice(logBefore);
       expect(log).toContain(`CONNECT ${HOSTS.public4}:443 HTTP/1.1`);
       expect(log).toContain(`CONNECT [${HOSTS.public6}]:443 HTTP/1.1`);
@@ -129,6 +129,16 @@ user_net {
         expect(seen).toContain(want);
       }
       expect(JSON.parse(fs.readFileSync(report, 'utf8')).network.allowed).toBeGreaterThanOrEqual(7);
+      // Nothing left behind: no nft helper, no jail CLI of this run (its listeners went with it).
+      const left = hostProcesses().filter((p) => {
+        try {
+          const argv = fs.readFileSync(`/proc/${p.pid}/cmdline`, 'utf8').split('\0');
+          return argv[0].endsWith('/nft') || argv.some((a) => a.startsWith(dir));
+        } catch {
+          return false;
+        }
+      });
+      expect(left).toEqual([]);
     });
 
     it('the program cannot remove or change the nat table (no CAP_NET_ADMIN): nft fails, and the rules still apply after', async () => {
