@@ -203,15 +203,24 @@ export async function startRewrites(rules: NatRule[], ns: JailNamespaces, opts: 
   }
   const closers: (() => void)[] = [];
   const set = new RewriteSet(closers);
+  // Fds not yet handed to a Node server or socket (which then closes them): closed here on failure.
+  const unowned = new Set(fds);
+  closers.push(() => {
+    for (const fd of unowned) opts.addon.close(fd);
+  });
   try {
     const ports = new Map<string, number>();
     const conntrack = needsConntrack ? fds[fds.length - 1] : -1;
-    if (conntrack >= 0) closers.push(() => opts.addon.close(conntrack));
+    if (conntrack >= 0) {
+      unowned.delete(conntrack);
+      closers.push(() => opts.addon.close(conntrack));
+    }
     for (let k = 0; k < specs.length; k++) {
       const s = specs[k];
       if (s.type === 'netlink') continue;
       const index = Number(s.key.split('/')[0]);
       const ctx: ListenerContext = { rule: rules[index], addon: opts.addon, onEvent: opts.onEvent, debug: opts.debug, conntrack };
+      unowned.delete(fds[k]);
       ports.set(s.key, s.type === 'tcp' ? await serveTcp(fds[k], ctx, closers) : await serveUdp(fds[k], ctx, closers));
     }
     const ruleset = natRuleset(rules, ports);
@@ -248,6 +257,16 @@ interface ListenerContext {
   onEvent: (e: NetEvent) => void;
   debug: (line: string) => void;
   conntrack: number;
+}
+
+/**
+ * Whether `original` can be a destination the nat table rewrote. The table never rewrites the
+ * jail's loopback, so a loopback "original destination" is the program talking to a listener's
+ * port directly: never forwarded (a proxy would be asked for its own loopback).
+ */
+function rewritten(original: Address | null): original is Address {
+  if (original === null) return false;
+  return !(original.address === '::1' || /^127\./.test(original.address) || /^::ffff:127\./i.test(original.address));
 }
 
 /** Where a rewritten flow goes on the host side: the target, with the original ip/port where it has none. */
@@ -288,7 +307,7 @@ function handleTcp(jailSide: net.Socket, ctx: ListenerContext, sockets: Set<net.
     original = null;
   }
   // Not redirected by the nat table: the program connected to the listener's port itself.
-  if (original === null) {
+  if (!rewritten(original)) {
     jailSide.destroy();
     return;
   }
@@ -478,7 +497,7 @@ function serveUdp(fd: number, ctx: ListenerContext, closers: (() => void)[]): Pr
       } catch (e) {
         ctx.debug(`${ctx.rule.name}: conntrack lookup: ${(e as Error).message}`);
       }
-      if (original === null) return;
+      if (!rewritten(original)) return;
       const made = openUdpFlow(ctx, original, (reply) => jailSide.send(reply, from.port, from.address), () => flows.delete(key));
       flows.set(key, made);
       flow = made;

@@ -20,6 +20,25 @@ const PROXIES_PY = path.join(NET_DIR, 'nstun-proxies.py');
 
 type Op = (string | number)[];
 
+/** Connects to every listener on the jail's 127.0.0.1 and prints what each answered. */
+const DIRECT_PY = `
+import json, socket
+ports = []
+for line in open('/proc/net/tcp').readlines()[1:]:
+    f = line.split()
+    if f[3] == '0A' and f[1].startswith('0100007F'):
+        ports.append(int(f[1].split(':')[1], 16))
+answers = []
+for p in ports:
+    try:
+        s = socket.create_connection(('127.0.0.1', p), timeout=3)
+        s.sendall(b'GET / HTTP/1.0\\r\\n\\r\\n')
+        answers.append(s.recv(200).decode(errors='replace'))
+    except OSError as e:
+        answers.append(repr(e))
+print('DIRECT ' + json.dumps({'ports': len(ports), 'answers': answers}))
+`;
+
 describeIf('net: nsjail user_net REDIRECT / ENCAP_CONNECT / ENCAP_SOCKS5 in the lab', labReason(), () => {
   const fixture = unprivilegedUser('jail-it-nstun');
   const { L } = useLab();
@@ -141,16 +160,24 @@ user_net {
       expect(left).toEqual([]);
     });
 
-    it('the program cannot remove or change the nat table (no CAP_NET_ADMIN): nft fails, and the rules still apply after', async () => {
+    it('the program cannot remove or change the nat table (no CAP_NET_ADMIN), nor use the listeners directly; the rules still apply after', async () => {
       const dir = writableDir('nft');
+      // The listeners are visible in the jail's /proc/net/tcp; connecting to one directly must
+      // get nothing forwarded (the "original destination" would be the jail's own loopback).
+      fs.writeFileSync(path.join(dir, 'direct.py'), DIRECT_PY, { mode: 0o644 });
       const script = [
         '/usr/sbin/nft flush ruleset; echo "flush=$?"',
         '/usr/sbin/nft delete table inet jail_user_net; echo "delete=$?"',
+        `${PYTHON} ${path.join(dir, 'direct.py')}`,
         `${PYTHON} ${probePy} tcp ${HOSTS.public4} 80`,
       ].join('; ');
       const r = await jail(['--config', configFile(dir)], ['/bin/sh', '-c', script]);
       expect(r.stdout).toMatch(/flush=[1-9]/);
       expect(r.stdout).toMatch(/delete=[1-9]/);
+      const direct = JSON.parse(/^DIRECT (.*)$/m.exec(r.stdout)?.[1] ?? 'null') as { ports: number; answers: string[] } | null;
+      expect(direct, r.stdout).not.toBeNull();
+      expect(direct!.ports).toBeGreaterThan(0);
+      for (const a of direct!.answers) expect(a).not.toContain('hello');
       expect(body(parseLast(r))).toContain(`hello from redirect 127.0.0.1:${REDIRECT_PORT}`);
     });
 
