@@ -318,6 +318,7 @@ function handleTcp(jailSide: net.Socket, ctx: ListenerContext, sockets: Set<net.
   sockets.add(hostSide);
   hostSide.once('close', () => sockets.delete(hostSide));
   const fail = (why: string) => {
+    clearTimeout(timer);
     ctx.debug(`${ctx.rule.name}: ${original!.address}:${original!.port} via ${to.address}:${to.port}: ${why}`);
     hostSide.destroy();
     // RST rather than FIN: the program sees the connection refused, not an empty answer.
