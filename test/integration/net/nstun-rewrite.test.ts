@@ -12,13 +12,50 @@ import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { describeIf } from '../../helpers/env';
 import { unprivilegedUser } from '../unprivileged-user';
-import { hostProcesses, REPO } from '../core/helpers';
+import { REPO } from '../core/helpers';
 import { HOSTS, NET_DIR, PROBE_PY, PYTHON, UDP_PORT, worldBody, type LabProcess } from './lab';
-import { labReason, parseLast, useLab, type ProbeOut } from './net-helpers';
+import { labReason, parseLast, processesWhere, useLab, waitFor, type ProbeOut } from './net-helpers';
 
 const PROXIES_PY = path.join(NET_DIR, 'nstun-proxies.py');
 
 type Op = (string | number)[];
+
+/** Public-looking addresses no lab host answers (pings to them time out unless a rule answers). */
+const SILENT4 = '198.51.100.99';
+const SILENT6 = '2001:db8:2::99';
+const UNANSWERED4 = '198.51.100.98';
+
+const userNetOf = (...rules: string[]) => `user_net {\n${rules.map((r) => `  ${r}\n`).join('')}}\n`;
+
+/** One ICMP echo over a raw socket (root): prints "reply" or "no reply" within 2 s. */
+const PING_PY = `
+import os, socket, struct, sys, time
+addr = sys.argv[1]
+v6 = ':' in addr
+s = socket.socket(socket.AF_INET6 if v6 else socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMPV6 if v6 else socket.IPPROTO_ICMP)
+ident = os.getpid() & 0xffff
+def csum(b):
+    b += b'\\0' * (len(b) % 2)
+    t = sum(struct.unpack('!%dH' % (len(b) // 2), b))
+    t = (t >> 16) + (t & 0xffff); t += t >> 16
+    return ~t & 0xffff
+kind = 128 if v6 else 8
+body = struct.pack('!BBHHH', kind, 0, 0, ident, 1) + b'jail'
+if not v6:
+    body = body[:2] + struct.pack('!H', csum(body)) + body[4:]
+s.sendto(body, (addr, 0))
+s.settimeout(0.2)
+deadline = time.time() + 2
+while time.time() < deadline:
+    try:
+        data, src = s.recvfrom(2048)
+    except socket.timeout:
+        continue
+    icmp = data if v6 else data[(data[0] & 15) * 4:]
+    if icmp[0] == (129 if v6 else 0) and struct.unpack('!H', icmp[4:6])[0] == ident and src[0] == addr:
+        print('reply'); sys.exit(0)
+print('no reply')
+`;
 
 /** Connects to every listener on the jail's 127.0.0.1 and prints what each answered. */
 const DIRECT_PY = `
@@ -149,15 +186,7 @@ user_net {
       }
       expect(JSON.parse(fs.readFileSync(report, 'utf8')).network.allowed).toBeGreaterThanOrEqual(7);
       // Nothing left behind: no nft helper, no jail CLI of this run (its listeners went with it).
-      const left = hostProcesses().filter((p) => {
-        try {
-          const argv = fs.readFileSync(`/proc/${p.pid}/cmdline`, 'utf8').split('\0');
-          return argv[0].endsWith('/nft') || argv.some((a) => a.startsWith(dir));
-        } catch {
-          return false;
-        }
-      });
-      expect(left).toEqual([]);
+      expect(processesWhere((argv) => argv[0].endsWith('/nft') || argv.some((a) => a.startsWith(dir)))).toEqual([]);
     });
 
     it('the program cannot remove or change the nat table (no CAP_NET_ADMIN), nor use the listeners directly; the rules still apply after', async () => {
@@ -179,6 +208,31 @@ user_net {
       expect(direct!.ports).toBeGreaterThan(0);
       for (const a of direct!.answers) expect(a).not.toContain('hello');
       expect(body(parseLast(r))).toContain(`hello from redirect 127.0.0.1:${REDIRECT_PORT}`);
+    });
+
+    it("ICMP REDIRECT: an echo to an address nothing answers is answered (by the jail's loopback), v4 and v6; without a rule it is not", async () => {
+      const dir = writableDir('icmp');
+      const cfg = configFile(
+        dir,
+        userNetOf(
+          `rule4 { proto: ICMP dst_ip: "${SILENT4}" action: REDIRECT redirect_ip: "127.0.0.2" }`,
+          `rule6 { proto: ICMP dst_ip: "${SILENT6}" action: REDIRECT redirect_ip: "::1" }`,
+        ),
+      );
+      // The program cannot ping (no CAP_NET_RAW, no ping group): root pings from inside the
+      // jail's network namespace instead, through the same routing rules and nat table.
+      const marker = mode === 'root' ? '81' : '82';
+      const sleeping = L().spawn([process.execPath, jailBin(), '-q', '--chroot', '/', '-t', '30', '--config', cfg, '--', '/bin/sleep', marker], { user: mode, as: who(), timeoutMs: 40_000 });
+      try {
+        const [pid] = await waitFor('the jail', () => processesWhere((a) => a[0] === '/bin/sleep' && a[1] === marker), 10_000);
+        // The jail runs once its gate opened, so the table is in place by now.
+        const ping = (addr: string) => L().run(['/usr/bin/nsenter', '-t', String(pid), '-n', PYTHON, '-c', PING_PY, addr], { timeoutMs: 10_000 });
+        for (const addr of [SILENT4, SILENT6]) expect((await ping(addr)).stdout, addr).toContain('reply');
+        expect((await ping(UNANSWERED4)).stdout).toContain('no reply');
+      } finally {
+        sleeping.kill();
+        await sleeping.exited;
+      }
     });
 
     it('nft missing: the jail stops before the program runs, with an error naming nftables', async () => {

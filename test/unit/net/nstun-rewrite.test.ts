@@ -35,6 +35,21 @@ describe('user_net rewrite rules: the plan', () => {
     ]);
   });
 
+  it("nsjail's redirect.cfg and connect.cfg: IPv6 targets for rule6 REDIRECT, an IPv4 proxy for rule6 ENCAP_CONNECT", () => {
+    const redirect = fromText(
+      userNet(
+        'rule4 { proto: UDP dport: 53 action: REDIRECT redirect_ip: "1.1.1.1" redirect_port: 53 }',
+        'rule6 { proto: TCP dport: 80 action: REDIRECT redirect_ip: "2606:4700:4700::1111" redirect_port: 80 }',
+      ),
+    ).runtime!.nat;
+    expect(redirect.slice(1).map((r) => `${r.name} ${r.protos.join('+')} :${r.dport?.join('-')} -> ${r.target!.ip}:${r.target!.port}`)).toEqual([
+      'user_net.rule4[0] udp :53-53 -> 1.1.1.1:53',
+      'user_net.rule6[0] tcp :80-80 -> 2606:4700:4700::1111:80',
+    ]);
+    const connect = fromText(userNet('rule6 { proto: TCP action: ENCAP_CONNECT redirect_ip: "127.0.0.1" redirect_port: 3128 }')).runtime!.nat;
+    expect(connect[1]).toMatchObject({ family: 6, action: 'connect', protos: ['tcp'], target: { ip: '127.0.0.1', port: 3128 } });
+  });
+
   it('a rewrite rule is a `lookup` routing rule at its place, preceded by the blocklist for what it matches', () => {
     const rules = fromText(SOCKS5_CFG).native!.rules.map(show);
     const at1501 = rules.filter((r) => r.startsWith('1501 v4'));
