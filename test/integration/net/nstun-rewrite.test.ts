@@ -107,10 +107,12 @@ user_net {
   rule6 { proto: TCP dst_ip: "${HOSTS.public6}" dport: 80 action: REDIRECT redirect_ip: "::1" redirect_port: ${REDIRECT_PORT} }
   rule4 { proto: TCP dport: 443 action: ENCAP_CONNECT redirect_ip: "127.0.0.1" redirect_port: ${HTTP_PROXY_PORT} }
   rule6 { proto: TCP dport: 443 action: ENCAP_CONNECT redirect_ip: "127.0.0.1" redirect_port: ${HTTP_PROXY_PORT} }
-  rule4 { proto: TCP dst_ip: "${HOSTS.other4}" action: DROP }
+  rule4 { proto: TCP dst_ip: "${HOSTS.other4}" dport: 8080 action: DROP }
   rule4 { proto: TCP dport: 8080 action: ENCAP_SOCKS5 redirect_ip: "127.0.0.1" redirect_port: ${SOCKS_PORT} }
   rule4 { proto: UDP dst_ip: "${HOSTS.other4}" action: ENCAP_SOCKS5 redirect_ip: "127.0.0.1" redirect_port: ${SOCKS_PORT} }
   rule4 { proto: TCP dport: 81 action: REDIRECT redirect_ip: "127.0.0.1" redirect_port: ${REDIRECT_PORT} }
+  rule6 { proto: UDP dst_ip: "${HOSTS.public6}" action: REDIRECT redirect_ip: "::1" redirect_port: ${REDIRECT_PORT} }
+  rule6 { proto: TCP dport: 8080 action: ENCAP_SOCKS5 redirect_ip: "127.0.0.1" redirect_port: ${SOCKS_PORT} }
 }
 `;
 
@@ -148,13 +150,15 @@ user_net {
         ['tcp', HOSTS.public6, 80],
         ['tcp', HOSTS.public4, 443],
         ['tcp', HOSTS.public6, 443],
-        ['tcp', HOSTS.other4, 8080], // DROP comes first: first match wins
+        ['tcp', HOSTS.other4, 8080], // DROP comes before the SOCKS5 rule for 8080: first match wins
         ['tcp', HOSTS.public4, 8080],
         ['udp', HOSTS.other4, UDP_PORT],
         ['tcp', HOSTS.private10, 81], // the rule matches, but 10/8 is blocked before any rewrite
-        ['tcp', HOSTS.public6, 8080], // no rule: straight out
+        ['tcp', HOSTS.other4, 80], // no rule: straight out
+        ['udp', HOSTS.public6, UDP_PORT],
+        ['tcp', HOSTS.public6, 8080],
       ]);
-      const [redirect4, redirectUdp, redirect6, connect4, connect6, dropped, socks, socksUdp, blocked, plain] = res;
+      const [redirect4, redirectUdp, redirect6, connect4, connect6, dropped, socks, socksUdp, blocked, plain, redirectUdp6, socks6] = res;
       expect(body(redirect4), JSON.stringify(redirect4)).toContain(`hello from redirect 127.0.0.1:${REDIRECT_PORT}`);
       expect(body(redirectUdp), JSON.stringify(redirectUdp)).toContain(`hello from redirect 127.0.0.1:${REDIRECT_PORT}`);
       expect(body(redirect6), JSON.stringify(redirect6)).toContain(`hello from redirect [::1]:${REDIRECT_PORT}`);
@@ -164,12 +168,15 @@ user_net {
       expect(body(socks), JSON.stringify(socks)).toContain(worldBody(HOSTS.public4, 8080));
       expect(body(socksUdp), JSON.stringify(socksUdp)).toContain(worldBody(HOSTS.other4, UDP_PORT));
       expect(blocked, JSON.stringify(blocked)).toMatchObject({ ok: false, errno: 'ENETUNREACH' });
-      expect(body(plain), JSON.stringify(plain)).toContain(worldBody(HOSTS.public6, 8080));
+      expect(body(plain), JSON.stringify(plain)).toContain(worldBody(HOSTS.other4, 80));
+      expect(body(redirectUdp6), JSON.stringify(redirectUdp6)).toContain(`hello from redirect [::1]:${REDIRECT_PORT}`);
+      expect(body(socks6), JSON.stringify(socks6)).toContain(worldBody(HOSTS.public6, 8080));
       const log = proxies.stdout().slice(logBefore);
       expect(log).toContain(`CONNECT ${HOSTS.public4}:443 HTTP/1.1`);
       expect(log).toContain(`CONNECT [${HOSTS.public6}]:443 HTTP/1.1`);
       expect(log).toContain(`SOCKS5 CONNECT ${HOSTS.public4} 8080`);
       expect(log).toContain(`SOCKS5 UDP ${HOSTS.other4} ${UDP_PORT}`);
+      expect(log).toContain(`SOCKS5 CONNECT ${HOSTS.public6} 8080`);
       expect(log).not.toContain(HOSTS.private10);
       const net = fs.readFileSync(events, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as ProbeOut).filter((e) => e.type === 'net' && e.action === 'allow');
       const seen = net.map((e) => `${e.rule} ${e.proto} ${e.dst}:${e.port}`).sort();
@@ -181,10 +188,12 @@ user_net {
         `user_net.rule6[1] tcp ${HOSTS.public6}:443`,
         `user_net.rule4[4] tcp ${HOSTS.public4}:8080`,
         `user_net.rule4[5] udp ${HOSTS.other4}:${UDP_PORT}`,
+        `user_net.rule6[2] udp ${HOSTS.public6}:${UDP_PORT}`,
+        `user_net.rule6[3] tcp ${HOSTS.public6}:8080`,
       ]) {
         expect(seen).toContain(want);
       }
-      expect(JSON.parse(fs.readFileSync(report, 'utf8')).network.allowed).toBeGreaterThanOrEqual(7);
+      expect(JSON.parse(fs.readFileSync(report, 'utf8')).network.allowed).toBeGreaterThanOrEqual(9);
       // Nothing left behind: no nft helper, no jail CLI of this run (its listeners went with it).
       expect(processesWhere((argv) => argv[0].endsWith('/nft') || argv.some((a) => a.startsWith(dir)))).toEqual([]);
     });
