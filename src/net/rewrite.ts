@@ -16,14 +16,15 @@
  *    its own namespace: to redirect_ip:redirect_port (REDIRECT), or to the proxy there, asking it
  *    for the original destination (HTTP CONNECT; SOCKS5 CONNECT or UDP ASSOCIATE).
  * Which addresses the program may rewrite is left to the routing rules (plan.ts): a blocked
- * destination fails at connect(), before any packet reaches the nat table.
+ * destination fails at connect(), before any packet reaches the nat table. Events need nothing
+ * here: the network watch (src/net/watch.ts) already reports each connect/sendto with the rule
+ * that decides it, and a rewrite rule's routing rule carries its name (user_net.rule4[1]).
  */
 import * as dgram from 'node:dgram';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import type { NativeAddon } from '../native/types';
 import { JailError } from '../errors';
-import type { NetEvent } from './events';
 import { findProgram } from './ifaces';
 import type { JailNamespaces } from './link';
 import type { NatRule } from './plan';
@@ -163,7 +164,6 @@ function runNft(addon: RewriteAddon, nft: string, ns: JailNamespaces, rootless: 
 
 export interface RewriteOptions {
   addon: RewriteAddon;
-  onEvent: (e: NetEvent) => void;
   debug: (line: string) => void;
   euid?: number;
   env?: NodeJS.ProcessEnv;
@@ -219,7 +219,7 @@ export async function startRewrites(rules: NatRule[], ns: JailNamespaces, opts: 
       const s = specs[k];
       if (s.type === 'netlink') continue;
       const index = Number(s.key.split('/')[0]);
-      const ctx: ListenerContext = { rule: rules[index], addon: opts.addon, onEvent: opts.onEvent, debug: opts.debug, conntrack };
+      const ctx: ListenerContext = { rule: rules[index], addon: opts.addon, debug: opts.debug, conntrack };
       unowned.delete(fds[k]);
       ports.set(s.key, s.type === 'tcp' ? await serveTcp(fds[k], ctx, closers) : await serveUdp(fds[k], ctx, closers));
     }
@@ -254,7 +254,6 @@ class RewriteSet implements Rewrites {
 interface ListenerContext {
   rule: NatRule;
   addon: RewriteOptions['addon'];
-  onEvent: (e: NetEvent) => void;
   debug: (line: string) => void;
   conntrack: number;
 }
@@ -272,10 +271,6 @@ function rewritten(original: Address | null): original is Address {
 /** Where a rewritten flow goes on the host side: the target, with the original ip/port where it has none. */
 function hostTarget(rule: NatRule, original: Address): Address {
   return { address: rule.target?.ip || original.address, port: rule.target?.port || original.port };
-}
-
-function event(ctx: ListenerContext, proto: 'tcp' | 'udp', original: Address): NetEvent {
-  return { type: 'net', action: 'allow', proto, dst: original.address, port: original.port, rule: ctx.rule.name };
 }
 
 function serveTcp(fd: number, ctx: ListenerContext, closers: (() => void)[]): Promise<number> {
@@ -311,7 +306,6 @@ function handleTcp(jailSide: net.Socket, ctx: ListenerContext, sockets: Set<net.
     jailSide.destroy();
     return;
   }
-  ctx.onEvent(event(ctx, 'tcp', original));
   const { action } = ctx.rule;
   const to = action === 'redirect' ? hostTarget(ctx.rule, original) : { address: ctx.rule.target!.ip, port: ctx.rule.target!.port };
   const hostSide = net.connect({ host: to.address, port: to.port, allowHalfOpen: true });
@@ -502,7 +496,6 @@ function serveUdp(fd: number, ctx: ListenerContext, closers: (() => void)[]): Pr
       const made = openUdpFlow(ctx, original, (reply) => jailSide.send(reply, from.port, from.address), () => flows.delete(key));
       flows.set(key, made);
       flow = made;
-      ctx.onEvent(event(ctx, 'udp', original));
     }
     flow.timer.refresh();
     flow.send(msg);

@@ -76,7 +76,7 @@ export class NetworkSession {
       }
       // user_net's REDIRECT/ENCAP rules: before the gate opens, so the program never runs without them.
       if (this.runtime.nat.length > 0) {
-        this.rewrites = await startRewrites(this.runtime.nat, ns, { addon: this.addon, onEvent: (e) => this.record(e), debug: (line) => this.log.debug(`pid=${pid} ${line}`) });
+        this.rewrites = await startRewrites(this.runtime.nat, ns, { addon: this.addon, debug: (line) => this.log.debug(`pid=${pid} ${line}`) });
         if (this.stopped) {
           this.rewrites.close();
           throw new JailError('setup', 'the jail was stopped before its network was up');
