@@ -85,13 +85,12 @@ export function jailSteps(plan: IfacePlan): IfaceStep[] {
   return steps;
 }
 
-export interface Ran {
+interface Ran {
   code: number | null;
   stderr: string;
 }
 
-/** Runs a short program with `fds` as its fds 3, 4, ... and `input` on stdin; killed after STEP_TIMEOUT_MS. */
-export function runProgram(argv: string[], fds: number[], input: string | null): Promise<Ran> {
+function run(argv: string[], nsFd: number, input: string | null): Promise<Ran> {
   return new Promise((resolve) => {
     let stderr = '';
     let settled = false;
@@ -101,7 +100,7 @@ export function runProgram(argv: string[], fds: number[], input: string | null):
       clearTimeout(timer);
       resolve(r);
     };
-    const child = spawn(argv[0], argv.slice(1), { stdio: [input === null ? 'ignore' : 'pipe', 'ignore', 'pipe', ...fds], env: { PATH: process.env.PATH ?? '', LC_ALL: 'C' } });
+    const child = spawn(argv[0], argv.slice(1), { stdio: [input === null ? 'ignore' : 'pipe', 'ignore', 'pipe', nsFd], env: { PATH: process.env.PATH ?? '', LC_ALL: 'C' } });
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
       done({ code: null, stderr: `${stderr}no answer after ${STEP_TIMEOUT_MS} ms` });
@@ -157,7 +156,7 @@ export async function setUpIfaces(plan: IfacePlan, nsFd: number, debug: (line: s
   if (!ip) throw new JailError('setup', 'macvlan and iface_own need iproute2\'s ip, which is not installed', { hint: IPROUTE2_MISSING_HINT });
   for (const step of hostSteps(plan)) {
     debug(`ip ${step.args.join(' ')}`);
-    const r = await runProgram([ip, ...step.args], [nsFd], null);
+    const r = await run([ip, ...step.args], nsFd, null);
     if (r.code !== 0) throw stepError(step, r.stderr);
   }
   const inside = jailSteps(plan);
@@ -166,7 +165,7 @@ export async function setUpIfaces(plan: IfacePlan, nsFd: number, debug: (line: s
   if (!nsenter) throw new JailError('setup', "configuring the jail's MACVLAN needs nsenter, which is not installed", { hint: 'install util-linux (it has nsenter)' });
   const batch = inside.map((s) => s.args.join(' ') + '\n').join('');
   debug(`nsenter --net=${NS_PATH} ip -batch - <<< ${JSON.stringify(batch)}`);
-  const r = await runProgram([nsenter, `--net=${NS_PATH}`, '--', ip, '-batch', '-'], [nsFd], batch);
+  const r = await run([nsenter, `--net=${NS_PATH}`, '--', ip, '-batch', '-'], nsFd, batch);
   if (r.code !== 0) {
     // ip -batch stops at the first failing line and names it: "Command failed -:2".
     const line = Number(/Command failed -:(\d+)/.exec(r.stderr)?.[1] ?? 0);
