@@ -17,7 +17,8 @@
         "native/rlimit.cc",
         "native/seccomp.cc",
         "native/network.cc",
-        "native/clone.cc"
+        "native/clone.cc",
+        "native/netns_child.cc"
       ],
       "defines": ["_GNU_SOURCE"],
       "cflags_cc": [
@@ -45,7 +46,8 @@
         "native/execve_mode.cc",
         "native/blob.cc",
         "native/warm.cc",
-        "native/box.cc"
+        "native/box.cc",
+        "native/netns_sockets.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NODE_ADDON_API_DISABLE_CPP_EXCEPTIONS", "_GNU_SOURCE"],

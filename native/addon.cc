@@ -27,10 +27,15 @@ Napi::Value ThrowErrno(Napi::Env env, const std::string& what, int err) {
   return env.Undefined();
 }
 
+Napi::Value OpenNetnsSocketsJs(const Napi::CallbackInfo& info);
+Napi::Value OriginalDestinationJs(const Napi::CallbackInfo& info);
+Napi::Value ConntrackOriginalDestinationJs(const Napi::CallbackInfo& info);
+Napi::Value SpawnInNetnsJs(const Napi::CallbackInfo& info);
+
 namespace {
 
 // Bumped whenever an export changes shape; src/native/addon.ts refuses a mismatched build.
-constexpr int kAbiVersion = 7;
+constexpr int kAbiVersion = 8;
 
 // PrepareJail on (plan, resources) arguments; null with a TypeError thrown when they are not two
 // objects or the plan is refused.
@@ -115,6 +120,11 @@ Napi::Object Exports(Napi::Env env, Napi::Object exports) {
   exports.Set("openInRoot", Napi::Function::New(env, OpenInRoot, "openInRoot"));
   exports.Set("openPty", Napi::Function::New(env, OpenPty, "openPty"));
   exports.Set("setWindowSize", Napi::Function::New(env, SetWindowSize, "setWindowSize"));
+
+  exports.Set("openNetnsSockets", Napi::Function::New(env, OpenNetnsSocketsJs, "openNetnsSockets"));
+  exports.Set("originalDestination", Napi::Function::New(env, OriginalDestinationJs, "originalDestination"));
+  exports.Set("conntrackOriginalDestination", Napi::Function::New(env, ConntrackOriginalDestinationJs, "conntrackOriginalDestination"));
+  exports.Set("spawnInNetns", Napi::Function::New(env, SpawnInNetnsJs, "spawnInNetns"));
   exports.Set("unwatchNotifications", Napi::Function::New(env, UnwatchNotifications, "unwatchNotifications"));
   return exports;
 }

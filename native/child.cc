@@ -107,22 +107,6 @@ int ChildSetHostname(const ChildSpec& spec) {
   return SysErr(Sys(SYS_sethostname, spec.hostname, len));
 }
 
-// A fresh network namespace starts with `lo` down; nsjail brings it up so loopback works.
-int ChildLoopbackUp() {
-  long fd = Sys(SYS_socket, AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return SysErr(fd);
-  struct ifreq ifr = {};
-  ifr.ifr_name[0] = 'l';
-  ifr.ifr_name[1] = 'o';
-  int err = SysErr(Sys(SYS_ioctl, fd, SIOCGIFFLAGS, &ifr));
-  if (!err) {
-    ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
-    err = SysErr(Sys(SYS_ioctl, fd, SIOCSIFFLAGS, &ifr));
-  }
-  Sys(SYS_close, fd);
-  return err;
-}
-
 // Moves the stdio sources onto 0, 1, 2. Sources may themselves be 0-2 in any order, so each is
 // first duplicated above 2 and only then dup3'd into place (which clears CLOEXEC on the target).
 int ChildSetupStdio(const ChildSpec& spec, int* op_index) {
@@ -202,6 +186,22 @@ int ChildResetSignals() {
 }
 
 }  // namespace
+
+// A fresh network namespace starts with `lo` down; nsjail brings it up so loopback works.
+int ChildLoopbackUp() {
+  long fd = Sys(SYS_socket, AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return SysErr(fd);
+  struct ifreq ifr = {};
+  ifr.ifr_name[0] = 'l';
+  ifr.ifr_name[1] = 'o';
+  int err = SysErr(Sys(SYS_ioctl, fd, SIOCGIFFLAGS, &ifr));
+  if (!err) {
+    ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
+    err = SysErr(Sys(SYS_ioctl, fd, SIOCSIFFLAGS, &ifr));
+  }
+  Sys(SYS_close, fd);
+  return err;
+}
 
 void ChildFail(const ChildSpec& spec, Stage stage, int op_index, int err) {
   FailureRecord rec = {stage, op_index, err};

@@ -22,6 +22,8 @@ int ChildSetRlimits(const ChildSpec& spec, int* op_index);
 int ChildDropCaps(const ChildSpec& spec, int* op_index);
 int ChildInstallListener(const ChildSpec& spec);
 int ChildInstallSeccomp(const ChildSpec& spec);
+// Brings `lo` up (also used by the netns helper child, netns_child.cc); 0 or an errno.
+int ChildLoopbackUp();
 int ChildAddNetRules(const ChildSpec& spec, int* op_index);
 int ChildWaitForNetwork(const ChildSpec& spec);
 

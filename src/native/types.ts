@@ -113,6 +113,29 @@ export interface NativeAddon {
   kill(pidfd: number, signal: number): number;
   /** kill(-pgid): the jail init's process group (it calls setsid); 0 or an errno. */
   killGroup(pgid: number, signal: number): number;
+  /**
+   * Sockets inside a jail's network namespace, for the supervisor (nsjail's user_net rewrite
+   * rules, src/net/rewrite.ts): a short-lived clone of this process enters the namespaces
+   * (usernsFd first, -1 when root), brings `lo` up, and makes each socket: tcp = listening on the
+   * loopback address of `family`, port chosen by the kernel; udp = bound the same way; netlink = a
+   * NETLINK_NETFILTER socket. Returns the fds (close-on-exec, non-blocking; the caller owns them).
+   * Throws with .errno and .step (-3 user namespace, -2 network namespace, -1 lo, i socket i).
+   */
+  openNetnsSockets(usernsFd: number, netnsFd: number, specs: { family: 4 | 6; type: 'tcp' | 'udp' | 'netlink' }[]): number[];
+  /**
+   * Runs `path` inside a jail's namespaces (usernsFd -1 when root; otherwise it keeps
+   * CAP_NET_ADMIN there across execve as an ambient capability), stdin and stdout/stderr on the
+   * given fds. Returns at once; the caller owns the pidfd and waits with watchExit. Exit status
+   * 121-125: entering the user namespace, the network namespace, stdio, capabilities, execve failed.
+   */
+  spawnInNetns(usernsFd: number, netnsFd: number, path: string, argv: string[], envp: string[], stdinFd: number, stderrFd: number): { pid: number; pidfd: number };
+  /** SO_ORIGINAL_DST of an accepted TCP socket: where it was going before the nat redirect, or null (not redirected). */
+  originalDestination(fd: number, family: 4 | 6): { address: string; port: number } | null;
+  /**
+   * The original destination of the conntrack entry whose reply tuple is (replySrc:replySrcPort ->
+   * replyDst:replyDstPort, proto), or null when there is none. nlFd: openNetnsSockets' netlink socket.
+   */
+  conntrackOriginalDestination(nlFd: number, family: 4 | 6, proto: number, replySrc: string, replySrcPort: number, replyDst: string, replyDstPort: number): { address: string; port: number } | null;
   /** A CLOEXEC pipe: [read, write]. */
   pipe(): [number, number];
   /** close(2); returns 0 or an errno. */

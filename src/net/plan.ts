@@ -21,7 +21,7 @@ import { capabilityNumber } from '../config/caps';
 import { fieldProblem } from '../config/finish';
 import type { Config, LoadedConfig, NstunRule, TrafficRule } from '../config/types';
 import { BLOCKED_RANGES, hostAddresses as hostAddressList, insideBlocklist } from './blocklist';
-import { parseCidr, formatCidr, tryParseIp } from './cidr';
+import { contains, formatCidr, formatIp, parseCidr, tryParseCidr, tryParseIp, type Cidr } from './cidr';
 import { parseAllow, parsePublish, type AllowRule, type PublishRule } from './destination';
 
 /** The jail side of the link: nsjail's user_net defaults, so nsjail configs see the same addresses. */
@@ -109,6 +109,33 @@ export interface NetworkRuntime {
   hostAddresses: string[];
   /** The plan's rules with their names, to say which one decided a connection (src/net/watch.ts). */
   rules: NamedNetRule[];
+  /**
+   * nsjail's user_net REDIRECT / ENCAP_CONNECT / ENCAP_SOCKS5 rules, with the rules before them
+   * that keep a packet as it is, in order (first match wins): the jail's nft nat table and the
+   * supervisor's listeners (src/net/rewrite.ts). Empty when the config has no rewrite rule.
+   */
+  nat: NatRule[];
+}
+
+/** One rule of the jail's nat table (src/net/rewrite.ts), in nsjail's words. */
+export interface NatRule {
+  /** user_net.rule4[1], dns, ... */
+  name: string;
+  family: 4 | 6;
+  /**
+   * keep: the packet goes on as it is (an earlier ALLOW, DROP or REJECT, whose routing rule
+   * decides it; the DNS forwarder); the others hand it to a supervisor listener: redirect (to
+   * target), connect (an HTTP CONNECT proxy at target), socks5 (a SOCKS5 server at target).
+   */
+  action: 'keep' | 'redirect' | 'connect' | 'socks5';
+  /** What it matches; [] = every protocol. */
+  protos: ('tcp' | 'udp' | 'icmp')[];
+  src: string;
+  dst: string;
+  sport: [number, number] | null;
+  dport: [number, number] | null;
+  /** Host-side address and port (as the supervisor sees them); ip '' or port 0 = the original one. */
+  target: { ip: string; port: number } | null;
 }
 
 export interface NetworkPlan {
@@ -167,6 +194,10 @@ function blockRules(hostAddresses: string[]): NamedNetRule[] {
 /** Everything not opened before: `why` names it in events (not-allowed, limited, publish-only). */
 function closeAll(why: string): NamedNetRule[] {
   return [rule(why, 4, '', 'unreachable', BAND.closeAll), rule(why, 6, '', 'unreachable', BAND.closeAll)];
+}
+
+function dnsKeep(server: string): NatRule[] {
+  return [{ name: 'dns', family: familyOf(server), action: 'keep', protos: ['tcp', 'udp'], src: '', dst: server, sport: null, dport: [53, 53], target: null }];
 }
 
 function dnsRules(server: string): NamedNetRule[] {
@@ -229,27 +260,101 @@ function parseCidrOrNull(text: string): { family: 4 | 6 } | null {
 }
 
 const NSTUN_PROTO: Record<string, number> = { ANY: 0, TCP, UDP, ICMP: 1 };
+const NSTUN_REWRITE: Record<string, NatRule['action']> = { REDIRECT: 'redirect', ENCAP_CONNECT: 'connect', ENCAP_SOCKS5: 'socks5' };
 
-/** nsjail's user_net rule4/rule6 that map onto routing rules (first match wins). */
-function nstunRules(loaded: LoadedConfig, list: NstunRule[], family: 4 | 6, field: string): NamedNetRule[] {
-  return list.filter((r) => r.direction === 'GUEST_TO_HOST').map((r, i) => {
-    const path = [`user_net.${field}.${list.indexOf(r)}`];
-    if (!['DROP', 'REJECT', 'ALLOW'].includes(r.action)) {
-      throw fieldProblem(
-        loaded,
-        path,
-        `user_net ${field} action ${r.action} is not supported yet: jail enforces outbound user_net rules as routing rules (DROP, REJECT, ALLOW), which cannot rewrite or tunnel a connection`,
-        'for a proxy use --allow DOMAIN (jail runs one); to reach a host service, publish it or allow its CIDR',
-      );
+/** nsjail's user_net rule4/rule6 (outbound): routing rules for all, and the nat table when some rewrite. */
+interface NstunPlan {
+  routing: NamedNetRule[];
+  nat: NatRule[];
+  warnings: string[];
+}
+
+/**
+ * nsjail's user_net rule4/rule6, GUEST_TO_HOST (first match wins). DROP, REJECT and ALLOW are
+ * routing rules. REDIRECT and ENCAP_* are handed to the supervisor by the jail's nat table
+ * (src/net/rewrite.ts); their routing rule only says `lookup`, so that no later rule refuses what
+ * they match first, preceded by the blocklist for what they match: a rewrite never lets the
+ * program reach a blocked address it picks (a proxy would be asked for it), unless the rule's
+ * dst_ip itself names blocked addresses, as an --allow CIDR may.
+ */
+function nstunRules(loaded: LoadedConfig, list: NstunRule[], family: 4 | 6, field: string, hosts: string[]): NstunPlan {
+  const out: NstunPlan = { routing: [], nat: [], warnings: [] };
+  const keeps: NatRule[] = [];
+  let position = 0;
+  list.forEach((r, index) => {
+    if (r.direction !== 'GUEST_TO_HOST') return;
+    // Priorities count outbound rules only; names keep the rule's place in the config.
+    const at = BAND.nstun + Math.min(position++, 499);
+    const name = `user_net.${field}[${index}]`;
+    const path = [`user_net.${field}.${index}`];
+    const selectors = { src: r.srcIp, sport: portRange(r.sport, r.sportEnd), dport: portRange(r.dport, r.dportEnd) };
+    const icmp = family === 6 ? 58 : 1;
+    const action = NSTUN_REWRITE[r.action];
+    if (!action) {
+      const proto = r.proto === 'ICMP' ? icmp : NSTUN_PROTO[r.proto];
+      out.routing.push(rule(name, family, r.dstIp, TRAFFIC_ACTION[r.action], at, { ...selectors, proto }));
+      keeps.push({ name, family, action: 'keep', protos: r.proto === 'ANY' ? [] : [r.proto.toLowerCase() as 'tcp'], dst: r.dstIp, ...selectors, target: null });
+      return;
     }
-    const icmp = r.proto === 'ICMP' && family === 6 ? 58 : NSTUN_PROTO[r.proto];
-    return rule(`user_net.${field}[${list.indexOf(r)}]`, family, r.dstIp, TRAFFIC_ACTION[r.action], BAND.nstun + Math.min(i, 499), {
-      src: r.srcIp,
-      proto: icmp,
-      dport: portRange(r.dport, r.dportEnd),
-      sport: portRange(r.sport, r.sportEnd),
-    });
+    const target = rewriteTarget(loaded, r, path, field, action);
+    if (action !== 'redirect' && r.proto === 'ICMP') {
+      throw fieldProblem(loaded, path, `user_net ${field} action ${r.action} cannot carry ICMP (a proxy tunnels TCP${action === 'socks5' ? ' and UDP' : ''} only), as in nsjail`, 'use proto TCP (or UDP for ENCAP_SOCKS5), or action REDIRECT for ICMP');
+    }
+    const wanted: ('tcp' | 'udp' | 'icmp')[] = r.proto === 'ANY' ? ['tcp', 'udp', 'icmp'] : [r.proto.toLowerCase() as 'tcp'];
+    // What the proxy cannot carry: nsjail drops UDP for ENCAP_CONNECT, leaves ICMP alone for ENCAP_*.
+    const protos = wanted.filter((p) => action === 'redirect' || p === 'tcp' || (p === 'udp' && action === 'socks5'));
+    const dropUdp = action === 'connect' && wanted.includes('udp');
+    if (dropUdp && r.proto === 'UDP') out.warnings.push(`${name}: ENCAP_CONNECT cannot carry UDP; its UDP packets are dropped, as nsjail does`);
+    const number = (p: 'tcp' | 'udp' | 'icmp') => (p === 'tcp' ? TCP : p === 'udp' ? UDP : icmp);
+    const named = tryParseCidr4or6(r.dstIp);
+    if (r.dstIp !== '' && (named === null || named.family !== family)) {
+      throw fieldProblem(loaded, [`${path[0]}.dst_ip`], `'${r.dstIp}' is not an IPv${family} address or CIDR`, `give an IPv${family} address or CIDR in ${field}, or leave dst_ip out (any)`);
+    }
+    if (named === null || !insideBlocklist(named, hosts)) {
+      const copied = new Set<string>();
+      for (const b of blockRules(hosts)) {
+        const range = parseCidr(b.dst);
+        // A host address inside a blocked range (::1) is one rule already: the kernel refuses a twin.
+        if (range.family !== family || (named !== null && !overlaps(range, named)) || copied.has(formatCidr(range))) continue;
+        copied.add(formatCidr(range));
+        for (const p of protos) out.routing.push(rule(b.name, family, b.dst, 'unreachable', at, { ...selectors, proto: number(p) }));
+      }
+    }
+    for (const p of protos) out.routing.push(rule(name, family, r.dstIp, 'lookup', at, { ...selectors, proto: number(p) }));
+    if (dropUdp) out.routing.push(rule(name, family, r.dstIp, 'blackhole', at, { ...selectors, proto: UDP }));
+    if (protos.length === 0) return;
+    out.nat.push(...keeps.splice(0), { name, family, action, protos, dst: r.dstIp, ...selectors, target });
   });
+  return out;
+}
+
+function tryParseCidr4or6(text: string): Cidr | null {
+  if (text === '') return null;
+  try {
+    return tryParseCidr(text);
+  } catch {
+    return null;
+  }
+}
+
+function overlaps(a: Cidr, b: Cidr): boolean {
+  return contains(a, b) || contains(b, a);
+}
+
+/** redirect_ip:redirect_port of a rewrite rule, checked ('' / 0 = the original, for REDIRECT only). */
+function rewriteTarget(loaded: LoadedConfig, r: NstunRule, path: string[], field: string, action: NatRule['action']): NatRule['target'] {
+  const ip = r.redirectIp === '' ? null : tryParseIp(r.redirectIp);
+  if (r.redirectIp !== '' && ip === null) {
+    throw fieldProblem(loaded, [`${path[0]}.redirect_ip`], `'${r.redirectIp}' is not an IP address`, 'write the host-side address to send it to, e.g. 127.0.0.1 (the host\'s own loopback) or 2001:db8::1');
+  }
+  const unset = ip === null || ip.bytes.every((b) => b === 0);
+  if (action !== 'redirect' && (unset || r.redirectPort === 0)) {
+    throw fieldProblem(loaded, path, `user_net ${field} action ${r.action} needs the proxy's address: redirect_ip and redirect_port (got '${r.redirectIp}' port ${r.redirectPort})`, `e.g. redirect_ip: "127.0.0.1" redirect_port: ${action === 'connect' ? 3128 : 1080}`);
+  }
+  if (action === 'redirect' && unset && r.redirectPort === 0 && r.proto !== 'ICMP') {
+    throw fieldProblem(loaded, path, `user_net ${field} REDIRECT without redirect_ip or redirect_port would send the packet where it was going anyway`, 'give redirect_ip (host side, e.g. 127.0.0.1) and/or redirect_port, or use action ALLOW');
+  }
+  return { ip: unset ? '' : formatIp(ip!), port: r.redirectPort };
 }
 
 /** pasta's -T/-U text for nsjail's tcp_map_out/udp_map_out ("none", "53", "53:5353,2222:22"). */
@@ -454,7 +559,7 @@ function planIfaceNetwork(loaded: LoadedConfig, ifaces: IfacePlan, preset: Confi
   const rules = config.cloneNewnet ? trafficRules(loaded) : [];
   return {
     native: { rules: rules.map(withoutName), gate: true },
-    runtime: { link: null, ifaces, proxy: null, hostAddresses: [], rules },
+    runtime: { link: null, ifaces, proxy: null, hostAddresses: [], rules, nat: [] },
     env: [],
     resolvConf: null,
     dropCaps: [],
@@ -508,6 +613,7 @@ export function planNetwork(loaded: LoadedConfig, hostAddresses: () => string[] 
     udpOut: [],
   };
   const rules: NamedNetRule[] = [...traffic];
+  const nat: NatRule[] = [];
   const env: string[] = [];
   let proxy: NetworkRuntime['proxy'] = null;
   const hosts = hostAddresses();
@@ -529,7 +635,13 @@ export function planNetwork(loaded: LoadedConfig, hostAddresses: () => string[] 
     link.dnsForward = link.gw4;
     rules.push(...dnsRules(link.gw4));
     if (userNet) {
-      rules.push(...nstunRules(loaded, userNet.rule4, 4, 'rule4'), ...nstunRules(loaded, userNet.rule6, 6, 'rule6'));
+      const nstun = [nstunRules(loaded, userNet.rule4, 4, 'rule4', hosts), nstunRules(loaded, userNet.rule6, 6, 'rule6', hosts)];
+      for (const n of nstun) {
+        rules.push(...n.routing);
+        warnings.push(...n.warnings);
+      }
+      // The DNS forwarder is decided before user_net's rules (its routing rule comes first).
+      if (nstun.some((n) => n.nat.length > 0)) nat.push(...dnsKeep(link.gw4), ...nstun.flatMap((n) => n.nat));
       link.publish.push(...nstunInbound(loaded, userNet.rule4, 'rule4'), ...nstunInbound(loaded, userNet.rule6, 'rule6'));
       if (userNet.pasta) {
         link.publish.push(...pastaMapIn(loaded, userNet.pasta.tcpMapIn, 'tcp', 'tcp_map_in'), ...pastaMapIn(loaded, userNet.pasta.udpMapIn, 'udp', 'udp_map_in'));
@@ -547,5 +659,5 @@ export function planNetwork(loaded: LoadedConfig, hostAddresses: () => string[] 
     }
   }
   const resolvConf = link.dnsForward ? `# written by jail: DNS goes through the jail's link to the host's resolver\nnameserver ${link.dnsForward}\n` : null;
-  return { native: { rules: rules.map(withoutName), gate: true }, runtime: { link, ifaces: null, proxy, hostAddresses: hosts, rules }, env, resolvConf, dropCaps, warnings };
+  return { native: { rules: rules.map(withoutName), gate: true }, runtime: { link, ifaces: null, proxy, hostAddresses: hosts, rules, nat }, env, resolvConf, dropCaps, warnings };
 }

@@ -12,6 +12,7 @@ import { setUpIfaces } from './ifaces';
 import { findPasta, PASTA_MISSING_HINT, startLink, type JailNamespaces, type Link } from './link';
 import type { NetworkRuntime } from './plan';
 import { startProxy, type Proxy } from './proxy';
+import { startRewrites, type RewriteAddon, type Rewrites } from './rewrite';
 
 export class NetworkSession {
   /** Why the link could not be brought up (the jail then fails at its `network` stage). */
@@ -19,14 +20,15 @@ export class NetworkSession {
   readonly counter = new NetCounter();
   private link: Link | null = null;
   private proxy: Proxy | null = null;
+  private rewrites: Rewrites | null = null;
   private stopped = false;
 
   constructor(
     private readonly runtime: NetworkRuntime,
     private readonly log: Logger,
     private readonly onEvent: (e: NetEvent) => void,
-    /** The addon's close-on-exec pipe(). */
-    private readonly pipe: () => [number, number],
+    /** The addon: its close-on-exec pipe(), and the sockets of user_net's rewrite rules. */
+    private readonly addon: RewriteAddon,
   ) {}
 
   /** One connection decision (the proxy's, or the routing rules' seen through the listener): counted, then told. */
@@ -65,12 +67,21 @@ export class NetworkSession {
           });
         }
         if (this.stopped) throw new JailError('setup', 'the jail was stopped before its network was up');
-        this.link = await startLink(pasta, link, ns, this.proxy?.port ?? null, this.pipe);
+        this.link = await startLink(pasta, link, ns, this.proxy?.port ?? null, () => this.addon.pipe());
         if (this.stopped) throw new JailError('setup', 'the jail was stopped before its network was up');
         void this.link.exited.then((why) => {
           if (!this.stopped) onLinkDown(why);
         });
         this.log.debug(`pid=${pid} network link up${this.proxy ? `, allow-list proxy on 127.0.0.1:${this.proxy.port}` : ''}`);
+      }
+      // user_net's REDIRECT/ENCAP rules: before the gate opens, so the program never runs without them.
+      if (this.runtime.nat.length > 0) {
+        this.rewrites = await startRewrites(this.runtime.nat, ns, { addon: this.addon, debug: (line) => this.log.debug(`pid=${pid} ${line}`) });
+        if (this.stopped) {
+          this.rewrites.close();
+          throw new JailError('setup', 'the jail was stopped before its network was up');
+        }
+        this.log.debug(`pid=${pid} user_net rewrite rules installed (${this.runtime.nat.filter((r) => r.action !== 'keep').length})`);
       }
       fs.writeSync(gateWrite, 'N');
     } catch (e) {
@@ -88,5 +99,7 @@ export class NetworkSession {
     this.link = null;
     void this.proxy?.close();
     this.proxy = null;
+    this.rewrites?.close();
+    this.rewrites = null;
   }
 }

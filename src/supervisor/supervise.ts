@@ -161,7 +161,7 @@ function launch(addon: NativeAddon, planned: PlannedJail, opts: SuperviseOptions
   const setup = new Promise<SetupResult>((resolve) => (onSetup = resolve));
   const listens = (plan.seccomp?.listener.length ?? 0) > 0;
   const notifications = listens && planned.notifiesSyscalls ? new NotificationCounter() : null;
-  const network = planned.network ? new NetworkSession(planned.network, opts.log, (e) => emit(opts, e), () => addon.pipe()) : null;
+  const network = planned.network ? new NetworkSession(planned.network, opts.log, (e) => emit(opts, e), addon) : null;
   held.network = network;
   // Called by the addon during the launch: answering must start before this returns.
   const onListener = (fd: number) => {

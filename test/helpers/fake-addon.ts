@@ -162,7 +162,7 @@ export function realPipe(): [number, number] {
 }
 
 export class FakeAddon implements NativeAddon {
-  readonly abiVersion = 7;
+  readonly abiVersion = 8;
   readonly planVersion = 5;
 
   /** Every call, in order. */
@@ -398,6 +398,27 @@ export class FakeAddon implements NativeAddon {
   fsType(path: string): number {
     this.record('fsType', [path]);
     return 0x63677270; // CGROUP2_SUPER_MAGIC
+  }
+
+  /** Jails with user_net rewrite rules need the lab (test/integration/net/nstun-rewrite.test.ts): refused here. */
+  openNetnsSockets(usernsFd: number, netnsFd: number, specs: { family: 4 | 6; type: 'tcp' | 'udp' | 'netlink' }[]): number[] {
+    this.record('openNetnsSockets', [usernsFd, netnsFd, structuredClone(specs)]);
+    throw Object.assign(new Error('fake addon: openNetnsSockets needs a real network namespace'), { errno: 38, step: -2 });
+  }
+
+  originalDestination(fd: number, family: 4 | 6): { address: string; port: number } | null {
+    this.record('originalDestination', [fd, family]);
+    return null;
+  }
+
+  conntrackOriginalDestination(nlFd: number, family: 4 | 6, proto: number, replySrc: string, replySrcPort: number, replyDst: string, replyDstPort: number): { address: string; port: number } | null {
+    this.record('conntrackOriginalDestination', [nlFd, family, proto, replySrc, replySrcPort, replyDst, replyDstPort]);
+    return null;
+  }
+
+  spawnInNetns(usernsFd: number, netnsFd: number, path: string, argv: string[], envp: string[], stdinFd: number, stderrFd: number): { pid: number; pidfd: number } {
+    this.record('spawnInNetns', [usernsFd, netnsFd, path, argv, envp, stdinFd, stderrFd]);
+    throw Object.assign(new Error('fake addon: spawnInNetns needs a real network namespace'), { errno: 38 });
   }
 
   auditOpen(): { fd: number; kind: 'netlink' | 'kmsg' | 'none'; errno: number } {

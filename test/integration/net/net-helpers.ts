@@ -5,6 +5,7 @@
  */
 import * as fs from 'node:fs';
 import { afterAll, beforeAll, expect } from 'vitest';
+import { hostProcesses } from '../core/helpers';
 import { createLab, hostNetSnapshot, netnsList, type Lab, type LabResult } from './lab';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -68,4 +69,28 @@ export function useLab(): { L: () => Lab; hostBefore: () => string } {
     return lab;
   };
   return { L, hostBefore: () => hostBefore };
+}
+
+/** Host pids whose command line (NUL-joined) matches `test`. */
+export function processesWhere(test: (argv: string[]) => boolean): number[] {
+  return hostProcesses()
+    .map((p) => p.pid)
+    .filter((pid) => {
+      try {
+        return test(fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean));
+      } catch {
+        return false;
+      }
+    });
+}
+
+/** Polls `f` until it returns a non-empty list, bounded in time (every 50 ms). */
+export async function waitFor<T>(what: string, f: () => T[], timeoutMs: number): Promise<T[]> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const got = f();
+    if (got.length > 0) return got;
+    if (Date.now() > deadline) throw new Error(`${what}: not seen within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
 }

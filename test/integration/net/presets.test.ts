@@ -32,7 +32,7 @@ import {
   worldBody,
   type LabResult,
 } from './lab';
-import { labReason, parseLast, useLab, type ProbeOut } from './net-helpers';
+import { labReason, parseLast, processesWhere, useLab, waitFor, type ProbeOut } from './net-helpers';
 
 /** What a blocked attempt may fail with (refused at once, by jail's rules or by jail itself). */
 const REFUSED = ['ENETUNREACH', 'ECONNREFUSED'];
@@ -61,30 +61,6 @@ function expectFailed(r: ProbeOut): void {
 /** Never the lab's own services, whatever else happened. */
 function expectNotLab(r: ProbeOut): void {
   expect(`${r.body ?? ''}`, `reached the lab itself: ${JSON.stringify(r)}`).not.toContain(LAB_BODY_PREFIX);
-}
-
-/** Host pids whose command line (NUL-joined) matches `test`. */
-function processesWhere(test: (argv: string[]) => boolean): number[] {
-  return hostProcesses()
-    .map((p) => p.pid)
-    .filter((pid) => {
-      try {
-        return test(fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean));
-      } catch {
-        return false;
-      }
-    });
-}
-
-/** Polls `f` until it returns a non-empty list, bounded in time (every 50 ms). */
-async function waitFor<T>(what: string, f: () => T[], timeoutMs: number): Promise<T[]> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const got = f();
-    if (got.length > 0) return got;
-    if (Date.now() > deadline) throw new Error(`${what}: not seen within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 /** The jail CLI running `sleep MARKER` with --net, by its command line. */

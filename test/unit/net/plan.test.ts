@@ -129,10 +129,9 @@ describe("nsjail's network fields", () => {
     expect(rules(p)).toContain('2000 v4 10.0.0.0/8 unreachable');
   });
 
-  it('user_net REDIRECT and ENCAP outbound rules are not supported yet, with the reason', () => {
-    const e = thrown(() => fromText('user_net {\n  rule4 { proto: TCP action: ENCAP_SOCKS5 redirect_ip: "127.0.0.1" redirect_port: 1080 }\n}\n'));
-    expect(e.message).toMatch(/action ENCAP_SOCKS5 is not supported yet: jail enforces outbound user_net rules as routing rules/);
-    expect(e.span?.line).toBe(2);
+  it('user_net REDIRECT and ENCAP outbound rules are planned (test/unit/net/nstun-rewrite.test.ts has the details)', () => {
+    const p = fromText('user_net {\n  rule4 { proto: TCP action: ENCAP_SOCKS5 redirect_ip: "127.0.0.1" redirect_port: 1080 }\n}\n');
+    expect(p.runtime!.nat.map((r) => r.action)).toEqual(['keep', 'socks5']);
   });
 
   it('-Me cannot have a link (no supervisor stays to run it)', () => {
