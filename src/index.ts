@@ -33,3 +33,6 @@ export type { ServeOptions, Server } from './serve';
 export type { ExitReport, Outcome, SetupError, SeccompViolation } from './supervisor/report';
 export type { LogEvent, LogLevel } from './supervisor/log';
 export type { JailEvent, SyscallEvent, NotificationSummary } from './supervisor/events';
+export { buildImage, importImage, listImages, removeImage, imageRoot } from './box/images';
+export type { ImageInfo, ImageSource, ImageStoreOptions, BuildOptions, ImportOptions } from './box/images';
+export type { ImageRunConfig } from './box/oci';
