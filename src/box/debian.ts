@@ -39,7 +39,9 @@ export function mmdebstrapArgs(o: DebianOptions, rootless: boolean): string[] {
 export async function buildDebianTree(tree: TreeWriter, o: DebianOptions, log?: (line: string) => void, signal?: AbortSignal): Promise<void> {
   const rootless = process.getuid?.() !== 0;
   const args = mmdebstrapArgs(o, rootless);
-  const child = spawn('mmdebstrap', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  // A process group of its own: on failure or a signal, mmdebstrap sends SIGHUP to its whole
+  // group (to stop its apt and dpkg), which would otherwise include jail and the shell above it.
+  const child = spawn('mmdebstrap', args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   // Its last words explain a failure, whether or not anyone follows its progress.
   const tail: string[] = [];
   let partial = '';
@@ -56,6 +58,7 @@ export async function buildDebianTree(tree: TreeWriter, o: DebianOptions, log?: 
     child.on('error', reject);
     child.on('close', (code) => resolve(code));
   });
+  exited.catch(() => {}); // awaited below, once the tar stream is done; not unhandled meanwhile
   try {
     await applyLayerStream(tree, child.stdout, signal);
     const code = await exited;

@@ -63,8 +63,10 @@ function num(b: Buffer, start: number, len: number, at: number): number {
 }
 
 /** The header checksum: the sum of its bytes with the checksum field read as spaces (signed or unsigned, as old tars differ). */
-function checksumOk(h: Buffer, at: number): boolean {
-  const want = num(h, 148, 8, at);
+function checksumOk(h: Buffer): boolean {
+  const field = text(h, 148, 8).trim();
+  if (!/^[0-7]+$/.test(field)) return false;
+  const want = parseInt(field, 8);
   let unsigned = 0;
   let signed = 0;
   for (let i = 0; i < BLOCK; i++) {
@@ -162,7 +164,7 @@ export class TarReader {
       this.finished = true;
       return;
     }
-    if (!checksumOk(h, at)) throw corrupt('a header with a bad checksum', at);
+    if (!checksumOk(h)) throw corrupt('a header with a bad checksum', at);
     const flag = String.fromCharCode(h[156]);
     const size = num(h, 124, 12, at);
     if (flag === 'x' || flag === 'g' || flag === 'L' || flag === 'K') {
