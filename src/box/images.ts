@@ -173,7 +173,8 @@ async function storeImage(name: string, o: ImageWriteOptions, fill: (rootfs: str
   const target = path.join(dir, name);
   if (!o.force && fs.existsSync(target)) throw exists(name);
   fs.mkdirSync(path.dirname(dir), { recursive: true });
-  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+  fs.mkdirSync(dir, { recursive: true });
+  fs.chmodSync(dir, 0o700);
   sweepScratch(dir);
   const tmp = path.join(dir, scratchName('tmp', name));
   fs.mkdirSync(path.join(tmp, 'rootfs'), { recursive: true, mode: 0o755 });
@@ -195,6 +196,14 @@ async function storeImage(name: string, o: ImageWriteOptions, fill: (rootfs: str
     try {
       fs.renameSync(tmp, target);
     } catch (e) {
+      if (old !== null) {
+        // Put the old image back, unless another build of the name took its place meanwhile.
+        try {
+          fs.renameSync(old, target);
+        } catch {
+          removeTree(old);
+        }
+      }
       // Another build of the same name finished first.
       if (['ENOTEMPTY', 'EEXIST'].includes((e as NodeJS.ErrnoException).code ?? '')) throw exists(name);
       throw e;
