@@ -153,8 +153,10 @@ function treeSize(dir: string): number {
       if (ent.isDirectory()) walk(p);
       else if (ent.isFile()) {
         const st = fs.lstatSync(p);
-        if (st.nlink > 1 && seen.has(st.ino)) continue;
-        seen.add(st.ino);
+        if (st.nlink > 1) {
+          if (seen.has(st.ino)) continue;
+          seen.add(st.ino);
+        }
         total += st.size;
       }
     }
@@ -172,7 +174,6 @@ async function storeImage(name: string, o: ImageWriteOptions, fill: (rootfs: str
   const dir = imagesDir(o);
   const target = path.join(dir, name);
   if (!o.force && fs.existsSync(target)) throw exists(name);
-  fs.mkdirSync(path.dirname(dir), { recursive: true });
   fs.mkdirSync(dir, { recursive: true });
   fs.chmodSync(dir, 0o700);
   sweepScratch(dir);

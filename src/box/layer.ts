@@ -211,38 +211,20 @@ export function layerApplier(tree: TreeWriter): LayerApplier {
     };
   };
 
-  /** A failed file operation, named after the entry (a hostile layer can make any of them fail). */
-  const failed = (e: TarEntry, err: unknown): never => {
-    if (err instanceof JailError) throw err;
-    const { code, message } = err as NodeJS.ErrnoException;
-    throw new JailError('usage', `writing layer entry '${e.path}' failed: ${code ?? message}`, { hint: code === 'ENOSPC' ? 'the disk holding the state directory is full' : 'the layer is malformed, or the state directory is not writable', cause: err });
+  /** Runs `step` for entry `e`; a failed file operation is named after the entry (a hostile layer can make any of them fail). */
+  const guard = <T>(e: TarEntry, step: () => T): T => {
+    try {
+      return step();
+    } catch (err) {
+      if (err instanceof JailError) throw err;
+      const { code, message } = err as NodeJS.ErrnoException;
+      throw new JailError('usage', `writing layer entry '${e.path}' failed: ${code ?? message}`, { hint: code === 'ENOSPC' ? 'the disk holding the state directory is full' : 'the layer is malformed, or the state directory is not writable', cause: err });
+    }
   };
 
   const onEntry = (e: TarEntry): EntrySink | null => {
-    let sink: EntrySink | null = null;
-    try {
-      sink = apply(e);
-    } catch (err) {
-      failed(e, err);
-    }
-    return (
-      sink && {
-        write: (chunk) => {
-          try {
-            sink!.write(chunk);
-          } catch (err) {
-            failed(e, err);
-          }
-        },
-        end: () => {
-          try {
-            sink!.end();
-          } catch (err) {
-            failed(e, err);
-          }
-        },
-      }
-    );
+    const sink = guard(e, () => apply(e));
+    return sink && { write: (chunk) => guard(e, () => sink.write(chunk)), end: () => guard(e, () => sink.end()) };
   };
 
   return {

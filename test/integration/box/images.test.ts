@@ -9,14 +9,14 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, beforeEach, expect, it } from 'vitest';
 import { importImage, imageRoot, listImages, removeImage, type ImageInfo } from '../../../src/box/images';
-import { JailError } from '../../../src/errors';
 import { describeAsRoot, describeIf } from '../../helpers/env';
 import { tarBuffer, type TarItem } from '../../helpers/tar-writer';
+import { rejected } from '../../helpers/thrown';
 import { assertBuilt, cli, killSpawned, SYSTEM_PATH, tempDir, waitFor } from '../core/helpers';
 import { rootlessReason, unprivilegedUser } from '../unprivileged-user';
-import { archiveOf, dockerSave, layerTar, ociLayout, writeTree, type ImageSpec } from './image-fixtures';
+import { archiveOf, dockerSave, layerTar, ociLayout, writeTree, zstdCompressSync, type ImageSpec } from './image-fixtures';
 
 let tmp: ReturnType<typeof tempDir>;
 let stateDir: string;
@@ -63,7 +63,7 @@ function slowLayer(n: number): string {
     fs.mkdirSync(path.join(dir, `d${d}`), { recursive: true });
     for (let f = 0; f < 1000; f++) fs.writeFileSync(path.join(dir, `d${d}`, `f${f}`), 'x'.repeat(100));
   }
-  return ociLayout(at('layout'), { layers: [layerTar(dir, at('many.tar'))], gzip: true });
+  return ociLayout(at('layout'), { layers: [layerTar(dir, at('many.tar'))], compress: 'gzip' });
 }
 
 /** Two layers: files, links and a read-only directory; then whiteouts, an opaque directory, and writes through a symlink. */
@@ -106,7 +106,7 @@ describeAsRoot('jail image import: OCI layouts and docker save archives', () => 
   beforeAll(() => assertBuilt());
 
   const forms: [string, (spec: ImageSpec) => string, ImageInfo['source']['kind']][] = [
-    ['an OCI layout directory with gzip layers', (s) => ociLayout(at('layout'), { ...s, gzip: true }), 'oci'],
+    ['an OCI layout directory with gzip layers', (s) => ociLayout(at('layout'), { ...s, compress: 'gzip' }), 'oci'],
     ['an oci-archive tar with plain layers', (s) => archiveOf(ociLayout(at('layout'), s), at('image.oci.tar')), 'oci'],
     ['a docker save tar', (s) => archiveOf(dockerSave(at('saved'), s), at('image.docker.tar')), 'docker'],
     ['docker save output as a directory', (s) => dockerSave(at('saved'), s), 'docker'],
@@ -146,7 +146,7 @@ describeAsRoot('jail image import: OCI layouts and docker save archives', () => 
     const src = ociLayout(at('multi'), { layers, platforms: ['linux/arm64/v8', 'linux/amd64', 'linux/s390x'] });
     expect((await importImage('multi', src, { stateDir })).source).toMatchObject({ platform: 'linux/amd64' });
     expect((await importImage('arm', src, { stateDir, platform: 'linux/arm64' })).source).toMatchObject({ platform: 'linux/arm64/v8' });
-    const e = await importImage('riscv', src, { stateDir, platform: 'linux/riscv64' }).catch((x: JailError) => x);
+    const e = await rejected(importImage('riscv', src, { stateDir, platform: 'linux/riscv64' }));
     expect(e.message).toBe(`${src}: no image for linux/riscv64; it has: linux/arm64/v8, linux/amd64, linux/s390x`);
     expectStore(['arm', 'multi']);
   });
@@ -154,8 +154,7 @@ describeAsRoot('jail image import: OCI layouts and docker save archives', () => 
   it('an existing name is an error unless force, which replaces the image whole', async () => {
     const src = ociLayout(at('layout'), { layers: twoLayers() });
     await importImage('app', src, { stateDir });
-    const e = await importImage('app', src, { stateDir }).catch((x: JailError) => x);
-    expect(e).toBeInstanceOf(JailError);
+    const e = await rejected(importImage('app', src, { stateDir }));
     expect(e.message).toBe("image 'app' exists");
     expect(e.hint).toMatch(/jail image rm app.*--force/);
     const other = writeTree(at('other'), { only: 'me' });
@@ -165,7 +164,7 @@ describeAsRoot('jail image import: OCI layouts and docker save archives', () => 
   });
 
   it('a layer whose digest differs from the manifest’s is refused, and nothing is stored', async () => {
-    const layout = ociLayout(at('layout'), { layers: twoLayers(), gzip: true });
+    const layout = ociLayout(at('layout'), { layers: twoLayers(), compress: 'gzip' });
     const index = JSON.parse(fs.readFileSync(path.join(layout, 'index.json'), 'utf8'));
     const manifest = JSON.parse(fs.readFileSync(path.join(layout, 'blobs', index.manifests[0].digest.replace(':', '/')), 'utf8'));
     const blob = path.join(layout, 'blobs', manifest.layers[1].digest.replace(':', '/'));
@@ -192,6 +191,18 @@ describeAsRoot('jail image import: OCI layouts and docker save archives', () => 
     fs.writeFileSync(at('junk.tar'), 'this is not a tar file at all'.repeat(40));
     await expect(importImage('junk', at('junk.tar'), { stateDir })).rejects.toThrow(/not a valid tar archive/);
     await expect(importImage('none', at('does-not-exist'), { stateDir })).rejects.toThrow(/no such file or directory/);
+    expectStore([]);
+  });
+
+  it('zstd layers are read where Node.js can (>= 22.15), and refused with the reason elsewhere', async () => {
+    const src = ociLayout(at('layout'), { layers: twoLayers(), compress: 'zstd' });
+    if (zstdCompressSync) {
+      await importImage('z', src, { stateDir });
+      return checkTwoLayers(rootfs('z'));
+    }
+    const e = await rejected(importImage('z', src, { stateDir }));
+    expect(e.message).toMatch(/a layer is zstd-compressed, which this Node.js \(v[\d.]+\) cannot read/);
+    expect(e.hint).toMatch(/Node.js >= 22.15/);
     expectStore([]);
   });
 
@@ -260,9 +271,8 @@ describeAsRoot('jail image import: hostile layers stay inside the image', () => 
 
   it.each(refusals)('%s is refused; nothing outside changes, nothing is stored', async (name, items, why) => {
     const before = outsideState();
-    const e = await importImage('bad', hostile(name.replace(/\W+/g, '-'), items()), { stateDir }).catch((x: unknown) => x);
-    expect(e).toBeInstanceOf(JailError);
-    expect((e as JailError).message).toMatch(why);
+    const e = await rejected(importImage('bad', hostile(name.replace(/\W+/g, '-'), items()), { stateDir }));
+    expect(e.message).toMatch(why);
     expect(outsideState()).toEqual(before);
     expectStore([]);
   });
