@@ -274,8 +274,9 @@ export async function applyImageLayer(tree: TreeWriter, layer: ImageLayer, where
   const raw = createHash('sha256');
   const plain = createHash('sha256');
   const { blob } = layer;
+  const unpack = decompressor(blob, where); // first: it may refuse the layer, and then no stream may be left open
   const source = blob.size === 0 ? PassThrough.from([]) : fs.createReadStream(blob.file, { start: blob.start, end: blob.start + blob.size - 1 });
-  await applyLayerStream(tree, source, signal, tap(raw), decompressor(blob, where), tap(plain));
+  await applyLayerStream(tree, source, signal, tap(raw), unpack, tap(plain));
   checkDigest(where, 'a layer', layer.digest, sha256(raw));
   checkDigest(where, 'an uncompressed layer', layer.diffId, sha256(plain));
 }
