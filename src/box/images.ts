@@ -58,7 +58,7 @@ export interface ImageWriteOptions extends ImageStoreOptions {
 export interface BuildOptions extends ImageWriteOptions, DebianOptions {}
 
 export interface ImportOptions extends ImageWriteOptions {
-  /** OS/ARCH[/VARIANT] to pick from a multi-platform image; default this host's (linux/amd64 here). */
+  /** OS/ARCH[/VARIANT] to pick from a multi-platform image; default this host's (e.g. linux/amd64). */
   platform?: string;
 }
 
