@@ -29,6 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -296,6 +297,13 @@ int main(int argc, char** argv) {
     else return usage("unknown argument");
   }
   if (note_fd >= 0) fcntl(note_fd, F_SETFD, FD_CLOEXEC);
+  // The programs run as the init's own user: without this they could reach its fds and memory
+  // through /proc/1 (same uid). The host (root, or the box's owner, who holds every capability in
+  // the box's user namespace) still reaches /proc/PID/root.
+  prctl(PR_SET_DUMPABLE, 0);
+  // Nothing inherited but these three stays open (whatever else a launch passed).
+  for (int fd = 3; fd < 1024; fd++)
+    if (fd != listen_fd && fd != note_fd && fd != ready_fd) close(fd);
   int type = 0;
   socklen_t len = sizeof type;
   if (listen_fd < 3 || getsockopt(listen_fd, SOL_SOCKET, SO_TYPE, &type, &len) != 0 || type != SOCK_STREAM) return usage("--control must name an inherited stream socket");

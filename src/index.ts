@@ -34,3 +34,6 @@ export type { ExitReport, Outcome, SetupError, SeccompViolation } from './superv
 export type { LogEvent, LogLevel } from './supervisor/log';
 export type { JailEvent, SyscallEvent, NotificationSummary } from './supervisor/events';
 export * as box from './box';
+export { buildImage, importImage, listImages, removeImage, imageRoot } from './box/images';
+export type { ImageInfo, ImageSource, ImageStoreOptions, BuildOptions, ImportOptions } from './box/images';
+export type { ImageRunConfig } from './box/oci';

@@ -5,6 +5,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { JailError } from '../errors';
 import { builtProgram } from '../native/addon';
 import { POLICY_DIR } from '../run';
 import { BOX_HOME, BOX_UID, WORKSPACE } from './layout';
@@ -91,6 +92,9 @@ export interface InitFds {
 /** The jail config (nsjail field names) of a box whose init gets `fds`. */
 export function boxJailConfig(record: BoxRecord, paths: BoxPaths, lowerDir: string, fds: InitFds, mode: 'ONCE' | 'EXECVE', env: NodeJS.ProcessEnv = process.env): Record<string, unknown> {
   const { upper, work } = paths.layer(record.persistent);
+  // overlayfs splits its options at ',' and its layer lists at ':'.
+  const bad = [lowerDir, upper, work].find((p) => /[,:\\]/.test(p));
+  if (bad !== undefined) throw new JailError('usage', `the box's root cannot be mounted from '${bad}': overlayfs cannot take a path with ',', ':' or '\\'`, { hint: 'set JAIL_STATE_DIR (or XDG_STATE_HOME) to a path without them' });
   // A user namespace mounts overlayfs with user.* xattrs only (userxattr); root's layers use trusted.*.
   const userxattr = process.getuid?.() === 0 ? '' : ',userxattr';
   const mount: MountSpec[] = [{ src: 'overlay', dst: '/', fstype: 'overlay', options: `lowerdir=${lowerDir},upperdir=${upper},workdir=${work}${userxattr}`, rw: true }];

@@ -30,8 +30,8 @@ export async function main(argv: string[], io: CliIO = processIO()): Promise<num
       requireProcess(io, 'jail warm');
       return await (require('./warm-command') as typeof import('./warm-command')).warmCommand(argv.slice(1), io);
     }
-    if (sub === 'policy' || sub === 'config' || sub === 'doctor' || sub === 'serve' || sub === 'box') {
-      // Long-running (serve), reading stdin whole (policy -), or rare: not worth a warm path.
+    if (sub === 'policy' || sub === 'config' || sub === 'doctor' || sub === 'serve' || sub === 'box' || sub === 'image') {
+      // Long-running (serve, box, image), reading stdin whole (policy -), or rare: not worth a warm path.
       requireProcess(io, `jail ${sub}`);
       const { Command } = require('commander') as typeof import('commander');
       const program = new Command('jail').exitOverride().configureOutput({ writeOut: io.stdout, writeErr: io.stderr });
@@ -40,6 +40,7 @@ export async function main(argv: string[], io: CliIO = processIO()): Promise<num
       else if (sub === 'config') (require('./config-command') as typeof import('./config-command')).registerConfigCommand(program, io);
       else if (sub === 'box') (require('./box-command') as typeof import('./box-command')).registerBoxCommand(program, io, (c) => (code = c));
       else if (sub === 'serve') (require('./serve-command') as typeof import('./serve-command')).registerServeCommand(program, io, (c) => (code = c));
+      else if (sub === 'image') (require('./image-command') as typeof import('./image-command')).registerImageCommand(program, io, (c) => (code = c));
       else (require('./doctor-command') as typeof import('./doctor-command')).registerDoctorCommand(program, io, (c) => (code = c));
       await program.parseAsync(argv, { from: 'user' });
       return code;

@@ -10,3 +10,15 @@ export function thrown(fn: () => unknown): JailError {
   }
   throw new Error('expected a JailError, but nothing was thrown');
 }
+
+/** The JailError `promise` rejects with (fails the test if it resolves or rejects with something else). */
+export async function rejected(promise: Promise<unknown>): Promise<JailError> {
+  const e = await promise.then(
+    () => {
+      throw new Error('expected a JailError, but the promise resolved');
+    },
+    (x: unknown) => x,
+  );
+  if (e instanceof JailError) return e;
+  throw e;
+}

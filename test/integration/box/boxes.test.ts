@@ -115,6 +115,10 @@ describe.skipIf(!isRoot)('boxes (root)', () => {
     if (memLine) expect(fs.readFileSync(`/sys/fs/cgroup/memory${memLine.split(':')[2]}/memory.limit_in_bytes`, 'utf8').trim()).toBe(String(256 << 20));
     process.kill(hostPid, 'SIGKILL');
     expect((await sleeper).code).toBe(137);
+    // The init's fds (its control socket, a host file) and memory are out of the programs' reach.
+    const peek = await jail(['box', 'exec', 'conf', '--', 'sh', '-c', 'ls /proc/1/fd; echo rc=$?; cat /proc/1/environ; echo rc=$?']);
+    expect(peek.stdout).toBe('rc=2\nrc=1\n');
+    expect(peek.stderr).toMatch(/ls: cannot open directory '\/proc\/1\/fd': Permission denied[\s\S]*Permission denied/);
     // The box's default seccomp policy refuses what container runtimes refuse.
     const denied = await jail(['box', 'exec', 'conf', '--', 'sh', '-c', 'unshare -U true 2>&1; echo rc=$?']);
     expect(denied.stdout).toMatch(/Operation not permitted[\s\S]*rc=1/);
@@ -147,8 +151,16 @@ describe.skipIf(!isRoot)('boxes (root)', () => {
   });
 
   it('ephemeral roots lose their writes at stop, persistent ones keep them; diff lists added, changed and deleted paths', async () => {
-    const { jail, state } = fx();
-    miniRootfs(path.join(state, 'images', 'mini', 'rootfs'));
+    const { jail, state, dir } = fx();
+    const tree = path.join(dir, 'mini-tree');
+    miniRootfs(tree);
+    fs.writeFileSync(path.join(tree, 'etc', 'suid'), '');
+    fs.chmodSync(path.join(tree, 'etc', 'suid'), 0o4755);
+    const imported = await jail(['image', 'import', 'mini', tree]);
+    expect(imported.code, imported.stderr).toBe(0);
+    // The store passes the box user through (0711), and keeps no set-id file.
+    expect(fs.statSync(path.join(state, 'images')).mode & 0o777).toBe(0o711);
+    expect(fs.statSync(path.join(state, 'images', 'mini', 'rootfs', 'etc', 'suid')).mode & 0o7777).toBe(0o755);
     for (const [name, persistent] of [['eph', false], ['per', true]] as const) {
       // --uid: the image's files are uid 1000's (without a workspace, root's box user is nobody).
       await jail(['box', 'create', name, '--image', 'mini', '--uid', '1000', '--gid', '1000', ...(persistent ? ['--persistent'] : [])]);
