@@ -26,7 +26,7 @@ export interface BoxExecOptions {
   stderr?: OutputOption;
   maxOutputBytes?: number;
   encoding?: BufferEncoding | 'buffer';
-  /** Variables over the box's defaults (PATH, HOME, USER, LANG, TERM). */
+  /** Variables over the box's defaults (PATH, HOME, USER, LANG, TERM, then the image's Env). */
   env?: Record<string, string>;
   /** Working directory inside the box (default /workspace, or the home without a workspace). */
   cwd?: string;
@@ -133,7 +133,7 @@ export async function execInBox(name: string, argv: string[], options: BoxExecOp
   let fd: number;
   try {
     const fds = stdio.fds.map((f) => (f >= 0 ? f : devNull >= 0 ? devNull : (devNull = fs.openSync('/dev/null', 'r+')))) as [number, number, number];
-    fd = addon.boxConnect(paths.socket, encodeRequest(argv, { ...baseEnv(env.TERM), ...options.env }, cwd, options.tty === true), fds);
+    fd = addon.boxConnect(paths.socket, encodeRequest(argv, { ...baseEnv(env.TERM), ...record.imageEnv, ...options.env }, cwd, options.tty === true), fds);
   } catch (e) {
     stdio.destroy();
     const code = (e as NodeJS.ErrnoException & { errno?: number }).errno;

@@ -19,6 +19,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { JailError } from '../errors';
+import { BoxPaths, listBoxNames, readRecord } from './store';
 import { buildDebianTree, type DebianOptions, type DebianVariant } from './debian';
 import { finishTree, newTreeWriter, type TreeWriter } from './layer';
 import { applyImageLayer, directoryFiles, hostPlatform, indexArchive, readDockerImage, readOciImage, type ContainerImage, type ImageFiles, type ImageRunConfig } from './oci';
@@ -133,6 +134,12 @@ function sweepScratch(dir: string): void {
 export function removeImage(name: string, o: ImageStoreOptions = {}): void {
   const dir = imagesDir(o);
   const target = path.join(dir, checkName('image', name));
+  // A box's root is this tree: removing it under the box would break it.
+  const env = o.stateDir === undefined ? process.env : { ...process.env, JAIL_STATE_DIR: o.stateDir };
+  const users = listBoxNames(env).filter((box) => readRecord(new BoxPaths(box, env)).image === name);
+  if (users.length > 0) {
+    throw new JailError('usage', `image '${name}' is used by box${users.length > 1 ? 'es' : ''} ${users.join(', ')}`, { hint: `remove ${users.length > 1 ? 'them' : 'it'} first (jail box rm ${users[0]})` });
+  }
   const aside = path.join(dir, scratchName('rm', name));
   try {
     fs.renameSync(target, aside);

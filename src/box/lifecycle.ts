@@ -15,7 +15,9 @@ import { POLICY_DIR } from '../run';
 import { execInBox } from './exec';
 import { DEFAULT_SECCOMP_POLICY } from './jail-config';
 import { CACHE_DIRS, parseSettings, resolveProfile, settingsFiles, type BoxNetwork, type ProfileSettings } from './profiles';
+import { listImages } from './images';
 import { lowerDir } from './root';
+import { stateRoot } from './state-dir';
 import { clearRunState, type ReadyMessage } from './supervisor';
 import { BoxPaths, boxState, initPidOf, listBoxNames, readRecord, supervisorAlive, withLock, writeJson, type BoxRecord, type BoxRuntime, type BoxState } from './store';
 import { resolveWorkspace } from './workspace';
@@ -97,6 +99,7 @@ export async function createBox(name: string, options: BoxCreateOptions = {}, en
     name,
     created: new Date().toISOString(),
     image: s.image ?? null,
+    imageEnv: {},
     workspace: workspace && { path: workspace.path, readOnly: workspace.readOnly || s.workspaceWritable === false },
     profile: options.profile ?? null,
     persistent: s.persistent ?? false,
@@ -113,7 +116,10 @@ export async function createBox(name: string, options: BoxCreateOptions = {}, en
     hostUid: ids.uid,
     hostGid: ids.gid,
   };
-  if (record.image !== null) lowerDir(record, paths, env);
+  if (record.image !== null) {
+    lowerDir(record, paths, env);
+    record.imageEnv = imageEnvOf(record.image, env);
+  }
   // 0711: the box user (as root, another uid) passes through to its layers; nothing is listable.
   fs.mkdirSync(path.dirname(path.dirname(paths.dir)), { recursive: true, mode: 0o711 });
   fs.mkdirSync(path.dirname(paths.dir), { recursive: true, mode: 0o711 });
@@ -125,6 +131,17 @@ export async function createBox(name: string, options: BoxCreateOptions = {}, en
   }
   await withLock(paths, async () => writeJson(paths.record, record));
   return record;
+}
+
+/** An image's Env ("NAME=value" lines) as a map. */
+function imageEnvOf(image: string, env: NodeJS.ProcessEnv): Record<string, string> {
+  const info = listImages({ stateDir: stateRoot(env) }).find((i) => i.name === image);
+  const out: Record<string, string> = {};
+  for (const line of info?.config?.env ?? []) {
+    const eq = line.indexOf('=');
+    if (eq > 0) out[line.slice(0, eq)] = line.slice(eq + 1);
+  }
+  return out;
 }
 
 /** The jail script that starts supervisors: this package's bin/jail, whoever calls the library. */

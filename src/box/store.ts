@@ -22,6 +22,8 @@ export interface BoxRecord {
   created: string;
   /** An image from `jail image`, or null: the host's system directories, read-only. */
   image: string | null;
+  /** The image's own environment (its config's Env), under every exec's. */
+  imageEnv: Record<string, string>;
   workspace: { path: string; readOnly: boolean } | null;
   profile: string | null;
   persistent: boolean;

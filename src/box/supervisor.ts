@@ -82,6 +82,7 @@ export async function superviseBox(name: string, readyFd: number, env: NodeJS.Pr
   try {
     const record = readRecord(paths);
     const launcher = launcherSupervised(record);
+    log.info(`box ${name}: starting (root: ${record.image ?? 'the host\'s system directories'}, ${record.persistent ? 'persistent' : 'ephemeral'}; workspace: ${record.workspace?.path ?? 'none'}; network: ${record.network}; supervisor: ${launcher ? 'jail_exec' : 'this process'}, pid ${process.pid})`);
     const config = await prepareBox(paths, record, launcher ? readyFd : -1, launcher ? 'EXECVE' : 'ONCE', env);
     if (launcher) {
       // This process planned the jail's cgroups, which carry its name (src/cgroup/name.ts): it

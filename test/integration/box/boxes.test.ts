@@ -175,6 +175,10 @@ describe.skipIf(!isRoot)('boxes (root)', () => {
       const after = await jail(['box', 'exec', name, '--', 'sh', '-c', 'cat /etc/motd; ls /srv 2>&1; ls /tmp']);
       expect(after.stdout).toBe(persistent ? 'changed\nnew\n' : 'from the image\nls: cannot access \'/srv\': No such file or directory\n');
     }
+    // An image a box uses stays until the box goes.
+    const rmImage = await jail(['image', 'rm', 'mini']);
+    expect(rmImage.code).not.toBe(0);
+    expect(rmImage.stderr).toContain("image 'mini' is used by boxes eph, per");
     // The image itself was never written.
     expect(fs.readFileSync(path.join(state, 'images', 'mini', 'rootfs', 'etc', 'motd'), 'utf8')).toBe('from the image\n');
     expect(fs.existsSync(path.join(state, 'images', 'mini', 'rootfs', 'etc', 'gone'))).toBe(true);
@@ -310,5 +314,26 @@ describe.skipIf(!isRoot)('boxes (root)', () => {
     const unknown = await jail(['box', 'create', 'bad', '--workspace', ws, '--profile', 'nope']);
     expect(unknown.stderr).toContain("no profile 'nope' in ");
     expect(unknown.stderr).toContain('known profiles: code');
+  });
+
+  it('persist_caches: boxes of one profile share their caches; logs show the supervisor\'s log', async () => {
+    const { jail, state } = fx();
+    const ws = fx().workspace('caches');
+    fs.writeFileSync(path.join(ws, 'jail.json'), JSON.stringify({ profiles: { py: { mounts: { persist_caches: ['pip'] } } } }));
+    for (const name of ['c1', 'c2']) {
+      expect((await jail(['box', 'create', name, '--workspace', ws, '--profile', 'py'])).code).toBe(0);
+      expect((await jail(['box', 'start', name])).code).toBe(0);
+    }
+    expect((await jail(['box', 'exec', 'c1', '--', 'sh', '-c', 'echo wheel > ~/.cache/pip/w'])).code).toBe(0);
+    expect((await jail(['box', 'exec', 'c2', '--', 'cat', '/home/user/.cache/pip/w'])).stdout).toBe('wheel\n');
+    await jail(['box', 'rm', '--force', 'c1']);
+    await jail(['box', 'rm', '--force', 'c2']);
+    // The cache outlives its boxes, the user's own.
+    expect(fs.statSync(path.join(state, 'caches', 'py', 'pip', 'w'))).toMatchObject({ uid: 1000 });
+    await jail(['box', 'create', 'c3', '--workspace', ws, '--profile', 'py']);
+    await jail(['box', 'start', 'c3']);
+    expect((await jail(['box', 'exec', 'c3', '--', 'cat', '/home/user/.cache/pip/w'])).stdout).toBe('wheel\n');
+    const logs = await jail(['box', 'logs', 'c3']);
+    expect(logs.stdout).toMatch(/box c3: starting \(root: the host's system directories, ephemeral; workspace: .*; network: none; supervisor: jail_exec, pid \d+\)/);
   });
 });
