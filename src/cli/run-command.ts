@@ -36,6 +36,7 @@ function helpFooter(kind: Kind): string {
     '  jail policy compile|eval ...        compile or evaluate kafel seccomp policies', '  jail config --help-fields           list every sandbox.cfg field',
     '  jail serve [--listen H:P|--socket P] run jails for HTTP requests (docs/serve.md)',
     '  jail warm [--socket P]              keep a supervisor running for build/Release/jail_client (README)', '  jail doctor [--json]                what works on this machine, and the fixes',
+    '  jail box up|create|start|exec|shell|ls|status|diff|stop|rm|logs NAME ...  named, long-lived sandboxes (README: Boxes)',
     '  jail image build|import|ls|rm ...   root filesystem images for boxes (README: Boxes)',
     '  jail --version                      print the version'];
   if (kind === 'run') {
