@@ -19,7 +19,7 @@ import { listImages } from './images';
 import { lowerDir } from './root';
 import { stateRoot } from './state-dir';
 import { clearRunState, type ReadyMessage } from './supervisor';
-import { BoxPaths, boxState, initPidOf, listBoxNames, readRecord, supervisorAlive, withLock, writeJson, type BoxRecord, type BoxRuntime, type BoxState } from './store';
+import { BoxPaths, boxState, initPidOf, listBoxNames, processStart, readRecord, supervisorAlive, withLock, writeJson, type BoxRecord, type BoxRuntime, type BoxState } from './store';
 import { resolveWorkspace } from './workspace';
 
 export interface BoxCreateOptions extends ProfileSettings {
@@ -182,7 +182,7 @@ async function spawnSupervisor(paths: BoxPaths, env: NodeJS.ProcessEnv): Promise
   const log = fs.openSync(paths.log, 'a', 0o600);
   const [readEnd, writeEnd] = loadAddon().pipe();
   try {
-    spawn(process.execPath, [jailBin(), 'box', '_supervise', paths.name], { detached: true, stdio: ['ignore', log, log, writeEnd], env: { ...env } }).unref();
+    spawn(process.execPath, [jailBin(), 'box', '_supervise', paths.name, `${process.pid}.${processStart(process.pid)}`], { detached: true, stdio: ['ignore', log, log, writeEnd], env: { ...env } }).unref();
   } finally {
     fs.closeSync(log);
     fs.closeSync(writeEnd);

@@ -75,7 +75,11 @@ function runtimeFor(pid: number, cgroups: string[]): BoxRuntime {
 }
 
 /** `jail box _supervise NAME`: a box's supervisor process. */
-export async function superviseBox(name: string, readyFd: number, env: NodeJS.ProcessEnv = process.env): Promise<number> {
+/**
+ * `starter` is "PID.START" of the `box start` that spawned this process and holds the box's lock:
+ * if it was killed meanwhile, the lock may already be another command's, so nothing is launched.
+ */
+export async function superviseBox(name: string, readyFd: number, starter: string, env: NodeJS.ProcessEnv = process.env): Promise<number> {
   const paths = new BoxPaths(name, env);
   const log = makeLogger((e) => process.stderr.write(`${formatLogLine(e)}\n`), 'info');
   let told = false;
@@ -84,6 +88,8 @@ export async function superviseBox(name: string, readyFd: number, env: NodeJS.Pr
     const launcher = launcherSupervised(record);
     log.info(`box ${name}: starting (root: ${record.image ?? 'the host\'s system directories'}, ${record.persistent ? 'persistent' : 'ephemeral'}; workspace: ${record.workspace?.path ?? 'none'}; network: ${record.network}; supervisor: ${launcher ? 'jail_exec' : 'this process'}, pid ${process.pid})`);
     const config = await prepareBox(paths, record, launcher ? readyFd : -1, launcher ? 'EXECVE' : 'ONCE', env);
+    const [pid, start] = starter.split('.');
+    if (processStart(Number(pid)) !== start) throw new JailError('setup', `box '${name}': the jail box start that started this supervisor (pid ${pid}) is gone; nothing was launched`);
     if (launcher) {
       // This process planned the jail's cgroups, which carry its name (src/cgroup/name.ts): it
       // stays, as the launcher (execve keeps pid and start time).

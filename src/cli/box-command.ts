@@ -235,7 +235,7 @@ export function registerBoxCommand(program: Command, io: CliIO, setCode: (code: 
     });
 
   // The background process `box start` leaves running (not for users).
-  cmd.command('_supervise <name>', { hidden: true }).action(async (name: string) => {
-    setCode(await (require('../box/supervisor') as typeof import('../box/supervisor')).superviseBox(name, 3));
+  cmd.command('_supervise <name> <starter>', { hidden: true }).action(async (name: string, starter: string) => {
+    setCode(await (require('../box/supervisor') as typeof import('../box/supervisor')).superviseBox(name, 3, starter));
   });
 }

@@ -336,4 +336,45 @@ describe.skipIf(!isRoot)('boxes (root)', () => {
     const logs = await jail(['box', 'logs', 'c3']);
     expect(logs.stdout).toMatch(/box c3: starting \(root: the host's system directories, ephemeral; workspace: .*; network: none; supervisor: jail_exec, pid \d+\)/);
   });
+
+  it('the quick start: up drops into a shell with the project mounted; exec after exit; rm leaves nothing', async () => {
+    const { jail, state } = fx();
+    const ws = fx().workspace('dev');
+    fs.writeFileSync(path.join(ws, 'README'), 'project\n');
+    const up = await jail(['box', 'up', 'dev', '--workspace', '.'], { cwd: ws, input: 'cat README; pwd; exit 0\n' });
+    expect(up.code, up.stderr).toBe(0);
+    expect(up.stdout).toBe('project\n/workspace\n');
+    expect((await jail(['box', 'exec', 'dev', '--', 'ls', '/workspace'])).stdout).toBe('README\n');
+    // up again: the box runs, so it only enters it.
+    expect((await jail(['box', 'up', 'dev', '--', 'true'])).code).toBe(0);
+    expect((await jail(['box', 'rm', '--force', 'dev'])).code).toBe(0);
+    expect(fs.readdirSync(path.join(state, 'boxes'))).toEqual([]);
+    expect(initsOf(state)).toEqual([]);
+    expect(fs.readdirSync(ws)).toEqual(['README']);
+  });
+
+  it('a SIGKILLed init breaks its box, and a CLI killed mid-command leaves no lock behind', async () => {
+    const { jail, state } = fx();
+    await jail(['box', 'create', 'victim']);
+    await jail(['box', 'start', 'victim']);
+    const { initPid } = runtimeOf(state, 'victim');
+    process.kill(initPid, 'SIGKILL');
+    await waitFor(() => !fs.existsSync(`/proc/${initPid}`), 5000, 'the init to die');
+    await waitFor(() => initsOf(state).length === 0, 5000, 'the box to end');
+    expect(JSON.parse((await jail(['box', 'status', 'victim', '--json'])).stdout).state).toBe('broken');
+    expect((await jail(['box', 'stop', 'victim'])).stdout).toBe('stopped box victim\n');
+    expect(JSON.parse((await jail(['box', 'status', 'victim', '--json'])).stdout).state).toBe('stopped');
+
+    // A start killed at once (it may hold the box's lock): the next command takes over.
+    for (const delay of [0, 30, 80]) {
+      const killed = jail(['box', 'start', 'victim'], { onSpawn: (child) => setTimeout(() => child.kill('SIGKILL'), delay) });
+      await killed;
+      const next = await jail(['box', 'stop', 'victim']);
+      expect(next.code, next.stderr).toBe(0);
+      expect(fs.existsSync(path.join(state, 'boxes', 'victim', 'lock'))).toBe(false);
+      expect(initsOf(state)).toEqual([]);
+    }
+    expect((await jail(['box', 'start', 'victim'])).code).toBe(0);
+    expect((await jail(['box', 'exec', 'victim', '--', 'true'])).code).toBe(0);
+  });
 });
