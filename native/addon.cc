@@ -35,7 +35,7 @@ Napi::Value SpawnInNetnsJs(const Napi::CallbackInfo& info);
 namespace {
 
 // Bumped whenever an export changes shape; src/native/addon.ts refuses a mismatched build.
-constexpr int kAbiVersion = 8;
+constexpr int kAbiVersion = 9;
 
 // PrepareJail on (plan, resources) arguments; null with a TypeError thrown when they are not two
 // objects or the plan is refused.
@@ -110,6 +110,7 @@ Napi::Object Exports(Napi::Env env, Napi::Object exports) {
   exports.Set("pidfdOpen", Napi::Function::New(env, PidfdOpen, "pidfdOpen"));
   exports.Set("fsType", Napi::Function::New(env, FsType, "fsType"));
   exports.Set("execveMode", Napi::Function::New(env, ExecveMode, "execveMode"));
+  exports.Set("launcherPlan", Napi::Function::New(env, LauncherPlan, "launcherPlan"));
   exports.Set("stageNames", Napi::Function::New(env, StageNames, "stageNames"));
   exports.Set("auditOpen", Napi::Function::New(env, AuditOpen, "auditOpen"));
   exports.Set("auditRead", Napi::Function::New(env, AuditRead, "auditRead"));

@@ -1,6 +1,8 @@
-// `jail -Me`: hand the prepared jail to the jail-exec launcher in place of this process.
+// The jail-exec launcher's plan: handed over in place of this process (`jail -Me`: on success
+// execveMode never returns, execve replaces Node), or as bytes for a launcher process of its own
+// (boxes).
 //
-// Runs in: the Node main thread; on success it never returns (execve replaces Node).
+// Runs in: the Node main thread.
 #include "execve_mode.h"
 
 #include <errno.h>
@@ -18,6 +20,31 @@ extern char** environ;
 
 namespace jail {
 
+namespace {
+
+// The jail of (plan, resources) prepared and serialized for the launcher with its failure texts
+// and time limit (arguments texts_at, texts_at + 1); null with a JavaScript exception pending when
+// the plan is refused or needs a supervisor the launcher cannot be.
+std::unique_ptr<PreparedJail> PrepareForLauncher(const Napi::CallbackInfo& info, const char* name, size_t texts_at, std::string* blob) {
+  Napi::Env env = info.Env();
+  std::unique_ptr<PreparedJail> j = PrepareJail(env, info[0].As<Napi::Object>(), info[1].As<Napi::Object>());
+  if (!j) return nullptr;
+  // Nobody would answer the listener, or keep the network link up, once the launcher runs alone
+  // (the planner refuses both first).
+  if (!j->listener_body.empty() || j->net_gate) {
+    Napi::TypeError::New(env, std::string(name) + ": a seccomp listener or a network link needs a supervisor; the launcher is none").ThrowAsJavaScriptException();
+    return nullptr;
+  }
+  ExecveExtras extras;
+  extras.time_limit = info[texts_at + 1].As<Napi::Number>().Uint32Value();
+  Napi::Array texts = info[texts_at].As<Napi::Array>();
+  for (uint32_t i = 0; i < texts.Length(); i++) extras.failure_texts.push_back(texts.Get(i).ToString().Utf8Value());
+  *blob = SerializeJail(*j, extras);
+  return j;
+}
+
+}  // namespace
+
 // execveMode(plan, resources, launcherPath, failureTexts, timeLimit): never returns on success;
 // throws (with .errno) when the plan cannot be handed over.
 Napi::Value ExecveMode(const Napi::CallbackInfo& info) {
@@ -28,23 +55,9 @@ Napi::Value ExecveMode(const Napi::CallbackInfo& info) {
         .ThrowAsJavaScriptException();
     return env.Undefined();
   }
-  std::unique_ptr<PreparedJail> j = PrepareJail(env, info[0].As<Napi::Object>(), info[1].As<Napi::Object>());
+  std::string blob;
+  std::unique_ptr<PreparedJail> j = PrepareForLauncher(info, "execveMode", 3, &blob);
   if (!j) return env.Undefined();
-  // Nobody would answer the listener once this process is gone (the planner refuses it first).
-  if (!j->listener_body.empty()) {
-    Napi::TypeError::New(env, "execveMode: a seccomp listener needs a supervisor; -Me has none").ThrowAsJavaScriptException();
-    return env.Undefined();
-  }
-  // Nobody would keep the network link up either.
-  if (j->net_gate) {
-    Napi::TypeError::New(env, "execveMode: a network link needs a supervisor; -Me has none").ThrowAsJavaScriptException();
-    return env.Undefined();
-  }
-  ExecveExtras extras;
-  extras.time_limit = info[4].As<Napi::Number>().Uint32Value();
-  Napi::Array texts = info[3].As<Napi::Array>();
-  for (uint32_t i = 0; i < texts.Length(); i++) extras.failure_texts.push_back(texts.Get(i).ToString().Utf8Value());
-  std::string blob = SerializeJail(*j, extras);
   std::string launcher = info[2].As<Napi::String>().Utf8Value();
 
   auto fail = [&](const char* what) {
@@ -80,6 +93,20 @@ Napi::Value ExecveMode(const Napi::CallbackInfo& info) {
   close(fd);
   errno = err;
   return fail(("execve " + launcher).c_str());
+}
+
+// launcherPlan(plan, resources, failureTexts, timeLimit): the same plan as bytes, for a launcher
+// started as a process of its own (boxes) that reads it from a pipe; every fd in resources must be
+// open at the same number in that process.
+Napi::Value LauncherPlan(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() != 4 || !info[0].IsObject() || !info[1].IsObject() || !info[2].IsArray() || !info[3].IsNumber()) {
+    Napi::TypeError::New(env, "launcherPlan(plan, resources, failureTexts: string[], timeLimit: number)").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  std::string blob;
+  if (!PrepareForLauncher(info, "launcherPlan", 2, &blob)) return env.Undefined();
+  return Napi::Buffer<char>::Copy(env, blob.data(), blob.size());
 }
 
 // stageNames(): the Stage enum's names in order, so TypeScript can index failure texts.

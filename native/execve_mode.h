@@ -6,6 +6,7 @@
 namespace jail {
 
 Napi::Value ExecveMode(const Napi::CallbackInfo& info);
+Napi::Value LauncherPlan(const Napi::CallbackInfo& info);
 Napi::Value StageNames(const Napi::CallbackInfo& info);
 
 }  // namespace jail

@@ -18,7 +18,7 @@ import { CACHE_DIRS, parseSettings, resolveProfile, settingsFiles, type BoxNetwo
 import { listImages } from './images';
 import { lowerDir } from './root';
 import { stateRoot } from './state-dir';
-import { clearRunState, type ReadyMessage } from './supervisor';
+import { clearRunState, launcherSupervised, startUnderLauncher, type ReadyMessage } from './supervisor';
 import { BoxPaths, boxState, initPidOf, listBoxNames, processStart, readRecord, supervisorAlive, withLock, writeJson, type BoxRecord, type BoxRuntime, type BoxState } from './store';
 import { resolveWorkspace } from './workspace';
 
@@ -179,18 +179,25 @@ export async function startBox(name: string, options: { onSetupOutput?: (chunk: 
 }
 
 async function spawnSupervisor(paths: BoxPaths, env: NodeJS.ProcessEnv): Promise<void> {
-  const log = fs.openSync(paths.log, 'a', 0o600);
-  const [readEnd, writeEnd] = loadAddon().pipe();
-  try {
-    spawn(process.execPath, [jailBin(), 'box', '_supervise', paths.name, `${process.pid}.${processStart(process.pid)}`], { detached: true, stdio: ['ignore', log, log, writeEnd], env: { ...env } }).unref();
-  } finally {
-    fs.closeSync(log);
-    fs.closeSync(writeEnd);
+  const record = readRecord(paths);
+  let readEnd: number;
+  if (launcherSupervised(record)) readEnd = await startUnderLauncher(paths, record, env);
+  else {
+    const log = fs.openSync(paths.log, 'a', 0o600);
+    const [r, writeEnd] = loadAddon().pipe();
+    readEnd = r;
+    try {
+      spawn(process.execPath, [jailBin(), 'box', '_supervise', paths.name, `${process.pid}.${processStart(process.pid)}`], { detached: true, stdio: ['ignore', log, log, writeEnd], env: { ...env } }).unref();
+    } finally {
+      fs.closeSync(log);
+      fs.closeSync(writeEnd);
+    }
   }
   const message = await readReady(readEnd);
   if (!message.ok) {
     // The launcher says why on its stderr, the log, and exits: the line before nothing.
     const why = message.error?.message ?? lastLogLine(paths) ?? `box '${paths.name}' could not start`;
+    await clearRunState(paths);
     throw new JailError('setup', why, { hint: message.error?.hint ?? `jail box logs ${paths.name} has the whole log` });
   }
 }

@@ -3,26 +3,27 @@
  * leaves behind (with the box's init, the only processes a box keeps running; no daemon). The jail
  * dies with it.
  *
- * A box without a network needs nothing from Node while it runs, so the supervisor plans the
- * jail and then execs the native launcher in its own place (src/supervisor/execve.ts): a few
- * hundred KiB instead of a Node process (bench/box.mjs). The init then tells the starter it
- * serves (its --ready fd) and writes a clean end to run/note; `box stop` and the next command
- * clean run/ up. A networked box keeps the Node supervisor, which runs the link (pasta) and
- * cleans up after itself.
+ * A box without a network needs nothing from Node while it runs: `box start` hands it to the
+ * native launcher as a process of its own (startUnderLauncher; src/supervisor/execve.ts), a few
+ * hundred KiB instead of a Node process (bench/box.mjs). Its init tells the starter it serves
+ * (its --ready fd) and writes a clean end to run/note; `box stop` and the next command clean
+ * run/ and the cgroups up. A networked box gets `jail box _supervise` (superviseBox), a Node
+ * process that runs the link (pasta) and cleans up after itself.
  *
  * The starter reads one JSON line on fd 3: {"ok":true} or {"ok":false,"error":{...}}.
  */
 import * as fs from 'node:fs';
 import { configFromObject } from '../config/load';
-import { formatError, JailError } from '../errors';
-import { loadAddon } from '../native/addon';
-import { planJail, run } from '../run';
-import type { LoadedConfig } from '../config/types';
-import { execveJail } from '../supervisor/execve';
-import { formatLogLine, makeLogger } from '../supervisor/log';
-import { boxJailConfig, prepareLayers } from './jail-config';
-import { lowerDir } from './root';
 import { removeCgroupTreeWithin } from '../cgroup/fs';
+import type { LoadedConfig } from '../config/types';
+import { formatError, JailError } from '../errors';
+import { builtProgram, loadAddon } from '../native/addon';
+import { compileConfigPolicy, run } from '../run';
+import { buildPlan } from '../sandbox';
+import { spawnLauncher } from '../supervisor/execve';
+import { formatLogLine, makeLogger } from '../supervisor/log';
+import { boxJailConfig, prepareLayers, type InitFds } from './jail-config';
+import { lowerDir } from './root';
 import { BoxPaths, processStart, readRecord, readRuntime, writeJson, type BoxRecord, type BoxRuntime } from './store';
 
 /** How long the init gets to end its programs after SIGTERM before everything is killed. */
@@ -63,41 +64,66 @@ export function launcherSupervised(record: BoxRecord): boolean {
 }
 
 /** Everything before the launch: run/ fresh, the layers, the init's fds, the jail's config. */
-async function prepareBox(paths: BoxPaths, record: BoxRecord, readyFd: number, mode: 'ONCE' | 'EXECVE', env: NodeJS.ProcessEnv): Promise<LoadedConfig> {
+async function prepareBox(paths: BoxPaths, record: BoxRecord, readyFd: number, mode: 'ONCE' | 'EXECVE', env: NodeJS.ProcessEnv): Promise<{ config: LoadedConfig; fds: InitFds }> {
   await clearRunState(paths);
   prepareLayers(record, paths, env);
   const fds = { control: loadAddon().boxListen(paths.socket), note: fs.openSync(paths.note, 'a', 0o600), ready: readyFd };
-  return configFromObject(boxJailConfig(record, paths, lowerDir(record, paths, env), fds, mode, env), `box ${record.name}`);
+  return { config: configFromObject(boxJailConfig(record, paths, lowerDir(record, paths, env), fds, mode, env), `box ${record.name}`), fds };
 }
 
 function runtimeFor(pid: number, cgroups: string[]): BoxRuntime {
   return { supervisorPid: pid, supervisorStart: processStart(pid) ?? '', started: new Date().toISOString(), cgroups };
 }
 
-/** `jail box _supervise NAME`: a box's supervisor process. */
+function startingLine(record: BoxRecord, supervisor: string): string {
+  const root = `${record.image ?? "the host's system directories"}, ${record.persistent ? 'persistent' : 'ephemeral'}`;
+  return `box ${record.name}: starting (root: ${root}; workspace: ${record.workspace?.path ?? 'none'}; network: ${record.network}; supervisor: ${supervisor})`;
+}
+
 /**
- * `starter` is "PID.START" of the `box start` that spawned this process and holds the box's lock:
- * if it was killed meanwhile, the lock may already be another command's, so nothing is launched.
+ * Starts a box without a network under a launcher of its own, from this process (no Node
+ * start-up on the way, none left running); resolves to the pipe on which its init says it serves
+ * (EOF without a line: it failed, and the launcher said why in the log).
+ */
+export async function startUnderLauncher(paths: BoxPaths, record: BoxRecord, env: NodeJS.ProcessEnv): Promise<number> {
+  const addon = loadAddon();
+  const [readyRead, readyWrite] = addon.pipe();
+  const logFd = fs.openSync(paths.log, 'a', 0o600);
+  const log = makeLogger((e) => fs.writeSync(logFd, `${formatLogLine(e)}\n`), 'info');
+  let fds: InitFds | null = null;
+  try {
+    const prepared = await prepareBox(paths, record, readyWrite, 'EXECVE', env);
+    fds = prepared.fds;
+    const filter = compileConfigPolicy(prepared.config, paths.dir);
+    // JAIL_BOX names the box in `ps e` (the jail's own environment comes from its plan).
+    const launched = spawnLauncher([fds.control, fds.note, fds.ready], builtProgram('jail_box_init'), logFd, { JAIL_BOX: paths.dir }, (host) => buildPlan(prepared.config, { command: [], env, cwd: paths.dir, filter, host }), log);
+    log.info(`${startingLine(record, 'jail_exec')}, pid ${launched.pid}`);
+    for (const w of launched.planned.warnings) log.warn(w);
+    writeJson(paths.runtime, runtimeFor(launched.pid, launched.planned.plan.cgroup?.dirs ?? []));
+    return readyRead;
+  } catch (e) {
+    addon.close(readyRead);
+    await clearRunState(paths);
+    throw e;
+  } finally {
+    for (const fd of [logFd, readyWrite, fds?.control ?? -1, fds?.note ?? -1]) if (fd >= 0) fs.closeSync(fd);
+  }
+}
+
+/**
+ * `jail box _supervise NAME STARTER`: the supervisor process of a networked box (it runs the
+ * link). STARTER is "PID.START" of the `box start` that spawned it and holds the box's lock: if
+ * that was killed meanwhile, the lock may already be another command's, so nothing is launched.
  */
 export async function superviseBox(name: string, readyFd: number, starter: string, env: NodeJS.ProcessEnv = process.env): Promise<number> {
   const paths = new BoxPaths(name, env);
-  const log = makeLogger((e) => process.stderr.write(`${formatLogLine(e)}\n`), 'info');
   let told = false;
   try {
     const record = readRecord(paths);
-    const launcher = launcherSupervised(record);
-    log.info(`box ${name}: starting (root: ${record.image ?? 'the host\'s system directories'}, ${record.persistent ? 'persistent' : 'ephemeral'}; workspace: ${record.workspace?.path ?? 'none'}; network: ${record.network}; supervisor: ${launcher ? 'jail_exec' : 'this process'}, pid ${process.pid})`);
-    const config = await prepareBox(paths, record, launcher ? readyFd : -1, launcher ? 'EXECVE' : 'ONCE', env);
+    process.stderr.write(`${startingLine(record, 'jail (Node)')}, pid ${process.pid}\n`);
+    const { config } = await prepareBox(paths, record, -1, 'ONCE', env);
     const [pid, start] = starter.split('.');
     if (processStart(Number(pid)) !== start) throw new JailError('setup', `box '${name}': the jail box start that started this supervisor (pid ${pid}) is gone; nothing was launched`);
-    if (launcher) {
-      // This process planned the jail's cgroups, which carry its name (src/cgroup/name.ts): it
-      // stays, as the launcher (execve keeps pid and start time).
-      const planned = planJail({ config, env, cwd: paths.dir, modes: ['EXECVE'] });
-      for (const w of planned.warnings) log.warn(w);
-      writeJson(paths.runtime, runtimeFor(process.pid, planned.plan.cgroup?.dirs ?? []));
-      execveJail(planned, 0, log);
-    }
     writeJson(paths.runtime, runtimeFor(process.pid, []));
     return await superviseInNode(name, paths, config, env, () => {
       told = true;

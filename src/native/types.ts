@@ -174,6 +174,11 @@ export interface NativeAddon {
    * sentence per stageNames() entry, then one per mount op.
    */
   execveMode(plan: JailPlan, resources: LaunchResources, launcherPath: string, failureTexts: string[], timeLimit: number): never;
+  /**
+   * The same plan as bytes, for a jail_exec started as a process of its own that reads it from a
+   * pipe (`--plan-fd`) and holds every fd of `resources` at the same number. Throws like execveMode.
+   */
+  launcherPlan(plan: JailPlan, resources: LaunchResources, failureTexts: string[], timeLimit: number): Buffer;
   /** The launch stages in the addon's order (indexes of execveMode's failureTexts). */
   stageNames(): string[];
   /** A non-blocking reader of the kernel's seccomp audit records; fd -1 when none is readable here. */

@@ -162,7 +162,7 @@ export function realPipe(): [number, number] {
 }
 
 export class FakeAddon implements NativeAddon {
-  readonly abiVersion = 8;
+  readonly abiVersion = 9;
   readonly planVersion = 5;
 
   /** Every call, in order. */
@@ -385,6 +385,10 @@ export class FakeAddon implements NativeAddon {
   }
 
   /** -Me replaces the process; here it is recorded and refused. */
+  launcherPlan(): Buffer {
+    throw new Error('fake addon: the launcher is tested against the real addon (test/integration/box/)');
+  }
+
   execveMode(plan: JailPlan, resources: LaunchResources, launcherPath: string, failureTexts: string[], timeLimit: number): never {
     this.record('execveMode', [structuredClone(plan), structuredClone(resources), launcherPath, failureTexts, timeLimit]);
     throw new Error('fake addon: execveMode would replace this process');

@@ -31,7 +31,9 @@ export function initsOf(state: string): number[] {
       // The init's environment is the jail's own; its supervisor's names the state directory.
       const ppid = Number(fs.readFileSync(`/proc/${entry}/stat`, 'utf8').split(') ')[1].split(' ')[1]);
       // An orphan (parent 1) is nobody's box: counted too, it must never exist.
-      if (ppid === 1 || fs.readFileSync(`/proc/${ppid}/environ`, 'utf8').split('\0').includes(`JAIL_STATE_DIR=${state}`)) out.push(Number(entry));
+      const parentEnv = fs.readFileSync(`/proc/${ppid}/environ`, 'utf8').split('\0');
+      // Its supervisor: the native launcher (JAIL_BOX=<state>/boxes/NAME) or a Node one (JAIL_STATE_DIR).
+      if (ppid === 1 || parentEnv.includes(`JAIL_STATE_DIR=${state}`) || parentEnv.some((v) => v.startsWith(`JAIL_BOX=${state}/boxes/`))) out.push(Number(entry));
     } catch {
       // gone meanwhile
     }

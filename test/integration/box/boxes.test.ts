@@ -334,7 +334,7 @@ describe.skipIf(!isRoot)('boxes (root)', () => {
     await jail(['box', 'start', 'c3']);
     expect((await jail(['box', 'exec', 'c3', '--', 'cat', '/home/user/.cache/pip/w'])).stdout).toBe('wheel\n');
     const logs = await jail(['box', 'logs', 'c3']);
-    expect(logs.stdout).toMatch(/box c3: starting \(root: the host's system directories, ephemeral; workspace: .*; network: none; supervisor: jail_exec, pid \d+\)/);
+    expect(logs.stdout).toMatch(/box c3: starting \(root: the host's system directories, ephemeral; workspace: .*; network: none; supervisor: jail_exec\), pid \d+/);
   });
 
   it('the quick start: up drops into a shell with the project mounted; exec after exit; rm leaves nothing', async () => {
