@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // Boxes (issue 14) against their targets, in one run, on a state directory of its own:
 //   - `box exec` of /bin/true into a running box through the library (median; target <= 5 ms),
-//     and through the CLI against `jail --version` (the CLI's start-up; target: + <= 5 ms)
+//     and through the CLI against `jail --version` (the CLI's start-up; target: + <= 5 ms), cold
+//     (node bin/jail) and warm (build/Release/jail_client with a `jail warm` server)
 //   - `box create` + `start` from an image (median; target <= 100 ms), and `stop`
 //   - readFile / writeFile of 4 KiB through the library (median; target <= 1 ms)
 //   - 20 idle boxes at once: PSS of each box's supervisor and init (target <= 2 MiB per box)
@@ -9,8 +10,8 @@
 // makes is removed at the end.
 //
 // Usage: npm run build && node bench/box.mjs [--runs N]   (root, or user namespaces enabled)
-import { spawnSync, execFileSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, chmodSync, realpathSync } from 'node:fs';
+import { spawn, spawnSync, execFileSync } from 'node:child_process';
+import { existsSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, chmodSync, realpathSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -82,11 +83,11 @@ try {
   }
   results['box exec /bin/true (library)'] = fmt(median(execs));
 
-  const cli = (argv) => {
+  const cli = (argv, program = [process.execPath, jail], env = process.env) => {
     const s = [];
     for (let i = 0; i < 23; i++) {
       const t = process.hrtime.bigint();
-      const r = spawnSync(process.execPath, [jail, ...argv], { stdio: 'ignore' });
+      const r = spawnSync(program[0], [...program.slice(1), ...argv], { stdio: 'ignore', env });
       if (r.status !== 0) throw new Error(`${argv.join(' ')}: exit ${r.status}`);
       if (i >= 3) s.push(ms(t));
     }
@@ -96,6 +97,20 @@ try {
   const exec = cli(['box', 'exec', 'b', '--', '/bin/true']);
   results['jail --version (CLI start-up)'] = fmt(version);
   results['jail box exec b -- /bin/true (CLI)'] = `${fmt(exec)} (+${fmt(exec - version)})`;
+  // Warm: a `jail warm` server on a private socket; JAIL_CLI names nothing, so no run can go cold.
+  mkdirSync(join(tmp, 'warm'), { mode: 0o700 });
+  const warmEnv = { ...process.env, JAIL_WARM_SOCKET: join(tmp, 'warm', 'warm.sock'), JAIL_CLI: join(tmp, 'no-cli') };
+  const server = spawn(process.execPath, [jail, 'warm', '-q', '--socket', warmEnv.JAIL_WARM_SOCKET], { env: warmEnv, stdio: 'ignore' });
+  try {
+    for (let i = 0; i < 200 && !existsSync(warmEnv.JAIL_WARM_SOCKET); i++) await new Promise((r) => setTimeout(r, 25));
+    const client = [join(root, 'build', 'Release', 'jail_client')];
+    const warmVersion = cli(['--version'], client, warmEnv);
+    const warmExec = cli(['box', 'exec', 'b', '--', '/bin/true'], client, warmEnv);
+    results['jail_client --version (warm start-up)'] = fmt(warmVersion);
+    results['jail_client box exec b -- /bin/true (warm)'] = `${fmt(warmExec)} (+${fmt(warmExec - warmVersion)})`;
+  } finally {
+    server.kill('SIGTERM');
+  }
 
   const data = Buffer.alloc(4096, 'x');
   const writes = [];

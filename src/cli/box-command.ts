@@ -2,6 +2,8 @@
  * `jail box ...`: the CLI of boxes (src/box/). Each subcommand is a thin adapter over the library's
  * `box` functions; `exec` and `shell` give the program a new pseudo-terminal when the user's
  * stdin and stdout are terminals, as `docker exec -it` does (never the user's own terminal).
+ * `box exec` without a terminal also runs warm (through jail_client and `jail warm`): the caller's
+ * descriptors go straight to the box's init.
  */
 import type { Command } from 'commander';
 import { JailError } from '../errors';
@@ -10,7 +12,7 @@ import type { BoxCreateOptions } from '../box/lifecycle';
 import { BoxPaths } from '../box/store';
 import { execInBox } from '../box/exec';
 import { loadAddon } from '../native/addon';
-import type { CliIO } from './io';
+import { requireProcess, type CliIO } from './io';
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
 
@@ -91,21 +93,23 @@ function parseEnv(list: string[] = []): Record<string, string> {
  * Runs argv in the box with the user's terminal behind a new pseudo-terminal, or with the user's
  * stdio as they are; resolves to the exit code.
  */
-async function interactiveExec(name: string, argv: string[], o: { env?: string[]; workdir?: string; tty?: boolean }): Promise<number> {
-  const useTty = o.tty ?? (process.stdin.isTTY === true && process.stdout.isTTY === true);
+async function interactiveExec(name: string, argv: string[], o: { env?: string[]; workdir?: string; tty?: boolean }, io: CliIO): Promise<number> {
+  const { isatty } = require('node:tty') as typeof import('node:tty');
+  const useTty = o.tty ?? (isatty(io.fd(0)) && isatty(io.fd(1)));
   const base = { env: parseEnv(o.env), cwd: o.workdir };
   if (!useTty) {
-    const forward: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
-    let kill: ((s: NodeJS.Signals) => void) | null = null;
-    const handlers = forward.map((s) => [s, () => kill?.(s)] as const);
-    for (const [s, h] of handlers) process.on(s, h);
+    // The caller's own descriptors (a warm run's are the client's, received by the server).
+    let kill: ((signal: number) => void) | null = null;
+    const stopForwarding = io.onFatalSignals((signal) => kill?.(signal));
     try {
-      const r = await execInBox(name, argv, { ...base, stdin: 'inherit', stdout: 'inherit', stderr: 'inherit', onStart: (p) => (kill = p.kill) });
+      const r = await execInBox(name, argv, { ...base, stdin: io.fd(0), stdout: io.fd(1), stderr: io.fd(2), onStart: (p) => (kill = p.kill) }, io.env);
       return r.exitCode;
     } finally {
-      for (const [s, h] of handlers) process.off(s, h);
+      stopForwarding();
     }
   }
+  // A terminal needs this process's own (raw mode, window size).
+  requireProcess(io, 'jail box exec with a terminal');
   const addon = loadAddon();
   const [master, slave] = addon.openPty();
   const tty = require('node:tty') as typeof import('node:tty');
@@ -119,7 +123,7 @@ async function interactiveExec(name: string, argv: string[], o: { env?: string[]
   process.stdin.on('data', onInput);
   process.stdout.on('resize', resize);
   try {
-    const r = await execInBox(name, argv, { ...base, stdin: slave, stdout: slave, stderr: slave, tty: true, onStart: () => addon.close(slave) });
+    const r = await execInBox(name, argv, { ...base, stdin: slave, stdout: slave, stderr: slave, tty: true, onStart: () => addon.close(slave) }, io.env);
     return r.exitCode;
   } finally {
     process.stdin.off('data', onInput);
@@ -159,11 +163,11 @@ export function registerBoxCommand(program: Command, io: CliIO, setCode: (code: 
     .option('-t, --tty', 'give the program a terminal (default: when stdin and stdout are terminals)')
     .option('-T, --no-tty', 'never give the program a terminal')
     .action(async (name: string, command: string[], o: { env?: string[]; workdir?: string; tty?: boolean }) => {
-      setCode(await interactiveExec(name, command.length > 0 ? command : ['/bin/sh', '-l'], o));
+      setCode(await interactiveExec(name, command.length > 0 ? command : ['/bin/sh', '-l'], o, io));
     });
 
   cmd.command('shell <name>').description('an interactive shell in a running box').action(async (name: string) => {
-    setCode(await interactiveExec(name, ['/bin/sh', '-c', 'exec "$(command -v bash || echo /bin/sh)" -l'], {}));
+    setCode(await interactiveExec(name, ['/bin/sh', '-c', 'exec "$(command -v bash || echo /bin/sh)" -l'], {}, io));
   });
 
   addCreateOptions(cmd.command('up <name> [command...]').description('create the box if missing, start it if stopped, then run command (or a shell)')).action(
@@ -171,7 +175,7 @@ export function registerBoxCommand(program: Command, io: CliIO, setCode: (code: 
       if (!new BoxPaths(name).exists()) await lifecycle().createBox(name, createOptions(o));
       if (lifecycle().boxInfo(name).state !== 'running') await lifecycle().startBox(name, { onSetupOutput: (t) => io.stderr(t) });
       const argv = command.length > 0 ? command : ['/bin/sh', '-c', 'exec "$(command -v bash || echo /bin/sh)" -l'];
-      setCode(await interactiveExec(name, argv, {}));
+      setCode(await interactiveExec(name, argv, {}, io));
     },
   );
 

@@ -31,8 +31,9 @@ export async function main(argv: string[], io: CliIO = processIO()): Promise<num
       return await (require('./warm-command') as typeof import('./warm-command')).warmCommand(argv.slice(1), io);
     }
     if (sub === 'policy' || sub === 'config' || sub === 'doctor' || sub === 'serve' || sub === 'box' || sub === 'image') {
-      // Long-running (serve, box, image), reading stdin whole (policy -), or rare: not worth a warm path.
-      requireProcess(io, `jail ${sub}`);
+      // Long-running (serve, box, image), reading stdin whole (policy -), or rare: not worth a
+      // warm path. `box exec` is the exception: run often, and short.
+      if (!(sub === 'box' && argv[1] === 'exec')) requireProcess(io, `jail ${sub}`);
       const { Command } = require('commander') as typeof import('commander');
       const program = new Command('jail').exitOverride().configureOutput({ writeOut: io.stdout, writeErr: io.stderr });
       let code = 0;

@@ -173,6 +173,24 @@ describeAsRoot('the warm path: jail_client and jail warm', () => {
     await waitFor(() => /runs cold: its ns mnt differs/.test(serverLog), 2000, 'the server to log why it sent the run cold');
   });
 
+  it('jail box exec runs warm: the client\'s stdin, stdout, stderr and exit code, no Node on the way', async () => {
+    const state = path.join(dir.dir, 'boxes');
+    const boxEnv = { ...env, JAIL_STATE_DIR: state };
+    expect((await cold(['box', 'create', 'wb'], { env: boxEnv })).code).toBe(0);
+    expect((await cold(['box', 'start', 'wb'], { env: boxEnv })).code).toBe(0);
+    try {
+      // A cold fallback could not start: JAIL_CLI names nothing.
+      const noCold = { ...boxEnv, JAIL_CLI: path.join(dir.dir, 'no-cli') };
+      const r = await warm(['box', 'exec', 'wb', '--', 'sh', '-c', 'cat; echo err >&2; exit 4'], { env: noCold, input: 'via the client\n' });
+      expect([r.code, r.stdout, r.stderr]).toEqual([4, 'via the client\n', 'err\n']);
+      // A terminal needs a process of its own: sent cold (here: the fallback that cannot run).
+      const tty = await warm(['box', 'exec', '-t', 'wb', '--', 'true'], { env: noCold });
+      expect(tty.stderr).toContain('cannot run the Node CLI');
+    } finally {
+      await cold(['box', 'rm', '--force', 'wb'], { env: boxEnv });
+    }
+  });
+
   it('-Me (execve mode replaces the process) is sent cold and behaves as cold', async () => {
     const w = await same(['-Me', '-q', ...CHROOT, '--', '/bin/sh', '-c', 'echo me; exit 4']);
     expect([w.code, w.stdout]).toEqual([4, 'me\n']);
