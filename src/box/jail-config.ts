@@ -30,17 +30,19 @@ export function prepareLayers(record: BoxRecord, paths: BoxPaths, env: NodeJS.Pr
   // The overlay is mounted with the box user's host id (it may not be ours, as root): it must be
   // able to pass through run/ (0711: not list it) and own its layers; box.json stays ours alone.
   fs.mkdirSync(paths.run, { recursive: true, mode: 0o711 });
-  // upper is the root directory the box sees: the user's, 0755 (as root, an image's own files stay root's).
-  ownedDir(upper, record, 0o755);
+  // upper is the root directory the box sees: the user's, 0755 (as root, an image's own files
+  // stay root's). The user's home is part of it (so `diff` shows what the box put there), made
+  // only while upper is new and still ours: an existing upper is the box user's to change, and
+  // root must not follow a link planted there (mkdir and chown through `upper/home -> /etc`).
+  if (!fs.existsSync(upper)) {
+    const home = path.join(upper, BOX_HOME);
+    fs.mkdirSync(home, { recursive: true, mode: 0o755 });
+    fs.chownSync(home, record.hostUid, record.hostGid);
+    fs.chownSync(upper, record.hostUid, record.hostGid);
+  }
   ownedDir(work, record, 0o700);
   if (record.image === null) {
     for (const d of MOUNT_POINTS) fs.mkdirSync(path.join(paths.base, d), { recursive: true, mode: 0o755 });
-  }
-  // The user's home is part of the root's writes (so `diff` shows what the box put there).
-  const home = path.join(upper, BOX_HOME);
-  if (!fs.existsSync(home)) {
-    fs.mkdirSync(home, { recursive: true, mode: 0o755 });
-    fs.chownSync(home, record.hostUid, record.hostGid);
   }
   for (const c of record.caches) {
     const dir = cacheDir(record, c, env);

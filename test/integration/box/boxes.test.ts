@@ -377,4 +377,22 @@ describe.skipIf(!isRoot)('boxes (root)', () => {
     expect((await jail(['box', 'start', 'victim'])).code).toBe(0);
     expect((await jail(['box', 'exec', 'victim', '--', 'true'])).code).toBe(0);
   });
+
+  it('root never follows a link the box user planted in a persistent layer', async () => {
+    const { jail, state, dir } = fx();
+    await jail(['box', 'create', 'planted', '--persistent', '--uid', '1000']);
+    await jail(['box', 'start', 'planted']);
+    await jail(['box', 'stop', 'planted']);
+    // What the box's host user (uid 1000, who owns the layer) could do between two starts.
+    const victim = path.join(dir, 'victim');
+    fs.mkdirSync(victim, { mode: 0o755 });
+    const home = path.join(state, 'boxes', 'planted', 'upper', 'home');
+    fs.rmSync(home, { recursive: true });
+    fs.symlinkSync(victim, home);
+    // The box's /home is now a dangling link (its own doing): it may not start; root did nothing there.
+    const r = await jail(['box', 'start', 'planted']);
+    if (r.code !== 0) expect(r.stderr).toMatch(/could not start: .*home\/user/);
+    expect(fs.readdirSync(victim)).toEqual([]);
+    expect(fs.statSync(victim).uid).toBe(0);
+  });
 });
