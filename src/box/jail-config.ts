@@ -6,7 +6,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { JailError } from '../errors';
-import { builtProgram } from '../native/addon';
+import { builtProgram, loadAddon } from '../native/addon';
 import { POLICY_DIR } from '../run';
 import { BOX_HOME, BOX_UID, WORKSPACE } from './layout';
 import { CACHE_DIRS } from './profiles';
@@ -14,6 +14,9 @@ import type { BoxPaths, BoxRecord } from './store';
 import { stateRoot } from './state-dir';
 
 export const DEFAULT_SECCOMP_POLICY = path.join(POLICY_DIR, 'default-deny.policy');
+
+/** statfs f_type of overlayfs. */
+const OVERLAYFS_MAGIC = 0x794c7630;
 
 /** The host's system directories a box without an image sees, read-only. */
 const HOST_SYSTEM = ['/usr', '/bin', '/sbin', '/lib', '/lib32', '/lib64', '/libx32', '/etc'];
@@ -25,10 +28,27 @@ export function cacheDir(record: BoxRecord, cache: string, env: NodeJS.ProcessEn
 }
 
 /** Makes the directories the box's mounts need on the host, owned by the box's user where it writes. */
+/**
+ * The overlay is mounted with the box user's host id, which (as root) is not ours: it must be able
+ * to pass through every directory down to the box's, or the mount fails with a bare EACCES.
+ */
+function checkReachable(record: BoxRecord, paths: BoxPaths): void {
+  for (let dir = paths.dir; ; dir = path.dirname(dir)) {
+    const st = fs.statSync(dir);
+    const bit = st.uid === record.hostUid ? 0o100 : st.gid === record.hostGid ? 0o010 : 0o001;
+    if ((st.mode & bit) === 0) {
+      throw new JailError('setup', `box '${record.name}': its user (host uid ${record.hostUid}) cannot pass through ${dir} (mode ${(st.mode & 0o777).toString(8)}), so its root cannot be mounted`, {
+        hint: `chmod o+x ${dir}, or set JAIL_STATE_DIR to a directory others may pass through`,
+      });
+    }
+    if (dir === '/') return;
+  }
+}
+
 export function prepareLayers(record: BoxRecord, paths: BoxPaths, env: NodeJS.ProcessEnv = process.env): void {
+  checkReachable(record, paths);
   const { upper, work } = paths.layer(record.persistent);
-  // The overlay is mounted with the box user's host id (it may not be ours, as root): it must be
-  // able to pass through run/ (0711: not list it) and own its layers; box.json stays ours alone.
+  // The box user passes through run/ (0711: not list it) and owns its layers; box.json stays ours.
   fs.mkdirSync(paths.run, { recursive: true, mode: 0o711 });
   // upper is the root directory the box sees: the user's, 0755 (as root, an image's own files
   // stay root's). The user's home is part of it (so `diff` shows what the box put there), made
@@ -94,6 +114,13 @@ export interface InitFds {
 /** The jail config (nsjail field names) of a box whose init gets `fds`. */
 export function boxJailConfig(record: BoxRecord, paths: BoxPaths, lowerDir: string, fds: InitFds, mode: 'ONCE' | 'EXECVE', env: NodeJS.ProcessEnv = process.env): Record<string, unknown> {
   const { upper, work } = paths.layer(record.persistent);
+  // overlayfs cannot keep its upper layer on overlayfs (a container's root, say): say so here
+  // rather than let the mount fail with EINVAL.
+  if (loadAddon().fsType(paths.dir) === OVERLAYFS_MAGIC) {
+    throw new JailError('usage', `the box's root cannot be mounted: its state directory ${paths.dir} is on overlayfs, which cannot hold an overlay's upper layer`, {
+      hint: 'set JAIL_STATE_DIR to a directory on ext4, xfs, btrfs or tmpfs (e.g. a volume, or /dev/shm)',
+    });
+  }
   // overlayfs splits its options at ',' and its layer lists at ':'.
   const bad = [lowerDir, upper, work].find((p) => /[,:\\]/.test(p));
   if (bad !== undefined) throw new JailError('usage', `the box's root cannot be mounted from '${bad}': overlayfs cannot take a path with ',', ':' or '\\'`, { hint: 'set JAIL_STATE_DIR (or XDG_STATE_HOME) to a path without them' });

@@ -395,4 +395,34 @@ describe.skipIf(!isRoot)('boxes (root)', () => {
     expect(fs.readdirSync(victim)).toEqual([]);
     expect(fs.statSync(victim).uid).toBe(0);
   });
+
+  it('a state directory the box user cannot pass through is named, with the fix', async () => {
+    const { jail, dir } = fx();
+    const closed = fs.mkdtempSync(path.join(dir, 'closed-'));
+    fs.chmodSync(closed, 0o700);
+    const env = { JAIL_STATE_DIR: closed };
+    expect((await jail(['box', 'create', 'shut'], { env })).code).toBe(0);
+    const r = await jail(['box', 'start', 'shut'], { env });
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain(`box 'shut': its user (host uid 65534) cannot pass through ${closed} (mode 700), so its root cannot be mounted`);
+    expect(r.stderr).toContain(`chmod o+x ${closed}`);
+    expect((await jail(['box', 'rm', 'shut'], { env })).code).toBe(0);
+  });
+
+  it('a state directory on overlayfs (a container\'s root) is refused with the reason', async () => {
+    const { jail, dir } = fx();
+    const base = path.join(dir, 'ovl');
+    for (const d of ['lower', 'upper', 'work', 'merged']) fs.mkdirSync(path.join(base, d), { recursive: true, mode: 0o755 });
+    execFileSync('mount', ['-t', 'overlay', 'overlay', '-o', `lowerdir=${base}/lower,upperdir=${base}/upper,workdir=${base}/work`, `${base}/merged`]);
+    try {
+      const env = { JAIL_STATE_DIR: path.join(base, 'merged', 'state') };
+      expect((await jail(['box', 'create', 'ovl'], { env })).code).toBe(0);
+      const r = await jail(['box', 'start', 'ovl'], { env });
+      expect(r.stderr).toContain(`its state directory ${env.JAIL_STATE_DIR}/boxes/ovl is on overlayfs, which cannot hold an overlay's upper layer`);
+      expect(r.stderr).toContain('set JAIL_STATE_DIR to a directory on ext4, xfs, btrfs or tmpfs');
+      expect((await jail(['box', 'rm', 'ovl'], { env })).code).toBe(0);
+    } finally {
+      execFileSync('umount', [`${base}/merged`]);
+    }
+  });
 });
