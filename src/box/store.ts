@@ -12,6 +12,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { parseStartTime } from '../cgroup/facts';
 import { JailError } from '../errors';
 import type { BoxNetwork } from './profiles';
 import { checkName, stateRoot } from './state-dir';
@@ -57,38 +58,30 @@ export type BoxState = 'running' | 'stopped' | 'broken';
 
 export class BoxPaths {
   readonly dir: string;
+  readonly record: string;
+  readonly lock: string;
+  readonly log: string;
+  readonly base: string;
+  readonly run: string;
+  readonly runtime: string;
+  readonly socket: string;
+  readonly note: string;
   constructor(
     readonly name: string,
     env: NodeJS.ProcessEnv = process.env,
   ) {
     this.dir = path.join(stateRoot(env), 'boxes', checkName('box', name));
+    this.record = path.join(this.dir, 'box.json');
+    this.lock = path.join(this.dir, 'lock');
+    this.log = path.join(this.dir, 'log');
+    this.base = path.join(this.dir, 'base');
+    this.run = path.join(this.dir, 'run');
+    this.runtime = path.join(this.run, 'state.json');
+    this.socket = path.join(this.run, 'ctl.sock');
+    this.note = path.join(this.run, 'note');
   }
   exists(): boolean {
     return fs.existsSync(this.record);
-  }
-  get record(): string {
-    return path.join(this.dir, 'box.json');
-  }
-  get lock(): string {
-    return path.join(this.dir, 'lock');
-  }
-  get log(): string {
-    return path.join(this.dir, 'log');
-  }
-  get base(): string {
-    return path.join(this.dir, 'base');
-  }
-  get run(): string {
-    return path.join(this.dir, 'run');
-  }
-  get runtime(): string {
-    return path.join(this.run, 'state.json');
-  }
-  get socket(): string {
-    return path.join(this.run, 'ctl.sock');
-  }
-  get note(): string {
-    return path.join(this.run, 'note');
   }
   /** Where the root's writes go: kept (persistent) or under run/ (gone at stop). */
   layer(persistent: boolean): { upper: string; work: string } {
@@ -133,9 +126,10 @@ export function readRuntime(p: BoxPaths): BoxRuntime | null {
 export function processStart(pid: number): string | null {
   try {
     const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    if (fields[0] === 'Z' || fields[0] === 'X') return null;
-    return fields[19] ?? null;
+    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+    if (state === 'Z' || state === 'X') return null;
+    const start = parseStartTime(stat);
+    return start === null ? null : String(start);
   } catch {
     return null;
   }

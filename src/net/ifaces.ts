@@ -37,17 +37,22 @@ const SBIN_DIRS = ['/usr/local/sbin', '/usr/local/bin', '/usr/sbin', '/usr/bin',
 
 export const IPROUTE2_MISSING_HINT = 'install iproute2 (Debian/Ubuntu: apt install iproute2; Fedora: dnf install iproute), or point $JAIL_IP at ip';
 
+/** Whether `file` may be executed by this process. */
+export function isExecutable(file: string): boolean {
+  try {
+    fs.accessSync(file, fs.constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** A program on PATH, then in the usual sbin/bin directories (root's PATH may lack sbin under sudo or cron). */
 export function findProgram(name: string, env: NodeJS.ProcessEnv = process.env): string | null {
   const dirs = [...(env.PATH ?? '').split(':').filter((d) => d.startsWith('/')), ...SBIN_DIRS];
   for (const dir of dirs) {
     const candidate = path.join(dir, name);
-    try {
-      fs.accessSync(candidate, fs.constants.X_OK);
-      if (fs.statSync(candidate).isFile()) return candidate;
-    } catch {
-      // not here
-    }
+    if (isExecutable(candidate) && fs.statSync(candidate, { throwIfNoEntry: false })?.isFile()) return candidate;
   }
   return null;
 }

@@ -19,6 +19,7 @@ import * as path from 'node:path';
 import { JailError } from '../errors';
 import type { LinkPlan } from './plan';
 import { PROXY_JAIL_PORT } from './plan';
+import { isExecutable } from './ifaces';
 
 /** How long pasta may take to bring the link up (it takes ~10 ms). */
 const READY_TIMEOUT_MS = 5000;
@@ -35,15 +36,6 @@ export interface Link {
   stop(): void;
 }
 
-function executable(file: string): boolean {
-  try {
-    fs.accessSync(file, fs.constants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /**
  * pasta's program: $JAIL_PASTA, else `pasta` on PATH (null when there is none). Where the
  * package ships an AVX2 build beside it (`pasta.avx2`, Debian) and this CPU has AVX2, that one:
@@ -53,8 +45,8 @@ export function findPasta(env: NodeJS.ProcessEnv = process.env): string | null {
   if (env.JAIL_PASTA) return env.JAIL_PASTA;
   for (const dir of (env.PATH ?? '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin').split(':')) {
     const candidate = path.join(dir || '.', 'pasta');
-    if (!executable(candidate)) continue;
-    return executable(`${candidate}.avx2`) && hasAvx2() ? `${candidate}.avx2` : candidate;
+    if (!isExecutable(candidate)) continue;
+    return isExecutable(`${candidate}.avx2`) && hasAvx2() ? `${candidate}.avx2` : candidate;
   }
   return null;
 }

@@ -25,7 +25,7 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import type { NativeAddon } from '../native/types';
 import { JailError } from '../errors';
-import { findProgram } from './ifaces';
+import { findProgram, isExecutable } from './ifaces';
 import type { JailNamespaces } from './link';
 import type { NatRule } from './plan';
 
@@ -41,15 +41,6 @@ const TABLE = 'jail_user_net';
 export const NFT_MISSING_HINT = "install nftables (Debian/Ubuntu: apt install nftables; Fedora: dnf install nftables), or point $JAIL_NFT at nft";
 
 type Proto = 'tcp' | 'udp' | 'icmp';
-
-function executable(file: string): boolean {
-  try {
-    fs.accessSync(file, fs.constants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /** The listener sockets a rule needs: one per rewritten TCP/UDP protocol (ICMP is answered by the jail's loopback). */
 export function listenerKey(index: number, proto: 'tcp' | 'udp'): string {
@@ -181,7 +172,7 @@ type Address = { address: string; port: number };
  */
 export async function startRewrites(rules: NatRule[], ns: JailNamespaces, opts: RewriteOptions): Promise<Rewrites> {
   const env = opts.env ?? process.env;
-  const nft = env.JAIL_NFT ? (executable(env.JAIL_NFT) ? env.JAIL_NFT : null) : findProgram('nft', env);
+  const nft = env.JAIL_NFT ? (isExecutable(env.JAIL_NFT) ? env.JAIL_NFT : null) : findProgram('nft', env);
   if (!nft) {
     const where = env.JAIL_NFT ? `$JAIL_NFT is ${env.JAIL_NFT}, which is not an executable file` : 'not on PATH nor in /usr/sbin, /sbin';
     throw new JailError('setup', `user_net's REDIRECT/ENCAP rules need nft (nftables), which is not installed (${where})`, { hint: NFT_MISSING_HINT });
