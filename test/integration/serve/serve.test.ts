@@ -197,24 +197,44 @@ describeAsRoot('jail serve', () => {
 
   it('jail serve --socket: the socket is 0600; SIGTERM lets the running jail finish, then exits 0 with no jail left', async () => {
     const tmp = tempDir('jail-it-serve-');
+    let child: ChildProcess | undefined;
+    let done: Promise<unknown> = Promise.resolve();
     try {
       const sock = path.join(tmp.dir, 'serve.sock');
-      let child!: ChildProcess;
-      const done = cli(['serve', '--socket', sock, '--grace', '20'], { onSpawn: (c) => (child = c), timeoutMs: 60_000 });
+      let serverLog = '';
+      const exited = cli(['serve', '--socket', sock, '--grace', '20'], {
+        onSpawn: (c) => {
+          child = c;
+          c.stderr!.on('data', (d: Buffer) => (serverLog += d.toString()));
+        },
+        timeoutMs: 60_000,
+      });
+      done = exited;
       await waitFor(() => fs.existsSync(sock), 30_000, 'the socket');
       expect(fs.statSync(sock).mode & 0o777).toBe(0o600);
       const m = mark('drain');
+      let answer: unknown = null;
       const run = request({ socketPath: sock }, 'POST', '/v1/run', { command: ['/bin/sh', '-c', 'sleep 1; echo finished', m] });
-      await waitFor(() => processesWith(m).length > 0, 10_000, 'the run');
-      child.kill('SIGTERM');
+      run.then(
+        (r) => (answer = r),
+        (e: Error) => (answer = e.message),
+      );
+      // Should the run never show, say what the server answered and logged.
+      await waitFor(() => processesWith(m).length > 0, 30_000, 'the run').catch((e: Error) => {
+        throw new Error(`${e.message}; the server answered ${JSON.stringify(answer)} and logged:\n${serverLog}`);
+      });
+      child!.kill('SIGTERM');
       const r = await run;
       expect(r.body).toMatchObject({ stdout: 'finished\n', report: { outcome: 'exited', exitCode: 0 } });
-      const end = await done;
+      const end = await exited;
       expect(end.code, end.stderr).toBe(0);
       expect(end.stderr).toMatch(/received SIGTERM: no more runs/);
       expect(fs.existsSync(sock)).toBe(false);
       expect(await survivorsWith(m)).toEqual([]);
     } finally {
+      // A failed test still stops its server the way a user would, so it removes its run root.
+      if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      await done;
       tmp.remove();
     }
   });
