@@ -4,13 +4,13 @@
  * not depend on the machine.
  */
 import { Command } from 'commander';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { configFromFlags, defineJailFlags } from '../../src/config/flags';
 import type { LoadedConfig } from '../../src/config/types';
+import { scratchDir } from './scratch';
 
-const idDir = mkdtempSync(join(tmpdir(), 'jail-test-ids-'));
+const idDir = scratchDir('jail-test-ids-');
 writeFileSync(join(idDir, 'passwd'), 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\nalice:x:1000:1000::/home/alice:/bin/sh\n');
 writeFileSync(join(idDir, 'group'), 'root:x:0:\nnogroup:x:65534:\nalice:x:1000:\n');
 

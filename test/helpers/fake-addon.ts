@@ -144,20 +144,17 @@ function exitInfo(spec: ExitSpec): ExitInfo {
   return { kind: 'exited', reapedElsewhere: false, code: spec.code ?? 0, signal: 0, coreDumped: false, rusage, siginfoCode: 1 };
 }
 
-let fifoDir: string | undefined;
-let fifoCount = 0;
-
-/** A real pipe without native code: a FIFO opened at both ends, then unlinked. [read, write]. */
+/** A real pipe without native code: a FIFO opened at both ends, then removed with its directory. [read, write]. */
 export function realPipe(): [number, number] {
-  fifoDir ??= mkdtempSync(join(tmpdir(), 'jail-fake-pipe-'));
-  const p = join(fifoDir, `p${fifoCount++}`);
+  const dir = mkdtempSync(join(tmpdir(), 'jail-fake-pipe-'));
+  const p = join(dir, 'p');
   execFileSync('mkfifo', ['-m', '0600', p]);
   try {
     const r = fs.openSync(p, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
     const w = fs.openSync(p, fs.constants.O_WRONLY);
     return [r, w];
   } finally {
-    fs.unlinkSync(p);
+    fs.rmSync(dir, { recursive: true, force: true });
   }
 }
 

@@ -1,12 +1,13 @@
 /** Builds the C helpers of the native policy tests and writes filters in the kernel's format. */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Filter } from '../../../src/policy';
+import { scratchDir } from '../../helpers/scratch';
 
+/** Call at a test file's top level: the helpers' directory goes when the file's tests are done. */
 export function buildHelpers(): { dir: string; replay: string; probe: string } {
-  const dir = mkdtempSync(join(tmpdir(), 'seccomp-native-'));
+  const dir = scratchDir('seccomp-native-');
   const replay = join(dir, 'seccomp-replay');
   const probe = join(dir, 'probe');
   execFileSync('cc', ['-O2', '-Wall', '-pthread', '-o', replay, join(__dirname, '..', 'seccomp-replay.c')]);

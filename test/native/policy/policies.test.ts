@@ -1,15 +1,12 @@
 /** Every file in policies/ runs a real program in the kernel (no root: no_new_privs). */
-import { beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { compilePolicyFile } from '../../../src/policy';
 import { buildHelpers, writeFilter } from './build';
 
 const POLICIES = join(__dirname, '..', '..', '..', 'policies');
-let helpers: ReturnType<typeof buildHelpers>;
-beforeAll(() => {
-  helpers = buildHelpers();
-});
+const helpers = buildHelpers();
 
 function runUnder(policy: string, argv: string[]) {
   const filter = writeFilter(join(helpers.dir, `${policy}.bin`), compilePolicyFile(join(POLICIES, policy)));

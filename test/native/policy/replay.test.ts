@@ -11,10 +11,9 @@ import { CASES } from '../../unit/policy/cases';
 import { toData } from '../../unit/policy/helpers';
 import { buildHelpers, writeFilter } from './build';
 
-let helpers: ReturnType<typeof buildHelpers>;
+const helpers = buildHelpers();
 beforeAll(() => {
   expect(hostArch()).toBe('x86_64'); // the tables use x86_64 numbers
-  helpers = buildHelpers();
 });
 
 function replay(filterPath: string, lines: string[], baseline = false): string[] {

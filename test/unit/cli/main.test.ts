@@ -3,16 +3,16 @@
  * input, and dispatch to the policy and config subcommands. Running a jail (`jail -- cmd`) needs
  * the addon and a kernel: those cases live in the native and integration layers.
  */
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import '../../helpers/lazy-require';
 import { main } from '../../../src/cli/main';
 import type { CliIO } from '../../../src/cli/io';
 import { EXIT_CODE_TABLE } from '../../../src/exit-codes';
+import { scratchDir } from '../../helpers/scratch';
 
-const dir = mkdtempSync(join(tmpdir(), 'jail-cli-test-'));
+const dir = scratchDir('jail-cli-test-');
 const file = (name: string, text: string) => {
   const p = join(dir, name);
   writeFileSync(p, text);

@@ -1,11 +1,11 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { formatError } from '../../../src/errors';
+import { scratchDir } from '../../helpers/scratch';
 import { thrown } from '../../helpers/thrown';
 
 /** A scratch directory with a small passwd and group file, so name lookups are deterministic. */
-export const dir = mkdtempSync(join(tmpdir(), 'jail-config-test-'));
+export const dir = scratchDir('jail-config-test-');
 
 export function file(name: string, text: string): string {
   const p = join(dir, name);

@@ -1,12 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { Command } from 'commander';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { JailError } from '../../../src/errors';
 import { registerPolicyCommand } from '../../../src/cli/policy-command';
+import { scratchDir } from '../../helpers/scratch';
 
-const dir = mkdtempSync(join(tmpdir(), 'policy-cli-'));
+const dir = scratchDir('policy-cli-');
 const file = (name: string, text: string) => {
   writeFileSync(join(dir, name), text);
   return join(dir, name);

@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { mkdtempSync, writeFileSync, mkdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { JailError, formatError } from '../../../src/errors';
 import {
@@ -9,6 +8,7 @@ import {
 } from '../../../src/policy';
 import { CASES } from './cases';
 import { toData } from './helpers';
+import { scratchDir } from '../../helpers/scratch';
 
 const X86: { archs: ArchName[] } = { archs: ['x86_64'] };
 
@@ -184,7 +184,7 @@ describe('parser', () => {
 });
 
 describe('includes', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'policy-inc-'));
+  const dir = scratchDir('policy-inc-');
   mkdirSync(join(dir, 'sub'));
   writeFileSync(join(dir, 'a.policy'), '#define FD 7\nPOLICY a { ERRNO(1) { dup { fildes == FD } } }\n');
   writeFileSync(join(dir, 'sub', 'b.policy'), 'POLICY b { ERRNO(2) { close } }\n');
