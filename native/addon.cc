@@ -35,7 +35,7 @@ Napi::Value SpawnInNetnsJs(const Napi::CallbackInfo& info);
 namespace {
 
 // Bumped whenever an export changes shape; src/native/addon.ts refuses a mismatched build.
-constexpr int kAbiVersion = 9;
+constexpr int kAbiVersion = 10;
 
 // PrepareJail on (plan, resources) arguments; null with a TypeError thrown when they are not two
 // objects or the plan is refused.

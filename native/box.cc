@@ -8,7 +8,7 @@
 //     resolved inside that root (openat2 RESOLVE_IN_ROOT): a link the box planted cannot make the
 //     host open its own files.
 //   openPty / setWindowSize: the pseudo-terminal of an interactive exec (the box gets the new
-//     terminal's slave side, never the user's own terminal).
+//     terminal's slave side, never the user's own terminal), in the box's own devpts instance.
 //
 // Runs in: the Node main thread. Every call is short: connect() to a listening unix socket does
 // not wait for the peer.
@@ -150,16 +150,24 @@ Napi::Value OpenInRoot(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, fd);
 }
 
-// openPty(): [master, slave] of a new pseudo-terminal, both CLOEXEC, master non-blocking.
+// openPty(ptmx?): [master, slave] of a new pseudo-terminal, both CLOEXEC, master non-blocking.
+// Given `ptmx`, an open ptmx of some devpts instance (a box's), the terminal is that instance's
+// and `ptmx` becomes the master; otherwise the host's (/dev/ptmx).
 Napi::Value OpenPty(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  int master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC | O_NONBLOCK);
+  if (info.Length() > 1 || (info.Length() == 1 && !info[0].IsNumber())) {
+    Napi::TypeError::New(env, "openPty(ptmx?: number)").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  int master = info.Length() == 1 ? info[0].As<Napi::Number>().Int32Value() : posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC | O_NONBLOCK);
   if (master < 0) return ThrowErrno(env, "posix_openpt", errno);
   int slave = -1;
-  if (grantpt(master) == 0 && unlockpt(master) == 0) slave = ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
+  // The slave is opened through the master (TIOCGPTPEER), never by a path a box could replace.
+  int unlock = 0;
+  if (ioctl(master, TIOCSPTLCK, &unlock) == 0) slave = ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
   if (slave < 0) {
     int err = errno;
-    close(master);
+    if (info.Length() == 0) close(master);  // a given ptmx stays the caller's to close
     return ThrowErrno(env, "open the pty's slave", err);
   }
   Napi::Array out = Napi::Array::New(env, 2);

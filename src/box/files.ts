@@ -9,11 +9,11 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { JailError } from '../errors';
 import { loadAddon } from '../native/addon';
-import { errnoName } from '../supervisor/errno';
+import { ENOENT, errnoName } from '../supervisor/errno';
 import { BOX_HOME, WORKSPACE } from './layout';
 import { BoxPaths, boxState, initPidOf, readRecord, type BoxRecord } from './store';
 
-const { O_RDONLY, O_WRONLY, O_CREAT, O_TRUNC, O_DIRECTORY, O_NOFOLLOW } = fs.constants;
+const { O_RDONLY, O_WRONLY, O_RDWR, O_CREAT, O_TRUNC, O_DIRECTORY, O_NOFOLLOW, O_NOCTTY, O_NONBLOCK } = fs.constants;
 
 export interface BoxDirEntry {
   name: string;
@@ -35,13 +35,16 @@ function inBox(record: BoxRecord, p: string): string {
   return path.posix.resolve(record.workspace ? WORKSPACE : BOX_HOME, p);
 }
 
+/** As root, the box's user's ids to open files with (see native/box.cc); otherwise we are that user already. */
+function fsIds(record: BoxRecord): [number, number] {
+  return process.getuid!() === 0 ? [record.hostUid, record.hostGid] : [-1, -1];
+}
+
 function open(name: string, p: string, flags: number, env: NodeJS.ProcessEnv): { fd: number; record: BoxRecord; where: string } {
   const { record, root } = running(name, env);
   const where = inBox(record, p);
   try {
-    // As root, as the box's user (see native/box.cc); otherwise we are that user already.
-    const [uid, gid] = process.getuid!() === 0 ? [record.hostUid, record.hostGid] : [-1, -1];
-    return { fd: loadAddon().openInRoot(root, where, flags, 0o644, uid, gid), record, where };
+    return { fd: loadAddon().openInRoot(root, where, flags, 0o644, ...fsIds(record)), record, where };
   } catch (e) {
     const errno = (e as { errno?: number }).errno;
     const code = errno === undefined ? (e as Error).message : errnoName(errno);
@@ -83,5 +86,29 @@ export function listBoxDir(name: string, p: string, env: NodeJS.ProcessEnv = pro
       });
   } finally {
     fs.closeSync(fd);
+  }
+}
+
+/**
+ * A new terminal for `jail box shell`, [master, slave], from the box's own devpts instance: the
+ * program's terminal then has a name in the box (/dev/pts/N, what tty, ssh, sudo and gpg look
+ * for), and belongs to the box's user. A box started by a jail without /dev/pts in boxes gets a
+ * host terminal: it works, but has no name in the box until the box is restarted.
+ */
+export function openBoxPty(name: string, env: NodeJS.ProcessEnv = process.env): [number, number] {
+  const { record, root } = running(name, env);
+  const addon = loadAddon();
+  let ptmx: number;
+  try {
+    ptmx = addon.openInRoot(root, '/dev/pts/ptmx', O_RDWR | O_NOCTTY | O_NONBLOCK, 0, ...fsIds(record));
+  } catch (e) {
+    if ((e as { errno?: number }).errno === ENOENT) return addon.openPty();
+    throw new JailError('setup', `box '${name}': cannot open a terminal in the box (/dev/pts/ptmx): ${errnoName((e as { errno?: number }).errno ?? 0)}`, { hint: `restart the box (jail box stop ${name}; jail box start ${name}), or run without a terminal (-T)` });
+  }
+  try {
+    return addon.openPty(ptmx);
+  } catch (e) {
+    fs.closeSync(ptmx);
+    throw e;
   }
 }

@@ -131,7 +131,12 @@ export function boxJailConfig(record: BoxRecord, paths: BoxPaths, lowerDir: stri
   if (record.image === null) for (const d of HOST_SYSTEM) if (fs.existsSync(d)) mount.push(bind(d, d, false));
   mount.push(
     { dst: '/dev', fstype: 'tmpfs', options: 'size=65536,mode=0755', rw: true, is_dir: true, nosuid: true, noexec: true },
-    ...['null', 'zero', 'full', 'random', 'urandom'].map((d) => ({ src: `/dev/${d}`, dst: `/dev/${d}`, is_bind: true, rw: true })),
+    ...['null', 'zero', 'full', 'random', 'urandom', 'tty'].map((d) => ({ src: `/dev/${d}`, dst: `/dev/${d}`, is_bind: true, rw: true })),
+    // The box's own terminals: `jail box shell` opens its pty here (src/box/files.ts), so the
+    // program's terminal has a name in the box (tty, ssh, sudo, gpg need one); none of the host's
+    // terminals is in this instance.
+    { dst: '/dev/pts', fstype: 'devpts', options: 'newinstance,ptmxmode=0666,mode=0620', rw: true, is_dir: true, nosuid: true, noexec: true },
+    { src: 'pts/ptmx', dst: '/dev/ptmx', is_symlink: true },
     { dst: '/dev/shm', fstype: 'tmpfs', options: 'size=268435456,mode=1777', rw: true, is_dir: true, nosuid: true, nodev: true },
     { dst: '/tmp', fstype: 'tmpfs', options: 'size=1073741824,mode=1777', rw: true, is_dir: true, nosuid: true, nodev: true },
   );

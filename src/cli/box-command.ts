@@ -11,6 +11,7 @@ import { formatSize, parseSize } from '../config/size';
 import type { BoxCreateOptions } from '../box/lifecycle';
 import { BoxPaths } from '../box/store';
 import { execInBox } from '../box/exec';
+import { openBoxPty } from '../box/files';
 import { loadAddon } from '../native/addon';
 import { requireProcess, type CliIO } from './io';
 
@@ -111,11 +112,15 @@ async function interactiveExec(name: string, argv: string[], o: { env?: string[]
   // A terminal needs this process's own (raw mode, window size).
   requireProcess(io, 'jail box exec with a terminal');
   const addon = loadAddon();
-  const [master, slave] = addon.openPty();
+  const [master, slave] = openBoxPty(name, io.env);
   const tty = require('node:tty') as typeof import('node:tty');
   const resize = () => addon.setWindowSize(master, process.stdout.columns || 80, process.stdout.rows || 24);
   resize();
   const out = new tty.ReadStream(master);
+  // EIO: every slave end is closed, the program's terminal is gone; that is its end of output.
+  out.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code !== 'EIO') io.stderr(`jail: box ${name}: the terminal failed: ${e.message}\n`);
+  });
   out.pipe(process.stdout);
   const wasRaw = process.stdin.isRaw;
   process.stdin.setRawMode(true);

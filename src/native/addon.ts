@@ -8,7 +8,7 @@ import { PLAN_VERSION } from '../sandbox/plan';
 import type { NativeAddon } from './types';
 
 /** The ABI this TypeScript was written against (native/addon.cc kAbiVersion). */
-const ABI_VERSION = 9;
+const ABI_VERSION = 10;
 
 let cached: NativeAddon | undefined;
 let cachedDir: string | undefined;

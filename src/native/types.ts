@@ -148,8 +148,11 @@ export interface NativeAddon {
   boxConnect(path: string, request: Buffer, fds: [number, number, number]): number;
   /** open(2) of path resolved inside root (openat2 RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS), CLOEXEC, as fsuid:fsgid (-1: unchanged; this thread only). Throws with .errno. */
   openInRoot(root: string, path: string, flags: number, mode: number, fsuid: number, fsgid: number): number;
-  /** A new pseudo-terminal: [master (non-blocking), slave], both CLOEXEC. Throws with .errno. */
-  openPty(): [number, number];
+  /**
+   * A new pseudo-terminal: [master (non-blocking), slave], both CLOEXEC; the host's, or that of
+   * the devpts instance whose ptmx is open as `ptmx` (which becomes the master). Throws with .errno.
+   */
+  openPty(ptmx?: number): [number, number];
   /** TIOCSWINSZ; 0 or an errno. */
   setWindowSize(fd: number, columns: number, rows: number): number;
   /** mkdir 0755; 0 or an errno (EEXIST included). */

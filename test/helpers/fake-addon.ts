@@ -159,7 +159,7 @@ export function realPipe(): [number, number] {
 }
 
 export class FakeAddon implements NativeAddon {
-  readonly abiVersion = 9;
+  readonly abiVersion = 10;
   readonly planVersion = 5;
 
   /** Every call, in order. */

@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, afterEach, beforeAll, expect } from 'vitest';
 import { initPidOf, type BoxRuntime } from '../../../src/box/store';
-import { assertBuilt, cli, killSpawned, SYSTEM_PATH, tempDir, type CliOptions, type CliResult } from '../core/helpers';
+import { assertBuilt, cli, JAIL_BIN, killSpawned, SYSTEM_PATH, tempDir, type CliOptions, type CliResult } from '../core/helpers';
 
 export interface BoxFixture {
   /** The test's state directory. */
@@ -95,4 +95,17 @@ export function runtimeOf(state: string, name: string): { supervisorPid: number;
   const initPid = initPidOf(rt);
   expect(initPid).not.toBeNull();
   return { supervisorPid: rt.supervisorPid, initPid: initPid! };
+}
+
+/**
+ * `jail ARGS` run on a terminal of its own (util-linux script(1) makes one on the host), as a
+ * user at a terminal runs it: cli()'s options with script as the program, and stdin open
+ * unless input is given (script would pass its end on as a keystroke). Its output has the
+ * terminals' \r\n line ends (one per terminal crossed) turned back into \n.
+ */
+export async function jailOnTerminal(args: string[], opts: CliOptions = {}): Promise<CliResult> {
+  const quote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
+  const line = [process.execPath, JAIL_BIN, ...args].map(quote).join(' ');
+  const r = await cli(['-qec', line, '/dev/null'], { keepStdinOpen: true, ...opts, client: 'script' });
+  return { ...r, stdout: r.stdout.replace(/\r+\n/g, '\n') };
 }

@@ -10,8 +10,9 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import * as box from '../../../src/box';
+import { loadAddon } from '../../../src/native/addon';
 import { sleep, waitFor } from '../core/helpers';
-import { boxFixture, initsOf, namespacesOf, runtimeOf } from './box-helpers';
+import { boxFixture, initsOf, jailOnTerminal, namespacesOf, runtimeOf } from './box-helpers';
 
 const isRoot = process.getuid!() === 0;
 
@@ -351,6 +352,22 @@ describe.skipIf(!isRoot)('boxes (root)', () => {
     expect(fs.readdirSync(path.join(state, 'boxes'))).toEqual([]);
     expect(initsOf(state)).toEqual([]);
     expect(fs.readdirSync(ws)).toEqual(['README']);
+  });
+
+  it('a shell on a terminal gets a terminal of the box\'s own: named, the box user\'s, none of the host\'s visible', async () => {
+    const { jail, env } = fx();
+    expect((await jail(['box', 'create', 'term'])).code).toBe(0);
+    expect((await jail(['box', 'start', 'term'])).code).toBe(0);
+    // A host terminal held open meanwhile (script's own is another): the box sees neither.
+    const host = loadAddon().openPty();
+    try {
+      expect(fs.readdirSync('/dev/pts').length).toBeGreaterThan(1);
+      const r = await jailOnTerminal(['box', 'exec', 'term', '--', 'sh', '-c', 'tty; test -t 0 && test -t 1 && echo both-terminals; stat -c %u "$(tty)"; ls -1 /dev/pts; exit 4'], { env });
+      expect(r.code, r.stdout + r.stderr).toBe(4);
+      expect(r.stdout).toBe('/dev/pts/0\nboth-terminals\n1000\n0\nptmx\n');
+    } finally {
+      for (const fd of host) fs.closeSync(fd);
+    }
   });
 
   it('a SIGKILLed init breaks its box, and a CLI killed mid-command leaves no lock behind', async () => {

@@ -7,14 +7,15 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { rootlessReason, unprivilegedUser } from '../unprivileged-user';
-import { initsOf, namespacesOf } from './box-helpers';
+import type { CliResult } from '../core/helpers';
+import { initsOf, jailOnTerminal, namespacesOf } from './box-helpers';
 
 const reason = process.getuid!() !== 0 ? 'needs root to create the test user' : rootlessReason();
 
 describe.skipIf(reason !== null)('boxes (rootless)', () => {
   const fx = unprivilegedUser('jailboxuser');
 
-  function setup(): { state: string; ws: string; jail: (args: string[]) => ReturnType<ReturnType<typeof fx>['jail']> } {
+  function setup(): { state: string; ws: string; jail: (args: string[]) => ReturnType<ReturnType<typeof fx>['jail']>; onTerminal: (args: string[]) => Promise<CliResult> } {
     const { user, dir } = fx();
     const base = fs.mkdtempSync(path.join(dir, 'box-'));
     fs.chmodSync(base, 0o755);
@@ -27,12 +28,12 @@ describe.skipIf(reason !== null)('boxes (rootless)', () => {
     fs.chownSync(base, user.uid, user.gid);
     const state = path.join(base, 'state');
     const env = { PATH: '/usr/local/bin:/usr/bin:/bin', HOME: home, JAIL_STATE_DIR: state };
-    return { state, ws, jail: (args) => fx().jail(args, { env, cwd: base }) };
+    return { state, ws, jail: (args) => fx().jail(args, { env, cwd: base }), onTerminal: (args) => jailOnTerminal(args, { env, cwd: base, asUser: user }) };
   }
 
   it('create, start, exec, diff, stop, rm as an ordinary user', async () => {
     const { user } = fx();
-    const { state, ws, jail } = setup();
+    const { state, ws, jail, onTerminal } = setup();
     try {
       const created = await jail(['box', 'create', 'mine', '--workspace', ws]);
       expect(created.code, created.stderr).toBe(0);
@@ -43,6 +44,10 @@ describe.skipIf(reason !== null)('boxes (rootless)', () => {
       expect(r.stdout).toMatch(/^1000\nCapEff:\s+0+\nNoNewPrivs:\s+1\nSeccomp:\s+2\n$/);
       expect(fs.statSync(path.join(ws, 'f'))).toMatchObject({ uid: user.uid, gid: user.gid });
       expect(JSON.parse((await jail(['box', 'diff', 'mine', '--json'])).stdout)).toEqual({ added: ['/srv', '/srv/x'], changed: [], deleted: [] });
+      // A terminal of the box's own devpts, the box user's.
+      const term = await onTerminal(['box', 'exec', 'mine', '--', 'sh', '-c', 'tty; stat -c %u "$(tty)"; ls -1 /dev/pts']);
+      expect(term.code, term.stdout + term.stderr).toBe(0);
+      expect(term.stdout).toBe('/dev/pts/0\n1000\n0\nptmx\n');
 
       const [init] = initsOf(state);
       expect(init).toBeGreaterThan(0);

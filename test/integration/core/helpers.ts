@@ -143,6 +143,8 @@ export interface CliOptions {
   env?: NodeJS.ProcessEnv;
   cwd?: string;
   input?: string | Buffer;
+  /** Without input, leave stdin open (as a user at a terminal who types nothing) instead of at EOF. */
+  keepStdinOpen?: boolean;
   /** Extra stdio entries after 0,1,2 (e.g. 'pipe' for --report-fd 3). */
   extraStdio?: SpawnOptions['stdio'];
   /** Run as this user: `setpriv --reuid --regid --clear-groups` in front of node. */
@@ -197,7 +199,7 @@ export function cli(args: string[], opts: CliOptions = {}): Promise<CliResult> {
   });
   child.stdin!.on('error', () => {});
   if (opts.input !== undefined) child.stdin!.end(opts.input);
-  else child.stdin!.end();
+  else if (!opts.keepStdinOpen) child.stdin!.end();
   let timedOut = false;
   const timer = setTimeout(() => {
     timedOut = true;
