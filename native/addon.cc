@@ -121,6 +121,7 @@ Napi::Object Exports(Napi::Env env, Napi::Object exports) {
   exports.Set("openInRoot", Napi::Function::New(env, OpenInRoot, "openInRoot"));
   exports.Set("openPty", Napi::Function::New(env, OpenPty, "openPty"));
   exports.Set("setWindowSize", Napi::Function::New(env, SetWindowSize, "setWindowSize"));
+  exports.Set("readXattr", Napi::Function::New(env, ReadXattr, "readXattr"));
 
   exports.Set("openNetnsSockets", Napi::Function::New(env, OpenNetnsSocketsJs, "openNetnsSockets"));
   exports.Set("originalDestination", Napi::Function::New(env, OriginalDestinationJs, "originalDestination"));

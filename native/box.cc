@@ -9,6 +9,8 @@
 //     host open its own files.
 //   openPty / setWindowSize: the pseudo-terminal of an interactive exec (the box gets the new
 //     terminal's slave side, never the user's own terminal), in the box's own devpts instance.
+//   readXattr: an extended attribute of a path, unfollowed (box diff reads overlayfs' opaque
+//     mark; Node has no xattr call).
 //
 // Runs in: the Node main thread. Every call is short: connect() to a listening unix socket does
 // not wait for the peer.
@@ -24,6 +26,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
+#include <sys/xattr.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -188,6 +191,25 @@ Napi::Value SetWindowSize(const Napi::CallbackInfo& info) {
   ws.ws_row = (unsigned short)info[2].As<Napi::Number>().Uint32Value();
   int r = ioctl(info[0].As<Napi::Number>().Int32Value(), TIOCSWINSZ, &ws);
   return Napi::Number::New(env, r == 0 ? 0 : errno);
+}
+
+// readXattr(path, name): the attribute's value as a string, or null when the path has none
+// (ENODATA) or the filesystem keeps none (ENOTSUP). Never follows a link in the last component.
+Napi::Value ReadXattr(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() != 2 || !info[0].IsString() || !info[1].IsString()) {
+    Napi::TypeError::New(env, "readXattr(path: string, name: string)").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  std::string path = info[0].As<Napi::String>().Utf8Value();
+  std::string name = info[1].As<Napi::String>().Utf8Value();
+  char value[256];
+  ssize_t n = lgetxattr(path.c_str(), name.c_str(), value, sizeof value);
+  if (n < 0) {
+    if (errno == ENODATA || errno == ENOTSUP) return env.Null();
+    return ThrowErrno(env, "getxattr " + name + " of " + path, errno);
+  }
+  return Napi::String::New(env, value, (size_t)n);
 }
 
 }  // namespace jail

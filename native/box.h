@@ -16,5 +16,6 @@ Napi::Value BoxConnect(const Napi::CallbackInfo& info);
 Napi::Value OpenInRoot(const Napi::CallbackInfo& info);
 Napi::Value OpenPty(const Napi::CallbackInfo& info);
 Napi::Value SetWindowSize(const Napi::CallbackInfo& info);
+Napi::Value ReadXattr(const Napi::CallbackInfo& info);
 
 }  // namespace jail

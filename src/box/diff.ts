@@ -3,11 +3,13 @@
  * (persistent), read from the overlay's upper layer: a whiteout (character device 0:0) is a
  * deleted path, anything else is added (nothing at that path below) or changed. The workspace,
  * caches, /tmp and /dev are mounts of their own and never part of it; nor are the directories jail
- * makes for its mounts. An opaque directory (replaced whole) shows as changed.
+ * makes for its mounts. An opaque directory (one the box removed and made again, hiding what was
+ * below) is changed, and what it hides below is deleted.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { JailError } from '../errors';
+import { loadAddon } from '../native/addon';
 import { BOX_HOME } from './layout';
 import { lowerDir } from './root';
 import { BoxPaths, boxState, readRecord } from './store';
@@ -35,6 +37,24 @@ function existsBelow(lower: string, inBox: string): boolean {
   }
 }
 
+/**
+ * Whether overlayfs marked the upper directory opaque: trusted.* when root mounted the overlay,
+ * user.* in a user namespace (userxattr).
+ */
+function isOpaque(dir: string): boolean {
+  const addon = loadAddon();
+  return ['trusted.overlay.opaque', 'user.overlay.opaque'].some((name) => addon.readXattr(dir, name) === 'y');
+}
+
+/** Names in the lower layer's directory (none when it is not a directory there). */
+function namesBelow(lower: string, inBox: string): string[] {
+  try {
+    return fs.readdirSync(path.join(lower, inBox));
+  } catch {
+    return [];
+  }
+}
+
 export function diffBox(name: string, env: NodeJS.ProcessEnv = process.env): BoxDiff {
   const paths = new BoxPaths(name, env);
   const record = readRecord(paths);
@@ -44,7 +64,7 @@ export function diffBox(name: string, env: NodeJS.ProcessEnv = process.env): Box
   const lower = lowerDir(record, paths, env);
   const skip = ownDirs();
   const diff: BoxDiff = { added: [], changed: [], deleted: [] };
-  const walk = (rel: string) => {
+  const walk = (rel: string, hidesBelow: boolean) => {
     let entries: fs.Dirent[];
     try {
       entries = fs.readdirSync(path.join(upper, rel), { withFileTypes: true });
@@ -61,11 +81,18 @@ export function diffBox(name: string, env: NodeJS.ProcessEnv = process.env): Box
       const below = existsBelow(lower, inBox);
       if (e.isDirectory()) {
         if (!skip.has(inBox) && !below) diff.added.push(inBox);
-        walk(inBox);
+        // Under an opaque directory nothing below shows, so each directory there hides its own.
+        const opaque = below && (hidesBelow || isOpaque(path.join(upper, inBox)));
+        if (opaque) {
+          if (!hidesBelow) diff.changed.push(inBox);
+          const kept = new Set(fs.readdirSync(path.join(upper, inBox)));
+          for (const n of namesBelow(lower, inBox)) if (!kept.has(n)) diff.deleted.push(path.posix.join(inBox, n));
+        }
+        walk(inBox, hidesBelow || opaque);
       } else (below ? diff.changed : diff.added).push(inBox);
     }
   };
-  walk('/');
+  walk('/', false);
   for (const list of Object.values(diff)) list.sort();
   return diff;
 }

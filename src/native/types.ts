@@ -153,6 +153,8 @@ export interface NativeAddon {
    * the devpts instance whose ptmx is open as `ptmx` (which becomes the master). Throws with .errno.
    */
   openPty(ptmx?: number): [number, number];
+  /** lgetxattr(2) of path: the value (at most 256 bytes), or null when it has none (ENODATA, ENOTSUP). Throws with .errno. */
+  readXattr(path: string, name: string): string | null;
   /** TIOCSWINSZ; 0 or an errno. */
   setWindowSize(fd: number, columns: number, rows: number): number;
   /** mkdir 0755; 0 or an errno (EEXIST included). */

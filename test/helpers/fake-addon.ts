@@ -290,6 +290,10 @@ export class FakeAddon implements NativeAddon {
     throw new Error('fake addon: boxes are tested against the real addon (test/integration/box/)');
   }
 
+  readXattr(): string | null {
+    throw new Error('fake addon: boxes are tested against the real addon (test/integration/box/)');
+  }
+
   warmReceive(): void {
     throw new Error('fake addon: warmReceive is tested against the real addon (test/integration/core/warm.test.ts)');
   }

@@ -109,3 +109,35 @@ export async function jailOnTerminal(args: string[], opts: CliOptions = {}): Pro
   const r = await cli(['-qec', line, '/dev/null'], { keepStdinOpen: true, ...opts, client: 'script' });
   return { ...r, stdout: r.stdout.replace(/\r+\n/g, '\n') };
 }
+
+/** A tiny root filesystem: dash, a few coreutils and the libraries they load, copied from the host. */
+export function miniRootfs(dir: string, owner = { uid: 1000, gid: 1000 }): void {
+  const programs = ['/bin/sh', '/bin/cat', '/bin/ls', '/bin/rm', '/bin/echo', '/bin/mkdir', '/bin/touch', '/bin/sleep', '/bin/id'];
+  const files = new Set<string>();
+  for (const p of programs) {
+    const real = fs.realpathSync(p);
+    files.add(real);
+    for (const line of execFileSync('ldd', [real], { encoding: 'utf8' }).split('\n')) {
+      const m = /(\/\S+) \(0x/.exec(line);
+      if (m) files.add(m[1]);
+    }
+  }
+  for (const f of files) {
+    const to = path.join(dir, f);
+    fs.mkdirSync(path.dirname(to), { recursive: true });
+    fs.copyFileSync(f, to);
+    fs.chmodSync(to, 0o755);
+  }
+  // Merged /usr hosts: /bin -> usr/bin and /lib -> usr/lib, as on the host.
+  for (const l of ['bin', 'lib', 'lib64', 'sbin']) {
+    if (fs.lstatSync(`/${l}`).isSymbolicLink() && !fs.existsSync(path.join(dir, l))) fs.symlinkSync(fs.readlinkSync(`/${l}`), path.join(dir, l));
+  }
+  for (const p of programs) if (!fs.existsSync(path.join(dir, p))) fs.copyFileSync(fs.realpathSync(p), path.join(dir, p));
+  fs.mkdirSync(path.join(dir, 'etc'), { recursive: true });
+  fs.writeFileSync(path.join(dir, 'etc', 'motd'), 'from the image\n');
+  fs.writeFileSync(path.join(dir, 'etc', 'gone'), 'deleted by the box\n');
+  fs.mkdirSync(path.join(dir, 'etc', 'conf.d', 'sub'), { recursive: true });
+  for (const f of ['a', 'b', 'sub/c']) fs.writeFileSync(path.join(dir, 'etc', 'conf.d', f), `${f}\n`);
+  // As a rootless import leaves it: the files are the box user's (as root, root's files would be read-only to it).
+  execFileSync('chown', ['-R', `${owner.uid}:${owner.gid}`, path.join(dir, 'etc')]);
+}

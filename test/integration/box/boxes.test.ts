@@ -12,39 +12,9 @@ import { describe, expect, it } from 'vitest';
 import * as box from '../../../src/box';
 import { loadAddon } from '../../../src/native/addon';
 import { sleep, waitFor } from '../core/helpers';
-import { boxFixture, initsOf, jailOnTerminal, namespacesOf, runtimeOf } from './box-helpers';
+import { boxFixture, initsOf, jailOnTerminal, miniRootfs, namespacesOf, runtimeOf } from './box-helpers';
 
 const isRoot = process.getuid!() === 0;
-
-/** A tiny root filesystem: dash, a few coreutils and the libraries they load, copied from the host. */
-function miniRootfs(dir: string): void {
-  const programs = ['/bin/sh', '/bin/cat', '/bin/ls', '/bin/rm', '/bin/echo', '/bin/mkdir', '/bin/touch', '/bin/sleep', '/bin/id'];
-  const files = new Set<string>();
-  for (const p of programs) {
-    const real = fs.realpathSync(p);
-    files.add(real);
-    for (const line of execFileSync('ldd', [real], { encoding: 'utf8' }).split('\n')) {
-      const m = /(\/\S+) \(0x/.exec(line);
-      if (m) files.add(m[1]);
-    }
-  }
-  for (const f of files) {
-    const to = path.join(dir, f);
-    fs.mkdirSync(path.dirname(to), { recursive: true });
-    fs.copyFileSync(f, to);
-    fs.chmodSync(to, 0o755);
-  }
-  // Merged /usr hosts: /bin -> usr/bin and /lib -> usr/lib, as on the host.
-  for (const l of ['bin', 'lib', 'lib64', 'sbin']) {
-    if (fs.lstatSync(`/${l}`).isSymbolicLink() && !fs.existsSync(path.join(dir, l))) fs.symlinkSync(fs.readlinkSync(`/${l}`), path.join(dir, l));
-  }
-  for (const p of programs) if (!fs.existsSync(path.join(dir, p))) fs.copyFileSync(fs.realpathSync(p), path.join(dir, p));
-  fs.mkdirSync(path.join(dir, 'etc'), { recursive: true });
-  fs.writeFileSync(path.join(dir, 'etc', 'motd'), 'from the image\n');
-  fs.writeFileSync(path.join(dir, 'etc', 'gone'), 'deleted by the box\n');
-  // As a rootless import leaves it: the files are the box user's (as root, root's files would be read-only to it).
-  execFileSync('chown', ['-R', '1000:1000', path.join(dir, 'etc')]);
-}
 
 describe.skipIf(!isRoot)('boxes (root)', () => {
   const fx = boxFixture();
@@ -166,11 +136,21 @@ describe.skipIf(!isRoot)('boxes (root)', () => {
       // --uid: the image's files are uid 1000's (without a workspace, root's box user is nobody).
       await jail(['box', 'create', name, '--image', 'mini', '--uid', '1000', '--gid', '1000', ...(persistent ? ['--persistent'] : [])]);
       expect((await jail(['box', 'start', name])).code).toBe(0);
-      const w = await jail(['box', 'exec', name, '--', 'sh', '-c', 'cat /etc/motd; echo changed > /etc/motd; rm /etc/gone; mkdir -p /srv/new; echo x > /srv/new/file; echo t > /tmp/scratch']);
+      // /etc/conf.d removed and made again: overlayfs makes it opaque, hiding what was below.
+      const w = await jail(['box', 'exec', name, '--', 'sh', '-c', 'cat /etc/motd; echo changed > /etc/motd; rm /etc/gone; mkdir -p /srv/new; echo x > /srv/new/file; echo t > /tmp/scratch; rm -r /etc/conf.d; mkdir -p /etc/conf.d/sub; echo n > /etc/conf.d/new']);
+      expect(w.code, w.stderr).toBe(0);
       expect(w.stdout).toBe('from the image\n');
       const diff = JSON.parse((await jail(['box', 'diff', name, '--json'])).stdout);
-      expect(diff).toEqual({ added: ['/srv', '/srv/new', '/srv/new/file'], changed: ['/etc/motd'], deleted: ['/etc/gone'] });
-      expect((await jail(['box', 'diff', name])).stdout).toBe('D /etc/gone\nC /etc/motd\nA /srv\nA /srv/new\nA /srv/new/file\n');
+      expect(diff).toEqual({
+        added: ['/etc/conf.d/new', '/srv', '/srv/new', '/srv/new/file'],
+        // As root the overlay is mounted in the box's user namespace, where overlayfs cannot
+        // mark a directory opaque (trusted.* xattrs): it keeps whiteouts in it instead.
+        changed: ['/etc/motd'],
+        deleted: ['/etc/conf.d/a', '/etc/conf.d/b', '/etc/conf.d/sub/c', '/etc/gone'],
+      });
+      expect((await jail(['box', 'diff', name])).stdout).toBe(
+        'D /etc/conf.d/a\nD /etc/conf.d/b\nA /etc/conf.d/new\nD /etc/conf.d/sub/c\nD /etc/gone\nC /etc/motd\nA /srv\nA /srv/new\nA /srv/new/file\n',
+      );
       await jail(['box', 'stop', name]);
       await jail(['box', 'start', name]);
       const after = await jail(['box', 'exec', name, '--', 'sh', '-c', 'cat /etc/motd; ls /srv 2>&1; ls /tmp']);

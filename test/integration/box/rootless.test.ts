@@ -3,12 +3,13 @@
  * files are that user's, exec has the init's namespaces, the overlay root works (userxattr), and
  * a limit the host does not delegate is refused with the reason.
  */
+import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { rootlessReason, unprivilegedUser } from '../unprivileged-user';
 import type { CliResult } from '../core/helpers';
-import { initsOf, jailOnTerminal, namespacesOf } from './box-helpers';
+import { initsOf, jailOnTerminal, miniRootfs, namespacesOf } from './box-helpers';
 
 const reason = process.getuid!() !== 0 ? 'needs root to create the test user' : rootlessReason();
 
@@ -61,6 +62,29 @@ describe.skipIf(reason !== null)('boxes (rootless)', () => {
       expect(fs.existsSync(path.join(state, 'boxes', 'mine'))).toBe(false);
     } finally {
       await jail(['box', 'rm', '--force', 'mine']);
+    }
+  });
+
+  it('diff on an imported image: a directory removed and made again hides what was below (opaque, userxattr)', async () => {
+    const { user } = fx();
+    const { state, jail } = setup();
+    const tree = path.join(path.dirname(state), 'tree');
+    miniRootfs(tree, user);
+    fs.mkdirSync(path.join(tree, 'etc', 'conf.d', 'sub'), { recursive: true });
+    for (const f of ['a', 'b', 'sub/c']) fs.writeFileSync(path.join(tree, 'etc', 'conf.d', f), `${f}\n`);
+    execFileSync('chown', ['-R', `${user.uid}:${user.gid}`, tree]);
+    try {
+      expect((await jail(['image', 'import', 'mini', tree])).code).toBe(0);
+      expect((await jail(['box', 'create', 'opaque', '--image', 'mini'])).code).toBe(0);
+      expect((await jail(['box', 'start', 'opaque'])).code).toBe(0);
+      const w = await jail(['box', 'exec', 'opaque', '--', 'sh', '-c', 'rm -r /etc/conf.d && mkdir -p /etc/conf.d/sub && echo n > /etc/conf.d/new && ls /etc/conf.d /etc/conf.d/sub']);
+      expect(w.code, w.stderr).toBe(0);
+      expect(w.stdout).toBe('/etc/conf.d:\nnew\nsub\n\n/etc/conf.d/sub:\n');
+      const diff = JSON.parse((await jail(['box', 'diff', 'opaque', '--json'])).stdout);
+      expect(diff).toEqual({ added: ['/etc/conf.d/new'], changed: ['/etc/conf.d'], deleted: ['/etc/conf.d/a', '/etc/conf.d/b', '/etc/conf.d/sub/c'] });
+    } finally {
+      await jail(['box', 'rm', '--force', 'opaque']);
+      await jail(['image', 'rm', 'mini']);
     }
   });
 
